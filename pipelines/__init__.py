@@ -1,0 +1,1 @@
+"""Strategies, evaluators, the search loop, the store and the command line."""

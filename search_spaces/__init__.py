@@ -1,0 +1,41 @@
+"""Search spaces: what can be built. One module per space, one registry line each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nao.errors import ConfigError
+
+from .base import Arch, SearchSpace, Tokens
+from .tabular import Record, TabularBenchmark
+
+_REGISTRY: dict[str, Callable[[str | None], SearchSpace]] = {}
+
+
+def register(family: str, factory: Callable[[str | None], SearchSpace]) -> None:
+    """Add a space family; ``factory`` gets the part after ``family:`` (or ``None``)."""
+    _REGISTRY[family] = factory
+
+
+def _nasbench_graph(arg: str | None) -> SearchSpace:
+    from .nasbench_graph import NasBenchGraphSpace
+
+    return NasBenchGraphSpace(arg or "cora")
+
+
+register("nasbench-graph", _nasbench_graph)
+
+
+def available() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_space(name: str) -> SearchSpace:
+    """Space by its command-line name, e.g. ``nasbench-graph:cora``."""
+    family, _, arg = name.partition(":")
+    if family not in _REGISTRY:
+        raise ConfigError(f"unknown search space {name!r}; choose one of {', '.join(available())}")
+    return _REGISTRY[family](arg or None)
+
+
+__all__ = ["Arch", "SearchSpace", "Tokens", "Record", "TabularBenchmark", "get_space", "register"]

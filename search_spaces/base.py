@@ -1,0 +1,150 @@
+"""The :class:`SearchSpace` interface every strategy and NAO itself are written against.
+
+An architecture is written as a fixed-length sequence of token ids. The space, not its users,
+knows which tokens are valid at each position given the prefix; NAO's decoder, the RL controller
+and mutation all ask :meth:`SearchSpace.valid_tokens`, so none of them holds grammar rules of its
+own.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from nao.errors import InvalidArchitectureError
+
+Arch = Any  # a space-specific, hashable, immutable value (a NamedTuple in the bundled spaces)
+Tokens = tuple[int, ...]
+
+
+class SearchSpace(ABC):
+    """A family of architectures written as token sequences.
+
+    Subclasses set ``name``, ``vocab`` (token strings) and ``length`` and implement
+    :meth:`valid_tokens`, :meth:`to_tokens`, :meth:`_arch_from_tokens`, :meth:`to_string` and
+    :meth:`from_string`. Everything else has a generic default.
+    """
+
+    name: str
+    vocab: tuple[str, ...]
+    length: int
+
+    # ----- grammar -------------------------------------------------------------------------
+    @abstractmethod
+    def valid_tokens(self, prefix: Tokens) -> Tokens:
+        """Token ids allowed at position ``len(prefix)`` after ``prefix``."""
+
+    def valid_mask(self, prefix: Sequence[int]) -> np.ndarray:
+        """Boolean mask over the vocabulary for the next position (cached per prefix)."""
+        return _mask_cache(self, tuple(int(t) for t in prefix))
+
+    def expected_at(self, prefix: Tokens) -> str:
+        """Human-readable list of what is allowed after ``prefix``, for error messages."""
+        return ", ".join(self.vocab[t] for t in self.valid_tokens(prefix))
+
+    # ----- conversions ---------------------------------------------------------------------
+    @abstractmethod
+    def to_tokens(self, arch: Arch) -> Tokens:
+        """Token ids of ``arch``."""
+
+    @abstractmethod
+    def _arch_from_tokens(self, tokens: Tokens) -> Arch:
+        """Build the architecture from tokens already checked against the grammar."""
+
+    @abstractmethod
+    def to_string(self, arch: Arch) -> str:
+        """Readable, round-trippable form (``from_string(to_string(a)) == a``)."""
+
+    @abstractmethod
+    def from_string(self, text: str) -> Arch:
+        """Parse :meth:`to_string`'s form; raise :class:`InvalidArchitectureError` naming the
+        position on bad input."""
+
+    def from_tokens(self, tokens: Sequence[int]) -> Arch:
+        """Validate ``tokens`` against the grammar and build the architecture."""
+        tokens = tuple(int(t) for t in tokens)
+        if len(tokens) != self.length:
+            raise InvalidArchitectureError(
+                f"{self.name}: expected {self.length} tokens, got {len(tokens)}",
+                position=min(len(tokens), self.length),
+                expected=f"{self.length} tokens",
+            )
+        for pos, tok in enumerate(tokens):
+            allowed = self.valid_tokens(tokens[:pos])
+            if tok not in allowed:
+                shown = self.vocab[tok] if 0 <= tok < len(self.vocab) else str(tok)
+                raise InvalidArchitectureError(
+                    f"{self.name}: token {pos} is {shown!r}; expected one of "
+                    f"{self.expected_at(tokens[:pos])}",
+                    position=pos,
+                    expected=self.expected_at(tokens[:pos]),
+                )
+        arch = self._arch_from_tokens(tokens)
+        self.check(arch)
+        return arch
+
+    def check(self, arch: Arch) -> None:
+        """Hook for whole-architecture rules beyond the per-position grammar (raise
+        :class:`InvalidArchitectureError`)."""
+
+    # ----- sampling and neighbours ---------------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> Arch:
+        """Uniform choice at each position among valid tokens, retried until :meth:`check`
+        passes."""
+        for _ in range(1000):
+            tokens: list[int] = []
+            for _pos in range(self.length):
+                choices = self.valid_tokens(tuple(tokens))
+                tokens.append(int(choices[rng.integers(len(choices))]))
+            try:
+                return self.from_tokens(tokens)
+            except InvalidArchitectureError:
+                continue
+        raise RuntimeError(f"{self.name}: could not sample a valid architecture")
+
+    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
+        """Change one decision, keeping the architecture valid.
+
+        A random position gets a different valid token; later positions that the change made
+        invalid are re-drawn among their valid tokens.
+        """
+        tokens = list(self.to_tokens(arch))
+        positions = [p for p in range(self.length) if len(self.valid_tokens(tuple(tokens[:p]))) > 1]
+        for _ in range(100):
+            pos = int(positions[rng.integers(len(positions))])
+            options = [t for t in self.valid_tokens(tuple(tokens[:pos])) if t != tokens[pos]]
+            new = tokens[:pos] + [int(options[rng.integers(len(options))])]
+            for p in range(pos + 1, self.length):
+                allowed = self.valid_tokens(tuple(new))
+                new.append(tokens[p] if tokens[p] in allowed else int(rng.choice(allowed)))
+            try:
+                child = self.from_tokens(new)
+            except InvalidArchitectureError:
+                continue
+            if self.canonical(child) != self.canonical(arch):
+                return child
+        return self.sample(rng)
+
+    # ----- equivalence ---------------------------------------------------------------------
+    def canonical(self, arch: Arch) -> Hashable:
+        """Key shared by all equivalent architectures (default: the tokens themselves)."""
+        return self.to_tokens(arch)
+
+    def symmetries(self, arch: Arch) -> list[Arch]:
+        """Architectures equivalent to ``arch`` (``arch`` first), used for NAO's augmentation."""
+        return [arch]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+@lru_cache(maxsize=65536)
+def _mask_cache(space: SearchSpace, prefix: Tokens) -> np.ndarray:
+    mask = np.zeros(len(space.vocab), dtype=bool)
+    mask[list(space.valid_tokens(prefix))] = True
+    mask.setflags(write=False)
+    return mask
