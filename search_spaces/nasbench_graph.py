@@ -11,7 +11,7 @@ architectures up to isomorphism (the benchmark's own canonical hash); the one wi
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from itertools import product
 from pathlib import Path
 from typing import NamedTuple
@@ -169,7 +169,7 @@ class NasBenchGraphSpace(SearchSpace):
         return record
 
 
-@lru_cache(maxsize=None)
+@cache
 def _benchmark_hash(links: tuple[int, ...], ops: tuple[str, ...]) -> int:
     from nas_bench_graph.architecture import Arch as _BenchArch
 

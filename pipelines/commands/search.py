@@ -1,0 +1,95 @@
+"""``nao search``: one search on one space with one strategy."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from nao.errors import ConfigError
+from search_spaces import get_space
+
+from ..evaluators import TableEvaluator
+from ..search import run_search
+from ..store import Store
+from ..strategies import STRATEGIES, make_strategy
+from ..strategies.nao_strategy import PRESETS
+from .common import add_common, parse_settings, positive_int
+
+DEFAULT_SPACE = "nasbench-graph:cora"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("search", help="run one architecture search",
+                       description="Run one search. The budget counts distinct architectures.")
+    p.add_argument("--space", default=DEFAULT_SPACE, help=f"search space (default {DEFAULT_SPACE})")
+    p.add_argument("--strategy", default="nao", choices=sorted(STRATEGIES),
+                   help="search strategy (default nao)")
+    p.add_argument("--budget", type=positive_int, default=100,
+                   help="distinct architectures to evaluate (default 100)")
+    p.add_argument("--out", help="run directory: every evaluation is stored there at once")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the search stored in --out; nothing is evaluated twice")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="named option set (nao only)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
+                   help="strategy option, e.g. --set top_k=20 --set nao_params.epochs=200")
+    add_common(p)
+    p.set_defaults(run=run)
+
+
+def strategy_options(args: argparse.Namespace) -> dict:
+    options: dict = {}
+    if args.preset:
+        if args.strategy != "nao":
+            raise ConfigError(f"--preset applies to the nao strategy, not {args.strategy}")
+        options.update(PRESETS[args.preset])
+    options.update(parse_settings(args.settings))
+    return options
+
+
+def run(args: argparse.Namespace):
+    if args.resume and not args.out:
+        raise ConfigError("--resume needs --out DIR (the run directory to continue)")
+    space = get_space(args.space)
+    options = strategy_options(args)
+    strategy = make_strategy(args.strategy, space, random_state=args.seed, **options)
+    evaluator = TableEvaluator(space)
+    config = {"space": space.name, "strategy": args.strategy, "seed": args.seed,
+              "options": options, "budget": args.budget}
+    store = Store.open_run(args.out, config, args.resume) if args.out else None
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.budget, desc=f"{args.strategy} on {space.name}", unit="arch",
+                   file=sys.stderr, dynamic_ncols=True)
+    best = [-float("inf")]
+
+    def on_query(entry) -> None:
+        if bar is not None:
+            best[0] = max(best[0], entry.valid)
+            bar.set_postfix(best_valid=f"{best[0]:.4f}", refresh=False)
+            bar.update(1)
+
+    try:
+        result = run_search(space, strategy, evaluator, args.budget, strategy_name=args.strategy,
+                            seed=args.seed, store=store, on_query=on_query)
+    finally:
+        if bar is not None:
+            bar.close()
+        if store is not None:
+            store.close()
+    out = result.to_dict()
+    b = out["best"]
+    lines = [
+        f"space     {out['space']}   strategy {out['strategy']}   seed {out['seed']}",
+        f"queries   {out['queries']} distinct architectures in {out['wall_s']:.1f} s",
+        f"best      {b['arch']}   (found at query {b['query']})",
+        f"valid     {b['valid']:.4f}" + (f"   rank {b['valid_rank']} of {len(space.benchmark)}"
+                                         f"   (table best {out['optimum_valid']:.4f})"
+                                         if "valid_rank" in b else ""),
+    ]
+    if b.get("test") is not None:
+        lines.append(f"test      {b['test']:.4f}" + (
+            f"   rank {b['test_rank']} of {len(space.benchmark)}"
+            f"   (table best {out['optimum_test']:.4f})" if "test_rank" in b else ""))
+    return out, "\n".join(lines)

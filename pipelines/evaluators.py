@@ -1,0 +1,44 @@
+"""Evaluators score architectures. The search loop calls them; strategies never do."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from nao.errors import ConfigError
+from search_spaces.base import Arch, SearchSpace
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """``valid`` is what a search optimizes; ``test`` is reported, never searched on."""
+
+    valid: float
+    test: float | None = None
+    info: dict = field(default_factory=dict)
+
+
+class Evaluator(ABC):
+    """Synchronous interface; a parallel evaluator overrides :meth:`evaluate_many`."""
+
+    @abstractmethod
+    def evaluate(self, arch: Arch) -> Evaluation:
+        """Score one architecture."""
+
+    def evaluate_many(self, archs: Sequence[Arch]) -> list[Evaluation]:
+        return [self.evaluate(a) for a in archs]
+
+
+class TableEvaluator(Evaluator):
+    """Looks architectures up in the space's tabular benchmark."""
+
+    def __init__(self, space: SearchSpace):
+        if getattr(space, "benchmark", None) is None or not hasattr(space, "lookup"):
+            raise ConfigError(f"{space.name} has no table; use a training or supernet evaluator")
+        self.space = space
+        self.benchmark = space.benchmark
+
+    def evaluate(self, arch: Arch) -> Evaluation:
+        record = self.space.lookup(arch)
+        return Evaluation(valid=record.valid, test=record.test)

@@ -1,0 +1,108 @@
+"""How well does a predictor rank architectures it has not seen?
+
+NAO's predictor is compared with scikit-learn regressors on one-hot tokens, all trained on the
+same sampled architectures and scored on the same held-out ones, by the metrics of
+:mod:`nao.metrics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+from sklearn.neighbors import KNeighborsRegressor
+
+from nao import metrics
+from nao.errors import ConfigError
+from nao.estimator import NAO
+from search_spaces.base import Arch, SearchSpace
+
+
+def sample_distinct(space: SearchSpace, n: int, rng: np.random.Generator) -> list[Arch]:
+    """``n`` architectures with distinct canonical keys."""
+    out: list[Arch] = []
+    keys: set = set()
+    for _ in range(200 * n + 1000):
+        if len(out) == n:
+            return out
+        arch = space.sample(rng)
+        key = space.canonical(arch)
+        if key not in keys:
+            keys.add(key)
+            out.append(arch)
+    raise ConfigError(f"{space.name}: could not sample {n} distinct architectures; ask for fewer")
+
+
+def one_hot(space: SearchSpace, archs: list[Arch]) -> np.ndarray:
+    tokens = np.array([space.to_tokens(a) for a in archs])
+    out = np.zeros((len(archs), space.length * len(space.vocab)))
+    cols = np.arange(space.length) * len(space.vocab) + tokens
+    out[np.arange(len(archs))[:, None], cols] = 1.0
+    return out
+
+
+def ranking_scores(y_true, y_pred) -> dict[str, float]:
+    return {
+        "pairwise_accuracy": metrics.pairwise_accuracy(y_true, y_pred),
+        "kendall_tau": metrics.kendall_tau(y_true, y_pred),
+        "spearman": metrics.spearman(y_true, y_pred),
+    }
+
+
+def baselines(seed: int) -> dict[str, Callable[[], object]]:
+    kernel = ConstantKernel(1.0) * RBF(length_scale=3.0) + WhiteKernel(1e-2)
+    return {
+        "random_forest": lambda: RandomForestRegressor(n_estimators=200, random_state=seed),
+        "gaussian_process": lambda: GaussianProcessRegressor(kernel, normalize_y=True,
+                                                             random_state=seed),
+        "knn": lambda: KNeighborsRegressor(n_neighbors=5, weights="distance"),
+    }
+
+
+def evaluate_predictors(space: SearchSpace, train_size: int, test_size: int, seed: int,
+                        with_baselines: bool = False, nao_params: dict | None = None) -> dict:
+    """One seed: NAO (and optionally the baselines) trained on ``train_size``, scored on
+    ``test_size`` other architectures by validation accuracy."""
+    if not hasattr(space, "lookup"):
+        raise ConfigError(f"{space.name} has no table to score predictors against")
+    rng = np.random.default_rng(seed)
+    archs = sample_distinct(space, train_size + test_size, rng)
+    train, test = archs[:train_size], archs[train_size:]
+    y_train = np.array([space.lookup(a).valid for a in train])
+    y_test = np.array([space.lookup(a).valid for a in test])
+    model = NAO(space, random_state=seed, **(nao_params or {})).fit(train, y_train)
+    result = {"nao": ranking_scores(y_test, model.predict(test))}
+    tokens = [space.to_tokens(a) for a in test]
+    result["nao"]["reconstruction_accuracy"] = metrics.reconstruction_accuracy(
+        tokens, [space.to_tokens(a) for a in model.reconstruct(test)])
+    result["nao"]["train_reconstruction_accuracy"] = metrics.reconstruction_accuracy(
+        [space.to_tokens(a) for a in train], [space.to_tokens(a) for a in model.reconstruct(train)])
+    if with_baselines:
+        x_train, x_test = one_hot(space, train), one_hot(space, test)
+        result["baselines"] = {}
+        for name, make in baselines(seed).items():
+            reg = make().fit(x_train, y_train)
+            result["baselines"][name] = ranking_scores(y_test, reg.predict(x_test))
+    return result
+
+
+def summarize(per_seed: list[dict]) -> dict:
+    """Mean over seeds in the fixed keys, with ``*_std`` beside each."""
+
+    def agg(dicts: list[dict]) -> dict:
+        out = {}
+        for key in dicts[0]:
+            values = np.array([d[key] for d in dicts], dtype=float)
+            out[key] = float(values.mean())
+            out[f"{key}_std"] = float(values.std())
+        return out
+
+    summary = {"nao": agg([r["nao"] for r in per_seed])}
+    if "baselines" in per_seed[0]:
+        summary["baselines"] = {
+            name: agg([r["baselines"][name] for r in per_seed]) for name in per_seed[0]["baselines"]
+        }
+    return summary

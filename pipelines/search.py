@@ -1,0 +1,111 @@
+"""The search loop: strategy asks -> evaluator scores -> store records -> strategy is told."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from nao.errors import NaoError
+from search_spaces.base import Arch, SearchSpace
+
+from .evaluators import Evaluation, Evaluator
+from .store import Store, key_text
+from .strategies.base import Strategy
+
+
+@dataclass
+class HistoryEntry:
+    query: int  # 1-based: the n-th distinct architecture evaluated
+    arch: str
+    valid: float
+    test: float | None
+
+
+@dataclass
+class SearchResult:
+    space: str
+    strategy: str
+    seed: int | None
+    queries: int
+    wall_s: float
+    history: list[HistoryEntry] = field(default_factory=list)
+    best: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        out = {
+            "space": self.space, "strategy": self.strategy, "seed": self.seed,
+            "queries": self.queries, "wall_s": round(self.wall_s, 3), "best": self.best,
+            "history": [asdict(h) for h in self.history],
+        }
+        out.update(self.extra)
+        return out
+
+
+class SearchStalledError(NaoError):
+    """The strategy keeps asking for architectures that were all evaluated already."""
+
+
+def run_search(space: SearchSpace, strategy: Strategy, evaluator: Evaluator, budget: int, *,
+               strategy_name: str = "", seed: int | None = None, store: Store | None = None,
+               on_query: Callable[[HistoryEntry], None] | None = None,
+               max_stalls: int = 50) -> SearchResult:
+    """Run until ``budget`` distinct architectures (by canonical key) have been evaluated.
+
+    Architectures already in ``store`` (a resumed run) are answered from it; repeats within
+    the run are told their known score without counting against the budget.
+    """
+    start = time.perf_counter()
+    stored = store.evaluations() if store is not None else {}
+    known: dict[str, Evaluation] = {}
+    history: list[HistoryEntry] = []
+    stalls = 0
+    while len(history) < budget:
+        n = max(1, min(strategy.batch_size, budget - len(history)))
+        asked = strategy.ask(n)
+        todo: list[tuple[Arch, str]] = []
+        for arch in asked:
+            key = key_text(space.canonical(arch))
+            if key not in known and key not in {k for _, k in todo}:
+                todo.append((arch, key))
+        todo = todo[: budget - len(history)]
+        fresh = [(a, k) for a, k in todo if k not in stored]
+        results = dict(zip([k for _, k in fresh],
+                           evaluator.evaluate_many([a for a, _ in fresh]), strict=True))
+        for arch, key in todo:
+            if key in stored:
+                s = stored[key]
+                evaluation = Evaluation(s.valid, s.test, s.info)
+            else:
+                evaluation = results[key]
+                if store is not None:
+                    store.add(space.canonical(arch), space.to_string(arch), evaluation.valid,
+                              evaluation.test, evaluation.info)
+            known[key] = evaluation
+            entry = HistoryEntry(len(history) + 1, space.to_string(arch), evaluation.valid,
+                                 evaluation.test)
+            history.append(entry)
+            if on_query is not None:
+                on_query(entry)
+        told = [a for a in asked if key_text(space.canonical(a)) in known]
+        strategy.tell(told, [known[key_text(space.canonical(a))].valid for a in told])
+        stalls = 0 if todo else stalls + 1
+        if stalls >= max_stalls:
+            raise SearchStalledError(
+                f"{strategy_name or type(strategy).__name__} proposed only already-evaluated "
+                f"architectures {max_stalls} times in a row after {len(history)} queries; "
+                "the space may be exhausted (lower --budget)"
+            )
+    best_i = max(range(len(history)), key=lambda i: history[i].valid)
+    b = history[best_i]
+    best = {"arch": b.arch, "valid": b.valid, "test": b.test, "query": b.query}
+    extra: dict = {}
+    benchmark = getattr(space, "benchmark", None)
+    if benchmark is not None:
+        best["valid_rank"] = benchmark.valid_rank(b.valid)
+        if b.test is not None:
+            best["test_rank"] = benchmark.test_rank(b.test)
+        extra = {"optimum_valid": benchmark.optimum_valid, "optimum_test": benchmark.optimum_test}
+    return SearchResult(space.name, strategy_name, seed, len(history),
+                        time.perf_counter() - start, history, best, extra)

@@ -1,0 +1,36 @@
+"""Strategy registry: a name on the command line -> a class."""
+
+from __future__ import annotations
+
+import inspect
+
+from nao.errors import ConfigError
+from search_spaces.base import SearchSpace
+
+from .base import Strategy
+from .nao_strategy import NAOStrategy
+from .random_search import RandomSearch
+
+STRATEGIES: dict[str, type[Strategy]] = {
+    "nao": NAOStrategy,
+    "random": RandomSearch,
+}
+
+
+def make_strategy(name: str, space: SearchSpace, random_state: int | None = None,
+                  **options) -> Strategy:
+    """Build a strategy by name; unknown names and options are a :class:`ConfigError`."""
+    if name not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    cls = STRATEGIES[name]
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "space", "random_state"}
+    unknown = set(options) - accepted
+    if unknown:
+        raise ConfigError(
+            f"strategy {name!r} has no option {', '.join(sorted(unknown))}; "
+            f"it takes {', '.join(sorted(accepted)) or 'none'}"
+        )
+    return cls(space, random_state=random_state, **options)
+
+
+__all__ = ["Strategy", "STRATEGIES", "make_strategy", "NAOStrategy", "RandomSearch"]

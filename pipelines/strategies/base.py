@@ -1,0 +1,79 @@
+"""The ask/tell :class:`Strategy` interface (as in Optuna): the loop owns evaluation.
+
+A strategy proposes architectures when asked and learns from the scores it is told. It never
+evaluates anything itself, so the same strategy runs against a table, a trainer or a supernet.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+from search_spaces.base import Arch, SearchSpace
+
+
+class Strategy(ABC):
+    """Base of every search strategy.
+
+    ``batch_size`` is how many architectures the strategy likes to be asked for at once (NAO's
+    round size, the controller's batch); the loop asks for at most that many. Subclasses keep
+    all randomness in ``self.rng`` (seeded from ``random_state``) so a seed fixes the search.
+    """
+
+    batch_size: int = 1
+
+    def __init__(self, space: SearchSpace, random_state: int | None = None):
+        self.space = space
+        self.random_state = random_state
+        self.rng = np.random.default_rng(random_state)
+        self.archs: list[Arch] = []  # everything told, in order
+        self.scores: list[float] = []
+        self.seen: set[Hashable] = set()  # canonical keys of everything told
+
+    @abstractmethod
+    def ask(self, n: int) -> list[Arch]:
+        """Up to ``n`` architectures to evaluate next."""
+
+    def tell(self, archs: Sequence[Arch], scores: Sequence[float]) -> None:
+        """Scores (higher is better) of architectures this strategy asked for."""
+        if len(archs) != len(scores):
+            raise ValueError(f"tell got {len(archs)} architectures but {len(scores)} scores")
+        for arch, score in zip(archs, scores, strict=True):
+            self.archs.append(arch)
+            self.scores.append(float(score))
+            self.seen.add(self.space.canonical(arch))
+
+    def sample_unseen(self, n: int, exclude: set[Hashable] | None = None,
+                      max_tries: int = 10000) -> list[Arch]:
+        """``n`` random architectures not told yet and distinct from each other."""
+        taken = set(self.seen) | (exclude or set())
+        out: list[Arch] = []
+        for _ in range(max_tries):
+            if len(out) >= n:
+                break
+            arch = self.space.sample(self.rng)
+            key = self.space.canonical(arch)
+            if key not in taken:
+                taken.add(key)
+                out.append(arch)
+        return out
+
+    def best(self) -> tuple[Arch, float]:
+        i = int(np.argmax(self.scores))
+        return self.archs[i], self.scores[i]
+
+    def state_dict(self) -> dict:
+        """What a strategy needs to be rebuilt; the history is what the base class keeps."""
+        return {
+            "archs": [self.space.to_string(a) for a in self.archs],
+            "scores": list(self.scores),
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.archs, self.scores, self.seen = [], [], set()
+        super_tell = Strategy.tell
+        super_tell(self, [self.space.from_string(s) for s in state["archs"]], state["scores"])
+        self.rng.bit_generator.state = state["rng"]
