@@ -87,7 +87,7 @@ class SearchSpace(ABC):
         self.check(arch)
         return arch
 
-    def check(self, arch: Arch) -> None:
+    def check(self, arch: Arch) -> None:  # noqa: B027 - optional hook
         """Hook for whole-architecture rules beyond the per-position grammar (raise
         :class:`InvalidArchitectureError`)."""
 
