@@ -26,6 +26,15 @@ def _nasbench_graph(arg: str | None) -> SearchSpace:
 register("nasbench-graph", _nasbench_graph)
 
 
+def _enas_micro(arg: str | None) -> SearchSpace:
+    from .enas_micro import EnasMicroSpace
+
+    return EnasMicroSpace()
+
+
+register("enas-micro", _enas_micro)
+
+
 def available() -> list[str]:
     return sorted(_REGISTRY)
 
