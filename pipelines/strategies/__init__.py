@@ -8,12 +8,16 @@ from nao.errors import ConfigError
 from search_spaces.base import SearchSpace
 
 from .base import Strategy
+from .evolution import RegularizedEvolution
 from .nao_strategy import NAOStrategy
 from .random_search import RandomSearch
+from .rl import RLController
 
 STRATEGIES: dict[str, type[Strategy]] = {
     "nao": NAOStrategy,
     "random": RandomSearch,
+    "rl": RLController,
+    "evolution": RegularizedEvolution,
 }
 
 
@@ -33,4 +37,5 @@ def make_strategy(name: str, space: SearchSpace, random_state: int | None = None
     return cls(space, random_state=random_state, **options)
 
 
-__all__ = ["Strategy", "STRATEGIES", "make_strategy", "NAOStrategy", "RandomSearch"]
+__all__ = ["Strategy", "STRATEGIES", "make_strategy", "NAOStrategy", "RandomSearch", "RLController",
+           "RegularizedEvolution"]

@@ -1,0 +1,104 @@
+"""Regularized evolution: valid children of tournament winners, a fixed-size aging population."""
+
+from __future__ import annotations
+
+import pytest
+
+from nao.errors import ConfigError
+from pipelines.evaluators import TableEvaluator
+from pipelines.search import run_search
+from pipelines.strategies import make_strategy
+from pipelines.strategies.evolution import RegularizedEvolution
+from search_spaces import get_space
+
+POPULATION = 10
+
+
+@pytest.fixture(scope="module")
+def space():
+    return get_space("nasbench-graph:cora")
+
+
+def _step(strategy, space, n):
+    archs = strategy.ask(n)
+    strategy.tell(archs, [space.lookup(a).valid for a in archs])
+    return archs
+
+
+def test_children_are_valid_and_population_size_stays_fixed(space):
+    evo = RegularizedEvolution(space, random_state=0, population_size=POPULATION, sample_size=3)
+    _step(evo, space, POPULATION)
+    assert len(evo.population) == POPULATION
+    for _ in range(40):
+        for child in _step(evo, space, 2):
+            assert space.from_tokens(space.to_tokens(child)) == child
+        assert len(evo.population) == POPULATION
+    assert evo.n_random_fill == 0
+
+
+def test_oldest_member_leaves_and_child_joins(space):
+    evo = RegularizedEvolution(space, random_state=1, population_size=POPULATION, sample_size=3)
+    _step(evo, space, POPULATION)
+    oldest, second = evo.population[0][0], evo.population[1][0]
+    (child,) = _step(evo, space, 1)
+    assert evo.population[0][0] == second and evo.population[-1][0] == child
+    assert oldest not in [a for a, _ in evo.population]
+
+
+def test_children_are_mutations_of_population_members(space, monkeypatch):
+    evo = RegularizedEvolution(space, random_state=2, population_size=POPULATION, sample_size=3)
+    _step(evo, space, POPULATION)
+    members = [a for a, _ in evo.population]
+    calls: list[tuple] = []
+    mutate = space.mutate
+
+    def spy(arch, rng):
+        child = mutate(arch, rng)
+        calls.append((arch, child))
+        return child
+
+    monkeypatch.setattr(space, "mutate", spy)
+    children = evo.ask(5)
+    assert {space.canonical(c) for c in children} <= {space.canonical(c) for _, c in calls}
+    assert all(parent in members for parent, _ in calls)
+
+
+def test_tournament_of_whole_population_picks_the_best_as_parent(space):
+    evo = RegularizedEvolution(space, random_state=3, population_size=POPULATION,
+                               sample_size=POPULATION)
+    _step(evo, space, POPULATION)
+    best = max(evo.population, key=lambda m: m[1])[0]
+    assert all(evo._tournament() == best for _ in range(10))
+
+
+def test_ask_is_distinct_and_never_repeats_a_told_architecture(space):
+    evo = RegularizedEvolution(space, random_state=4, population_size=POPULATION, sample_size=3)
+    told: set = set()
+    for _ in range(10):
+        archs = _step(evo, space, 8)
+        keys = {space.canonical(a) for a in archs}
+        assert len(keys) == 8 and not keys & told
+        told |= keys
+
+
+def test_same_seed_gives_the_same_history(space):
+    def history(seed):
+        result = run_search(space, make_strategy("evolution", space, random_state=seed),
+                            TableEvaluator(space), budget=60)
+        return [h.arch for h in result.history]
+
+    assert history(3) == history(3)
+    assert history(3) != history(4)
+
+
+def test_state_dict_round_trip_continues_identically(space):
+    a = RegularizedEvolution(space, random_state=5, population_size=POPULATION)
+    _step(a, space, POPULATION + 3)
+    b = RegularizedEvolution(space, random_state=6, population_size=POPULATION)
+    b.load_state_dict(a.state_dict())
+    assert [space.to_string(x) for x in a.ask(4)] == [space.to_string(x) for x in b.ask(4)]
+
+
+def test_sample_size_larger_than_population_is_a_config_error(space):
+    with pytest.raises(ConfigError, match="sample_size"):
+        make_strategy("evolution", space, random_state=0, population_size=5, sample_size=6)
