@@ -1,5 +1,5 @@
 """One module per subcommand, each with ``register(subparsers)``."""
 
-from . import predictor_eval, search
+from . import benchmark, predictor_eval, search
 
-COMMANDS = [search, predictor_eval]
+COMMANDS = [search, predictor_eval, benchmark]

@@ -1,0 +1,257 @@
+"""Many searches side by side on a tabular space: every (strategy, seed) pair, summarized.
+
+Each search sees validation accuracy only. At every query count the summary takes, per run, the
+best validation accuracy so far and that architecture (the *pick*, the first one found on ties),
+then over seeds the mean and standard deviation of the best validation accuracy, the median
+validation rank of the pick in the whole table (1 = best) and the mean test accuracy of the pick:
+what a user with a held-out test set would get by stopping there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from nao.errors import ConfigError
+from search_spaces import get_space
+from search_spaces.base import SearchSpace
+
+from .evaluators import TableEvaluator
+from .search import run_search
+from .strategies import STRATEGIES, make_strategy
+
+CHECKPOINT_FRACTIONS = (0.25, 0.5, 1.0)  # query counts the table shows, as shares of the budget
+CONFIDENCE = 0.95  # the plot's band: this confidence interval of the mean over seeds
+PLOT_SKIP_FRACTION = 0.1  # the y-axis frames the mean curves from this share of the budget on
+PLOT_PAD, PLOT_MIN_PAD = 0.3, 0.002
+MARKDOWN_NAME, JSON_NAME, PLOT_NAME = "benchmark.md", "benchmark.json", "benchmark.png"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One search's per-query validation and test accuracy (what the summary needs)."""
+
+    strategy: str
+    seed: int
+    valid: tuple[float, ...]
+    test: tuple[float, ...]
+    best: dict
+    wall_s: float
+
+
+def parse_strategies(text: str) -> list[str]:
+    """``"nao,rl"`` -> names; unknown, empty or repeated names are a :class:`ConfigError`."""
+    names = [s.strip() for s in text.split(",")]
+    if not text.strip() or any(not n for n in names):
+        raise ConfigError(f"--strategies {text!r}: give comma-separated names, e.g. nao,rl,random")
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown:
+        raise ConfigError(f"--strategies: unknown strategy {', '.join(map(repr, unknown))}; "
+                          f"choose from {', '.join(sorted(STRATEGIES))}")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"--strategies: {', '.join(repeated)} given more than once")
+    return names
+
+
+def split_options(settings: dict, strategies: Sequence[str]) -> dict[str, dict]:
+    """``{"nao": {"top_k": 20}}`` from ``--set nao.top_k=20``, checked against the strategies."""
+    options: dict[str, dict] = {name: {} for name in strategies}
+    for name, value in settings.items():
+        if not isinstance(value, dict):
+            raise ConfigError(f"--set {name}={value!r}: prefix each option with its strategy, "
+                              f"e.g. --set {strategies[0]}.{name}={json.dumps(value)}")
+        if name not in options:
+            raise ConfigError(f"--set {name}.*: {name!r} is not among --strategies "
+                              f"({', '.join(strategies)})")
+        options[name] = value
+    return options
+
+
+def checkpoints_for(budget: int, fractions: Sequence[float] = CHECKPOINT_FRACTIONS) -> list[int]:
+    return sorted({max(1, min(budget, math.ceil(f * budget))) for f in fractions} | {budget})
+
+
+@cache
+def _space(name: str) -> SearchSpace:
+    """One space (and table) per worker process, loaded on its first job."""
+    return get_space(name)
+
+
+def run_one(space_name: str, strategy: str, seed: int, budget: int, options: dict) -> Run:
+    """One search with the table evaluator (runs in a worker process)."""
+    space = _space(space_name)
+    result = run_search(space, make_strategy(strategy, space, random_state=seed, **options),
+                        TableEvaluator(space), budget, strategy_name=strategy, seed=seed)
+    return Run(strategy, seed, tuple(h.valid for h in result.history),
+               tuple(np.nan if h.test is None else h.test for h in result.history),
+               result.best, result.wall_s)
+
+
+def run_all(space_name: str, strategies: Sequence[str], budget: int, seeds: Sequence[int],
+            options: dict[str, dict], n_jobs: int = -1,
+            on_done: Callable[[Run], None] | None = None) -> list[Run]:
+    """Every (strategy, seed) search through joblib; returned in (strategy, seed) order."""
+    from joblib import Parallel, delayed
+
+    jobs = [(s, k) for s in strategies for k in seeds]
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    runs = []
+    for run in parallel(delayed(run_one)(space_name, s, k, budget, options.get(s, {}))
+                        for s, k in jobs):
+        runs.append(run)
+        if on_done is not None:
+            on_done(run)
+    order = {job: i for i, job in enumerate(jobs)}
+    return sorted(runs, key=lambda r: order[(r.strategy, r.seed)])
+
+
+def _pick_curves(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """Best validation accuracy so far and the test accuracy of that (first-found) pick."""
+    valid = np.asarray(run.valid)
+    best = np.maximum.accumulate(valid)
+    improved = np.r_[True, valid[1:] > best[:-1]]
+    pick = np.maximum.accumulate(np.where(improved, np.arange(len(valid)), 0))
+    return best, np.asarray(run.test)[pick]
+
+
+def _std(x: np.ndarray) -> np.ndarray:
+    """Sample standard deviation over seeds (0 with a single seed)."""
+    return x.std(axis=0, ddof=1) if x.shape[0] > 1 else np.zeros(x.shape[1:])
+
+
+def summarize(runs: Sequence[Run], space: SearchSpace, budget: int) -> dict:
+    """``results{strategy: {mean_valid, ..., curve[...]}}``: values at the budget at top level,
+    ``curve`` holding the same at every query count 1..budget."""
+    benchmark = space.benchmark
+    results: dict[str, dict] = {}
+    for strategy in dict.fromkeys(r.strategy for r in runs):
+        mine = [r for r in runs if r.strategy == strategy]
+        curves = [_pick_curves(r) for r in mine]
+        best = np.stack([c[0][:budget] for c in curves])
+        test = np.stack([c[1][:budget] for c in curves])
+        ranks = np.vectorize(benchmark.valid_rank)(best)
+        mean_valid, std_valid = best.mean(0), _std(best)
+        median_rank, mean_test, std_test = np.median(ranks, 0), test.mean(0), _std(test)
+        curve = [{"query": q + 1, "mean_valid": float(mean_valid[q]),
+                  "std_valid": float(std_valid[q]), "median_valid_rank": float(median_rank[q]),
+                  "mean_test": float(mean_test[q]), "std_test": float(std_test[q])}
+                 for q in range(budget)]
+        results[strategy] = {**{k: v for k, v in curve[-1].items() if k != "query"},
+                             "mean_wall_s": float(np.mean([r.wall_s for r in mine])),
+                             "curve": curve}
+    return results
+
+
+def run_benchmark(space_name: str, strategies: Sequence[str], budget: int, n_seeds: int,
+                  seed0: int = 0, options: dict[str, dict] | None = None, n_jobs: int = -1,
+                  on_done: Callable[[Run], None] | None = None,
+                  checkpoints: Sequence[int] | None = None) -> dict:
+    """Run and summarize; the returned dict is what ``--json`` prints."""
+    space = get_space(space_name)
+    TableEvaluator(space)  # a space without a table is a ConfigError before any work starts
+    options = {s: dict((options or {}).get(s, {})) for s in strategies}
+    for s in strategies:  # unknown or bad options fail here, not in a worker
+        make_strategy(s, space, random_state=seed0, **options[s])
+    checkpoints = sorted(set(checkpoints or checkpoints_for(budget)))
+    if checkpoints[0] < 1 or checkpoints[-1] > budget:
+        raise ConfigError(f"checkpoints must lie between 1 and the budget ({budget})")
+    seeds = list(range(seed0, seed0 + n_seeds))
+    start = time.perf_counter()
+    runs = run_all(space.name, strategies, budget, seeds, options, n_jobs, on_done)
+    return {
+        "space": space.name, "strategies": list(strategies), "budget": budget, "seeds": seeds,
+        "options": options, "checkpoints": checkpoints, "table_size": len(space.benchmark),
+        "optimum_valid": space.benchmark.optimum_valid,
+        "optimum_test": space.benchmark.optimum_test,
+        "results": summarize(runs, space, budget),
+        "runs": [{"strategy": r.strategy, "seed": r.seed, "best": r.best,
+                  "wall_s": round(r.wall_s, 3)} for r in runs],
+        "wall_s": round(time.perf_counter() - start, 3),
+    }
+
+
+def markdown(report: dict) -> str:
+    """The table at each checkpoint, grouped by query count."""
+    seeds = report["seeds"]
+    lines = [
+        f"# Benchmark on {report['space']}",
+        "",
+        f"Budget {report['budget']} distinct architectures, {len(seeds)} seeds "
+        f"({seeds[0]}..{seeds[-1]}), table of {report['table_size']:,} architectures "
+        f"(best validation {report['optimum_valid']:.4f}, best test "
+        f"{report['optimum_test']:.4f}). Per strategy over seeds: best validation accuracy "
+        "found so far (mean ± std), median validation rank of that pick in the table "
+        "(1 = best), and the pick's test accuracy (mean ± std).",
+        "",
+        "| queries | strategy | best valid | median valid rank | test of pick |",
+        "| ---: | --- | ---: | ---: | ---: |",
+    ]
+    for q in report["checkpoints"]:
+        for name, res in report["results"].items():
+            p = res["curve"][q - 1]
+            lines.append(f"| {q} | {name} | {p['mean_valid']:.4f} ± {p['std_valid']:.4f} "
+                         f"| {p['median_valid_rank']:g} | {p['mean_test']:.4f} ± "
+                         f"{p['std_test']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict, path: Path) -> None:
+    """Two panels against queries: best validation accuracy so far (mean with the confidence
+    band of the mean over seeds) and the pick's mean test accuracy (same band)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import t as student_t
+
+    n = len(report["seeds"])
+    half_width = student_t.ppf(0.5 + CONFIDENCE / 2, n - 1) / math.sqrt(n) if n > 1 else 0.0
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    panels = (("mean_valid", "std_valid", "best validation accuracy so far", "optimum_valid"),
+              ("mean_test", "std_test", "test accuracy of the pick", "optimum_test"))
+    for ax, (mean_key, std_key, title, optimum) in zip(axes, panels, strict=True):
+        for name, res in report["results"].items():
+            q = np.array([p["query"] for p in res["curve"]])
+            mean = np.array([p[mean_key] for p in res["curve"]])
+            band = half_width * np.array([p[std_key] for p in res["curve"]])
+            (line,) = ax.plot(q, mean, label=name)
+            ax.fill_between(q, mean - band, mean + band, color=line.get_color(), alpha=0.2)
+        ax.axhline(report[optimum], color="grey", ls="--", lw=1, label="table best")
+        ax.set_ylim(*_y_limits(report, mean_key, optimum))
+        ax.set(xlabel="queries (distinct architectures evaluated)", ylabel="accuracy",
+               title=title)
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="lower right")
+    fig.suptitle(f"{report['space']}: mean over {n} seeds, band = {CONFIDENCE:.0%} confidence "
+                 "interval of the mean (Student t)", fontsize=10)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _y_limits(report: dict, mean_key: str, optimum: str) -> tuple[float, float]:
+    """Frame the means after the first few queries and the table's best; bands may be cut,
+    since with few seeds a t-interval is wider than the whole accuracy range."""
+    skip = max(1, math.ceil(PLOT_SKIP_FRACTION * report["budget"]))
+    means = [p[mean_key] for res in report["results"].values() for p in res["curve"][skip - 1:]]
+    lo, hi = min(means), max(max(means), report[optimum])
+    pad = PLOT_PAD * (hi - lo) + PLOT_MIN_PAD
+    return lo - pad, hi + pad
+
+
+def write(report: dict, out_dir: str | Path) -> dict[str, Path]:
+    """``benchmark.md``, ``benchmark.json`` and ``benchmark.png`` in ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": out / MARKDOWN_NAME, "json": out / JSON_NAME, "plot": out / PLOT_NAME}
+    paths["markdown"].write_text(markdown(report))
+    paths["json"].write_text(json.dumps(report, indent=1) + "\n")
+    plot(report, paths["plot"])
+    return paths

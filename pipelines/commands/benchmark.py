@@ -1,0 +1,70 @@
+"""``nao benchmark``: every strategy over many seeds on a tabular space; a table and a plot."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..benchmark import markdown, parse_strategies, run_benchmark, split_options, write
+from .common import add_common, non_negative_int, parse_settings, positive_int
+from .search import DEFAULT_SPACE
+
+DEFAULT_STRATEGIES = "nao,rl,evolution,random"
+DEFAULT_BUDGET = 100
+DEFAULT_SEEDS = 10
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "benchmark", help="compare strategies over many seeds on a tabular space",
+        description="Run every (strategy, seed) search in parallel with table lookups and "
+                    "report, at several query counts, the best validation accuracy so far, the "
+                    "median validation rank of that pick and its test accuracy. Writes "
+                    "benchmark.md, benchmark.json and benchmark.png to --out.")
+    p.add_argument("--space", default=DEFAULT_SPACE,
+                   help=f"a search space with a table (default {DEFAULT_SPACE})")
+    p.add_argument("--strategies", default=DEFAULT_STRATEGIES,
+                   help=f"comma-separated strategy names (default {DEFAULT_STRATEGIES})")
+    p.add_argument("--budget", type=positive_int, default=DEFAULT_BUDGET,
+                   help=f"distinct architectures per search (default {DEFAULT_BUDGET})")
+    p.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS,
+                   help=f"searches per strategy (default {DEFAULT_SEEDS})")
+    p.add_argument("--seed0", type=non_negative_int, default=0,
+                   help="first seed; seeds are seed0 .. seed0+seeds-1 (default 0)")
+    p.add_argument("--out", help="directory for benchmark.md/.json/.png "
+                                 "(default benchmark-<space>)")
+    p.add_argument("--jobs", type=positive_int, default=None,
+                   help="parallel searches (default: all cores)")
+    p.add_argument("--set", action="append", metavar="STRATEGY.KEY=VALUE", dest="settings",
+                   help="strategy option, e.g. --set nao.top_k=20 --set rl.lr=0.01")
+    add_common(p, seed=False)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace):
+    strategies = parse_strategies(args.strategies)
+    options = split_options(parse_settings(args.settings), strategies)
+    n_runs = len(strategies) * args.seeds
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_runs, desc=f"benchmark on {args.space}", unit="search",
+                   file=sys.stderr, dynamic_ncols=True)
+
+    def on_done(run) -> None:
+        if bar is not None:
+            bar.set_postfix(last=f"{run.strategy}/{run.seed}", refresh=False)
+            bar.update(1)
+
+    try:
+        report = run_benchmark(args.space, strategies, args.budget, args.seeds, args.seed0,
+                               options, n_jobs=args.jobs or -1, on_done=on_done)
+    finally:
+        if bar is not None:
+            bar.close()
+    out_dir = args.out or f"benchmark-{report['space'].replace(':', '-')}"
+    paths = write(report, out_dir)
+    summary = markdown(report) + (f"\nwrote {', '.join(str(p) for p in paths.values())} "
+                                  f"in {report['wall_s']:.1f} s")
+    return report, summary
