@@ -1,0 +1,109 @@
+"""Convolutional building blocks of the cell spaces, in the ReLU-conv-BN order of ENAS and DARTS.
+
+``affine`` is the BatchNorm flag: a weight-sharing supernet uses ``affine=False`` (as ENAS does,
+so no per-op scale learns to favour one child) and a child trained on its own uses ``True``. A
+fresh affine BatchNorm (weight 1, bias 0) computes the same as a non-affine one, which is what
+lets a child start exactly where the supernet is.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+POOL_SIZE = 3
+
+
+def batch_norm(channels: int, affine: bool) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, affine=affine)
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU, k x k convolution, BatchNorm: the 1x1 version matches channel counts."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int = 1, stride: int = 1,
+                 affine: bool = True):
+        super().__init__(
+            nn.ReLU(),
+            nn.Conv2d(c_in, c_out, kernel_size, stride, kernel_size // 2, bias=False),
+            batch_norm(c_out, affine),
+        )
+
+
+class SepConv(nn.Sequential):
+    """Depthwise-separable convolution applied twice (DARTS and NAO; ENAS applies it once):
+    each time ReLU, depthwise k x k, pointwise 1x1, BatchNorm. Spatial size is kept."""
+
+    def __init__(self, channels: int, kernel_size: int, affine: bool = True, repeats: int = 2):
+        layers: list[nn.Module] = []
+        for _ in range(repeats):
+            layers += [
+                nn.ReLU(),
+                nn.Conv2d(channels, channels, kernel_size, 1, kernel_size // 2, groups=channels,
+                          bias=False),
+                nn.Conv2d(channels, channels, 1, bias=False),
+                batch_norm(channels, affine),
+            ]
+        super().__init__(*layers)
+
+
+class FactorizedReduce(nn.Module):
+    """Halve height and width without discarding pixels: two stride-2 1x1 convolutions, the
+    second on the input shifted by one pixel, concatenated. Odd sizes round up (both paths
+    see a padded input), unlike the usual version that fails on 7x7 maps."""
+
+    def __init__(self, c_in: int, c_out: int, affine: bool = True):
+        super().__init__()
+        self.relu = nn.ReLU()
+        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.conv_2 = nn.Conv2d(c_in, c_out - c_out // 2, 1, stride=2, bias=False)
+        self.bn = batch_norm(c_out, affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(x)
+        shifted = F.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
+
+
+def make_op(name: str, channels: int, affine: bool) -> nn.Module:
+    """One of the enas-micro ops; every one keeps channels and spatial size."""
+    if name == "sep_conv_3x3":
+        return SepConv(channels, 3, affine)
+    if name == "sep_conv_5x5":
+        return SepConv(channels, 5, affine)
+    if name == "avg_pool_3x3":
+        return nn.AvgPool2d(POOL_SIZE, 1, POOL_SIZE // 2, count_include_pad=False)
+    if name == "max_pool_3x3":
+        return nn.MaxPool2d(POOL_SIZE, 1, POOL_SIZE // 2)
+    if name == "identity":
+        return nn.Identity()
+    raise ValueError(f"unknown op {name!r}")
+
+
+def drop_path(x: torch.Tensor, prob: float) -> torch.Tensor:
+    """Zero whole samples of a branch with probability ``prob``, rescaling the rest
+    (stochastic drop-connect, NAO's final-training regulariser)."""
+    if prob <= 0.0:
+        return x
+    keep = 1.0 - prob
+    mask = x.new_empty(x.size(0), 1, 1, 1).bernoulli_(keep)
+    return x * mask / keep
+
+
+class AuxiliaryHead(nn.Module):
+    """Extra classifier at 2/3 depth for final training; pools to 2x2 so any input size works."""
+
+    def __init__(self, channels: int, num_classes: int, hidden: int = 128, pooled: int = 2):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(pooled),
+            nn.Conv2d(channels, hidden, 1, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(),
+        )
+        self.classifier = nn.Linear(hidden * pooled * pooled, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features(x), 1))

@@ -1,0 +1,222 @@
+"""Networks of the enas-micro space: the weight-sharing supernet and a single child.
+
+Both are the same stack, stem -> N normal cells -> reduction -> N normal -> reduction -> N normal
+-> global pool -> linear, and their modules have the same names: the supernet holds every op of
+every branch, a child only its own. A child's weights are therefore a subset of the supernet's
+state dict, key for key, which is all :meth:`ChildNetwork.load_from_supernet` needs.
+
+Cell details (ENAS): each cell input is first brought to the cell's channel count (a ReLU-1x1
+conv-BN, or a factorized reduce when it is twice the size). A reduction cell doubles the channels
+and halves both cell inputs with factorized reduces, then runs its ops at stride 1, so every op
+has one set of weights whichever input it reads. The nodes no later node uses are the output:
+concatenated, then ReLU-1x1 conv-BN back to the cell's channel count, written as a sum of one
+1x1 conv per node so that the supernet can skip the nodes a child does not output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nao.errors import ConfigError
+
+from .cnn_ops import AuxiliaryHead, FactorizedReduce, ReLUConvBN, batch_norm, drop_path, make_op
+from .enas_micro import (
+    N_CELL_INPUTS,
+    N_NODES,
+    OPS,
+    MicroArch,
+    Node,
+    unused_nodes,
+    used_cell_inputs,
+)
+
+STEM_KERNEL = 3
+N_STAGES = 3  # stages of equal resolution; a reduction cell between each two
+
+
+def cell_layout(layers: int) -> tuple[bool, ...]:
+    """``True`` for a reduction cell: ``layers`` normal cells per stage, reductions between."""
+    if layers < 1:
+        raise ConfigError(f"layers (normal cells per stage) must be at least 1, got {layers}")
+    layout: list[bool] = []
+    for stage in range(N_STAGES):
+        layout += [False] * layers
+        if stage < N_STAGES - 1:
+            layout.append(True)
+    return tuple(layout)
+
+
+def branches(node: Node) -> tuple[tuple[int, str], tuple[int, str]]:
+    return (node.in_a, node.op_a), (node.in_b, node.op_b)
+
+
+class Cell(nn.Module):
+    """One cell; ``ops[j]`` are the ops branch ``j`` (node ``j // 2``) holds, ``inputs`` the cell
+    inputs and ``outputs`` the nodes it has weights for. The architecture comes with each call."""
+
+    def __init__(self, c_prev_prev: int, c_prev: int, channels: int, reduction: bool,
+                 reduction_prev: bool, ops: Sequence[Iterable[str]], inputs: Iterable[int],
+                 outputs: Iterable[int], affine: bool):
+        super().__init__()
+        self.reduction = reduction
+        inputs = set(inputs)
+        pre0 = FactorizedReduce if reduction or reduction_prev else ReLUConvBN
+        pre1 = FactorizedReduce if reduction else ReLUConvBN
+        self.pre0 = pre0(c_prev_prev, channels, affine=affine) if 0 in inputs else None
+        self.pre1 = pre1(c_prev, channels, affine=affine) if 1 in inputs else None
+        self.branches = nn.ModuleList(
+            nn.ModuleDict({op: make_op(op, channels, affine) for op in branch_ops})
+            for branch_ops in ops
+        )
+        self.out_convs = nn.ModuleDict({
+            str(i): nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1, bias=False))
+            for i in outputs
+        })
+        self.out_bn = batch_norm(channels, affine)
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, cell: tuple[Node, ...],
+                drop_prob: float = 0.0) -> torch.Tensor:
+        pre = (self.pre0, self.pre1)
+        raw = (s0, s1)
+        states: list[torch.Tensor | None] = [
+            pre[k](raw[k]) if k in used_cell_inputs(cell) else None for k in range(N_CELL_INPUTS)
+        ]
+        for i, node in enumerate(cell):
+            total = None
+            for b, (inp, op) in enumerate(branches(node)):
+                out = self.branches[2 * i + b][op](states[inp])
+                if self.training and op != "identity":
+                    out = drop_path(out, drop_prob)
+                total = out if total is None else total + out
+            states.append(total)
+        out = sum(self.out_convs[str(i)](states[N_CELL_INPUTS + i]) for i in unused_nodes(cell))
+        return self.out_bn(out)
+
+
+class _MicroNetwork(nn.Module):
+    """The stack shared by supernet and child; subclasses say which ops each cell holds."""
+
+    def __init__(self, channels: int, num_classes: int, layers: int, in_channels: int,
+                 affine: bool, auxiliary: bool):
+        super().__init__()
+        self.config = {"channels": channels, "num_classes": num_classes, "layers": layers,
+                       "in_channels": in_channels}
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, channels, STEM_KERNEL, padding=STEM_KERNEL // 2, bias=False),
+            batch_norm(channels, affine),
+        )
+        layout = cell_layout(layers)
+        self.cells = nn.ModuleList()
+        c_pp = c_p = c = channels
+        reduction_prev = False
+        self.aux_index = len(layout) - 1 - layers  # the second reduction cell: 2/3 depth
+        aux_channels = channels
+        for k, reduction in enumerate(layout):
+            if reduction:
+                c *= 2
+            ops, inputs, outputs = self._cell_contents(reduction)
+            self.cells.append(Cell(c_pp, c_p, c, reduction, reduction_prev, ops, inputs,
+                                   outputs, affine))
+            c_pp, c_p, reduction_prev = c_p, c, reduction
+            if k == self.aux_index:
+                aux_channels = c
+        self.auxiliary = AuxiliaryHead(aux_channels, num_classes) if auxiliary else None
+        self.classifier = nn.Linear(c_p, num_classes)
+
+    def _cell_contents(self, reduction: bool):
+        """(ops per branch, cell inputs used, output nodes) of a cell."""
+        raise NotImplementedError
+
+    def _forward(self, x: torch.Tensor, arch: MicroArch, drop_prob: float = 0.0):
+        s0 = s1 = self.stem(x)
+        aux_logits = None
+        for k, cell in enumerate(self.cells):
+            cell_arch = arch.reduce if cell.reduction else arch.normal
+            s0, s1 = s1, cell(s0, s1, cell_arch, drop_prob)
+            if k == self.aux_index and self.auxiliary is not None and self.training:
+                aux_logits = self.auxiliary(s1)
+        pooled = torch.flatten(F.adaptive_avg_pool2d(F.relu(s1), 1), 1)
+        return self.classifier(pooled), aux_logits
+
+    def num_params(self, include_auxiliary: bool = False) -> int:
+        """Trainable parameter count; the auxiliary head is left out by default (as reported
+        in the papers, since it is dropped after training)."""
+        return sum(
+            p.numel() for name, p in self.named_parameters()
+            if include_auxiliary or not name.startswith("auxiliary.")
+        )
+
+
+class Supernet(_MicroNetwork):
+    """Every op of every branch of every cell, shared by all children (ENAS). BatchNorm is
+    non-affine; ``forward(x, arch)`` runs the child ``arch``, touching only its weights."""
+
+    def __init__(self, channels: int, num_classes: int, layers: int, in_channels: int):
+        super().__init__(channels, num_classes, layers, in_channels, affine=False,
+                         auxiliary=False)
+
+    def _cell_contents(self, reduction: bool):
+        return [OPS] * (2 * N_NODES), range(N_CELL_INPUTS), range(N_NODES)
+
+    def forward(self, x: torch.Tensor, arch: MicroArch) -> torch.Tensor:
+        return self._forward(x, arch)[0]
+
+
+class ChildNetwork(_MicroNetwork):
+    """One architecture with only its own ops (affine BatchNorm), for final training.
+
+    ``forward(x)`` gives logits, or ``(logits, aux_logits)`` when built with ``auxiliary`` and in
+    training mode. ``drop_path_prob`` may be changed between epochs (NAO ramps it up).
+    """
+
+    def __init__(self, arch: MicroArch, channels: int, num_classes: int, layers: int,
+                 in_channels: int, auxiliary: bool = False, drop_path: float = 0.0):
+        self.arch = arch
+        super().__init__(channels, num_classes, layers, in_channels, affine=True,
+                         auxiliary=auxiliary)
+        self.drop_path_prob = drop_path
+
+    def _cell_contents(self, reduction: bool):
+        cell = self.arch.reduce if reduction else self.arch.normal
+        ops = [[op] for node in cell for _inp, op in branches(node)]
+        return ops, used_cell_inputs(cell), unused_nodes(cell)
+
+    def forward(self, x: torch.Tensor):
+        logits, aux_logits = self._forward(x, self.arch, self.drop_path_prob)
+        if self.auxiliary is not None and self.training:
+            return logits, aux_logits
+        return logits
+
+    @torch.no_grad()
+    def load_from_supernet(self, supernet: Supernet) -> ChildNetwork:
+        """Copy this child's shared weights (and BatchNorm statistics) out of ``supernet``.
+
+        Affine BatchNorm parameters, which the supernet lacks, are reset to weight 1 and bias 0
+        so that the child computes exactly what ``supernet(x, self.arch)`` does; the auxiliary
+        head keeps its own weights.
+        """
+        if supernet.config != self.config:
+            raise ConfigError(
+                f"supernet was built with {supernet.config}, this child with {self.config}; "
+                "build both with the same channels, num_classes, layers and in_channels"
+            )
+        source = supernet.state_dict()
+        for name, tensor in self.state_dict().items():
+            if name in source:
+                if source[name].shape != tensor.shape:
+                    raise ConfigError(f"shape of {name} differs: supernet "
+                                      f"{tuple(source[name].shape)}, child {tuple(tensor.shape)}")
+                tensor.copy_(source[name])
+            elif not name.startswith("auxiliary."):
+                if not name.endswith((".weight", ".bias")) or not self._is_batch_norm(name):
+                    raise ConfigError(f"the supernet has no weights for {name}")
+                tensor.fill_(1.0 if name.endswith(".weight") else 0.0)
+        return self
+
+    def _is_batch_norm(self, param_name: str) -> bool:
+        module = self.get_submodule(param_name.rsplit(".", 1)[0])
+        return isinstance(module, nn.BatchNorm2d)
