@@ -1,0 +1,110 @@
+"""``nao benchmark``: the DESIGN.md keys, the files it writes, and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pipelines.benchmark import Run, _pick_curves, run_benchmark, run_one
+from pipelines.cli import main
+
+STRATEGIES = "random,evolution,rl"
+BUDGET = 12
+SEEDS = 2
+RESULT_KEYS = {"mean_valid", "std_valid", "median_valid_rank", "mean_test", "std_test", "curve"}
+CURVE_KEYS = {"query", "mean_valid", "std_valid", "median_valid_rank", "mean_test"}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    args = ["benchmark", "--strategies", STRATEGIES, "--budget", str(BUDGET), "--seeds",
+            str(SEEDS), "--jobs", "1", "--out", str(out), "--quiet", "--json",
+            "--set", "evolution.population_size=5", "--set", "evolution.sample_size=2"]
+    return out, args
+
+
+@pytest.fixture(scope="module")
+def report(run_dir):
+    import contextlib
+    import io
+
+    out, args = run_dir
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert main(args) == 0
+    return json.loads(stdout.getvalue())
+
+
+def test_json_has_the_design_keys(report):
+    assert {"space", "budget", "seeds", "wall_s", "results"} <= set(report)
+    assert report["budget"] == BUDGET and report["seeds"] == list(range(SEEDS))
+    assert list(report["results"]) == STRATEGIES.split(",")
+    for res in report["results"].values():
+        assert RESULT_KEYS <= set(res)
+        assert [p["query"] for p in res["curve"]] == list(range(1, BUDGET + 1))
+        assert all(CURVE_KEYS <= set(p) for p in res["curve"])
+        assert res["mean_valid"] == res["curve"][-1]["mean_valid"]
+        valid = [p["mean_valid"] for p in res["curve"]]
+        assert valid == sorted(valid)  # best so far never decreases
+        assert 1 <= res["median_valid_rank"] <= report["table_size"]
+    assert report["options"]["evolution"] == {"population_size": 5, "sample_size": 2}
+
+
+def test_summary_matches_the_individual_runs(report):
+    for run in report["runs"]:
+        assert run["best"]["valid"] <= report["optimum_valid"]
+    for name in STRATEGIES.split(","):
+        bests = [r["best"]["valid"] for r in report["runs"] if r["strategy"] == name]
+        assert report["results"][name]["mean_valid"] == pytest.approx(np.mean(bests))
+        tests = [r["best"]["test"] for r in report["runs"] if r["strategy"] == name]
+        assert report["results"][name]["mean_test"] == pytest.approx(np.mean(tests))
+
+
+def test_writes_markdown_json_and_png(report, run_dir):
+    out, _ = run_dir
+    assert json.loads((out / "benchmark.json").read_text())["results"].keys() == \
+        report["results"].keys()
+    table = (out / "benchmark.md").read_text()
+    assert "| queries | strategy |" in table and f"| {BUDGET} | rl |" in table
+    assert (out / "benchmark.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pick_is_the_first_best_and_reports_its_test_accuracy():
+    run = Run("x", 0, valid=(0.5, 0.7, 0.6, 0.7, 0.8), test=(0.1, 0.2, 0.3, 0.4, 0.5),
+              best={}, wall_s=0.0)
+    best, test = _pick_curves(run)
+    assert best.tolist() == [0.5, 0.7, 0.7, 0.7, 0.8]
+    assert test.tolist() == [0.1, 0.2, 0.2, 0.2, 0.5]  # the tie at query 4 keeps the first
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES.split(","))
+def test_a_longer_search_starts_with_the_shorter_one(strategy):
+    # run_benchmarks.py reads smaller budgets off the largest run's curve; this is why it may
+    short = run_one("nasbench-graph:cora", strategy, 0, 10, {})
+    long = run_one("nasbench-graph:cora", strategy, 0, 20, {})
+    assert long.valid[:10] == short.valid
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--strategies", "random,bogus"], "unknown strategy 'bogus'"),
+    (["--strategies", "random,random"], "more than once"),
+    (["--set", "top_k=3"], "prefix each option with its strategy"),
+    (["--set", "nao.top_k=3"], "'nao' is not among --strategies"),
+    (["--set", "random.no_such=1"], "has no option no_such"),
+    (["--space", "nowhere"], "unknown search space"),
+])
+def test_bad_input_exits_2_with_one_line(args, message, capsys):
+    code = main(["benchmark", "--budget", "5", "--seeds", "1", "--jobs", "1", "--quiet",
+                 "--strategies", "random", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_checkpoints_outside_the_budget_are_rejected():
+    from nao.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="checkpoints"):
+        run_benchmark("nasbench-graph:cora", ["random"], 5, 1, checkpoints=[10], n_jobs=1)
