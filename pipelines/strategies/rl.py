@@ -8,11 +8,18 @@ entropy bonus (Zoph & Le 2017; Pham et al. 2018).
 
 Reward scaling. Tabular accuracies sit in a narrow band (NAS-Bench-Graph cora: 90 % of the table
 between 0.64 and 0.80), so ``score - baseline`` is of order 0.01. Adam makes the step size nearly
-independent of that scale, but the entropy bonus is not: against advantages of 0.01, ENAS's entropy
-weight would dominate the update. With ``reward_scaling="std"`` (the default) advantages are divided
-by the standard deviation of every score told so far, so one unit of advantage is one standard
-deviation of this search's scores whatever the benchmark, and the ENAS weights keep their meaning.
-The baseline is kept on the raw scores, so the scale can change between batches without shifting it.
+independent of that scale, but the entropy bonus is not: against advantages of 0.01 the same
+entropy weight counts a hundred times as much as against advantages of order one.
+With ``reward_scaling="std"`` (the default) advantages are divided by the standard deviation of
+every score told so far, so one unit of advantage is one standard deviation of this search's
+scores whatever the benchmark, and the ENAS weights keep their meaning. The baseline is kept on
+the raw scores, so the scale can change between batches without shifting it.
+
+Learning rate. ENAS's 3.5e-4 is the default, but ENAS made thousands of controller updates; a
+200-query search with batches of 10 makes 20, which barely moves the policy from uniform. Measured
+on NAS-Bench-Graph (20 seeds, 200 queries, median validation rank of the pick): cora 111 with the
+default, 70 with ``lr=0.01``, 82 for random search; citeseer 92, 8 and 72. For tabular budgets pass
+``--set lr=0.01`` (``--set rl.lr=0.01`` in ``nao benchmark``).
 """
 
 from __future__ import annotations
