@@ -29,6 +29,8 @@ register("nasbench-graph", _nasbench_graph)
 def _enas_micro(arg: str | None) -> SearchSpace:
     from .enas_micro import EnasMicroSpace
 
+    if arg:
+        raise ConfigError(f"enas-micro takes no ':{arg}' option; use plain enas-micro")
     return EnasMicroSpace()
 
 
