@@ -1,0 +1,29 @@
+"""The CPU-fast pooling ops compute exactly what PyTorch's reference pooling does."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from search_spaces.cnn_ops import AvgPool, FactorizedReduce, MaxPool, SepConv
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (2, 4, 7, 5), (1, 2, 1, 1)])
+@pytest.mark.parametrize("k", [3, 5])
+def test_pools_match_reference_values_and_gradients(shape, k):
+    x = torch.randn(*shape, requires_grad=True)
+    for ours, ref in (
+        (AvgPool(k), lambda t: F.avg_pool2d(t, k, 1, k // 2, count_include_pad=False)),
+        (MaxPool(k), lambda t: F.max_pool2d(t, k, 1, k // 2)),
+    ):
+        got, want = ours(x), ref(x)
+        assert got.shape == x.shape and torch.allclose(got, want, atol=1e-6)
+        g_got, = torch.autograd.grad(got.square().sum(), x)
+        g_want, = torch.autograd.grad(want.square().sum(), x)
+        assert torch.allclose(g_got, g_want, atol=1e-5)
+
+
+def test_factorized_reduce_halves_odd_sizes_rounding_up():
+    assert FactorizedReduce(4, 6)(torch.randn(2, 4, 7, 7)).shape == (2, 6, 4, 4)
+    assert SepConv(4, 5)(torch.randn(2, 4, 7, 7)).shape == (2, 4, 7, 7)
