@@ -36,6 +36,7 @@ STEPS = 20
 WARMUP = 3
 LR = 0.05
 PARAM_SAMPLE = 20  # children averaged for the plain CNN's target size
+MAX_PLAIN_WIDTH = 512
 
 
 def plain_cnn(width: int, in_channels: int, num_classes: int, per_stage: int) -> nn.Sequential:
@@ -57,9 +58,16 @@ def count(model: nn.Module) -> int:
 
 
 def matching_plain_cnn(target: int, per_stage: int) -> nn.Sequential:
-    """The plain CNN whose parameter count is closest to ``target``."""
-    best = min(range(2, 257), key=lambda w: abs(count(plain_cnn(w, IMAGE[0], CLASSES, per_stage))
-                                                - target))
+    """The plain CNN whose parameter count is closest to ``target`` (bisection on the width,
+    since the count grows with it)."""
+    def size(width: int) -> int:
+        return count(plain_cnn(width, IMAGE[0], CLASSES, per_stage))
+
+    low, high = 1, MAX_PLAIN_WIDTH
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if size(mid) < target else (low, mid)
+    best = min((low, high), key=lambda w: abs(size(w) - target))
     return plain_cnn(best, IMAGE[0], CLASSES, per_stage)
 
 
