@@ -17,6 +17,7 @@ them and :meth:`EnasMicroSpace.symmetries` lists swapped variants for NAO's augm
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -102,7 +103,7 @@ class EnasMicroSpace(SearchSpace):
             return self._op_ids
         return tuple(range(N_CELL_INPUTS + node))
 
-    def from_tokens(self, tokens) -> MicroArch:
+    def from_tokens(self, tokens: Sequence[int]) -> MicroArch:
         """As :meth:`SearchSpace.from_tokens`, with the cell and node named in errors."""
         try:
             return super().from_tokens(tokens)

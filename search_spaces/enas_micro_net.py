@@ -41,6 +41,9 @@ CHANNELS_LAST = True
 N_STAGES = 3  # stages of equal resolution; a reduction cell between each two
 
 
+CellContents = tuple[Sequence[Iterable[str]], Iterable[int], Iterable[int]]
+
+
 def cell_layout(layers: int) -> tuple[bool, ...]:
     """``True`` for a reduction cell: ``layers`` normal cells per stage, reductions between."""
     if layers < 1:
@@ -132,7 +135,7 @@ class _MicroNetwork(nn.Module):
         if CHANNELS_LAST:
             self.to(memory_format=torch.channels_last)
 
-    def _cell_contents(self, reduction: bool):
+    def _cell_contents(self, reduction: bool) -> CellContents:
         """(ops per branch, cell inputs used, output nodes) of a cell."""
         raise NotImplementedError
 
@@ -166,7 +169,7 @@ class Supernet(_MicroNetwork):
         super().__init__(channels, num_classes, layers, in_channels, affine=False,
                          auxiliary=False)
 
-    def _cell_contents(self, reduction: bool):
+    def _cell_contents(self, reduction: bool) -> CellContents:
         return [OPS] * (2 * N_NODES), range(N_CELL_INPUTS), range(N_NODES)
 
     def forward(self, x: torch.Tensor, arch: MicroArch) -> torch.Tensor:
@@ -187,7 +190,7 @@ class ChildNetwork(_MicroNetwork):
                          auxiliary=auxiliary)
         self.drop_path_prob = drop_path
 
-    def _cell_contents(self, reduction: bool):
+    def _cell_contents(self, reduction: bool) -> CellContents:
         cell = self.arch.reduce if reduction else self.arch.normal
         ops = [[op] for node in cell for _inp, op in branches(node)]
         return ops, used_cell_inputs(cell), unused_nodes(cell)
