@@ -41,6 +41,11 @@ class NAO:
     ``max_symmetries`` caps how many equivalent token sequences of each training architecture
     are added (1 = no augmentation). ``patience`` stops training early once the training loss
     has not improved by ``tol`` for that many epochs (``None`` trains all ``epochs``).
+    ``warm_start`` (scikit-learn's meaning) continues training the fitted networks on the new
+    data instead of starting afresh, as the authors' code does between search rounds.
+    ``target_transform`` maps scores into [0, 1] for the sigmoid: ``minmax`` (the paper) or
+    ``rank`` (quantiles among the training scores), which keeps a few failed architectures from
+    squeezing every good one into the top few percent of the range.
     """
 
     def __init__(self, space: SearchSpace, *, embedding_size: int = 48, hidden_size: int = 96,
@@ -49,7 +54,8 @@ class NAO:
                  epochs: int = 1000, batch_size: int = 100, lr: float = 1e-3,
                  weight_decay: float = 1e-4, grad_clip: float = 5.0, max_symmetries: int = 4,
                  patience: int | None = 100, tol: float = 1e-4, step_size: float = 1.0,
-                 max_step_size: float = 100.0, device: str = "cpu",
+                 max_step_size: float = 100.0, warm_start: bool = False,
+                 target_transform: str = "minmax", device: str = "cpu",
                  random_state: int | None = None):
         self.space = space
         self.embedding_size = embedding_size
@@ -70,13 +76,15 @@ class NAO:
         self.tol = tol
         self.step_size = step_size
         self.max_step_size = max_step_size
+        self.warm_start = warm_start
+        self.target_transform = target_transform
         self.device = device
         self.random_state = random_state
 
     _PARAMS = ("embedding_size", "hidden_size", "encoder_layers", "decoder_layers", "mlp_layers",
                "mlp_hidden_size", "dropout", "trade_off", "epochs", "batch_size", "lr",
                "weight_decay", "grad_clip", "max_symmetries", "patience", "tol", "step_size",
-               "max_step_size", "device", "random_state")
+               "max_step_size", "warm_start", "target_transform", "device", "random_state")
 
     def get_params(self) -> dict:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -110,6 +118,22 @@ class NAO:
                 out_y.append(float(target))
         return out_archs, np.asarray(out_y)
 
+    def _scale(self, y: np.ndarray) -> np.ndarray:
+        lo, hi = self.y_sorted_[0], self.y_sorted_[-1]
+        if self.target_transform == "minmax":
+            return (y - lo) / ((hi - lo) or 1.0)
+        # mid-rank quantile of each score among the training scores
+        below = np.searchsorted(self.y_sorted_, y, side="left")
+        upto = np.searchsorted(self.y_sorted_, y, side="right")
+        return (below + upto - 1) / 2 / max(len(self.y_sorted_) - 1, 1)
+
+    def _unscale(self, q: np.ndarray) -> np.ndarray:
+        lo, hi = self.y_sorted_[0], self.y_sorted_[-1]
+        if self.target_transform == "minmax":
+            return lo + q * ((hi - lo) or 1.0)
+        grid = np.linspace(0.0, 1.0, len(self.y_sorted_))
+        return np.interp(q, grid, self.y_sorted_)
+
     # ----- scikit-learn API ----------------------------------------------------------------
     def fit(self, archs: Sequence[Arch], scores: Iterable[float]) -> NAO:
         """Train encoder, predictor and decoder jointly on evaluated architectures."""
@@ -126,18 +150,21 @@ class NAO:
         rng = np.random.default_rng(self.random_state)
         seed = int(rng.integers(2**31 - 1))
         self.device_ = resolve_device(self.device)
-        self.y_min_ = float(y.min())
-        self.y_range_ = float(y.max() - y.min()) or 1.0
+        if self.target_transform not in ("minmax", "rank"):
+            raise ConfigError(f"target_transform must be minmax or rank, not "
+                              f"{self.target_transform!r}")
+        self.y_sorted_ = np.sort(y)
         self.train_keys_ = {self.space.canonical(a) for a in archs}
-        train_archs, train_y = self._augment(archs, (y - self.y_min_) / self.y_range_, rng)
+        train_archs, train_y = self._augment(archs, self._scale(y), rng)
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.model_ = NAOModel(
-                len(self.space.vocab), self.embedding_size, self.hidden_size,
-                self.encoder_layers, self.decoder_layers, self.mlp_layers,
-                self.mlp_hidden_size, self.dropout,
-            ).to(self.device_)
+            if not (self.warm_start and hasattr(self, "model_")):
+                self.model_ = NAOModel(
+                    len(self.space.vocab), self.embedding_size, self.hidden_size,
+                    self.encoder_layers, self.decoder_layers, self.mlp_layers,
+                    self.mlp_hidden_size, self.dropout,
+                ).to(self.device_)
             self.loss_curve_ = self._train(train_archs, train_y, rng)
         return self
 
@@ -185,7 +212,7 @@ class NAO:
             return np.zeros(0)
         _, emb = self.model_.encoder(self._tokens(archs).to(self.device_))
         scaled = self.model_.predictor(emb).cpu().numpy().astype(np.float64)
-        return self.y_min_ + scaled * self.y_range_
+        return self._unscale(scaled)
 
     @torch.no_grad()
     def encode(self, archs: Sequence[Arch]) -> torch.Tensor:
@@ -262,8 +289,7 @@ class NAO:
             "space": self.space.name,
             "params": self.get_params(),
             "state_dict": self.model_.state_dict(),
-            "y_min": self.y_min_,
-            "y_range": self.y_range_,
+            "y_sorted": self.y_sorted_.tolist(),
             "train_keys": sorted(self.train_keys_, key=repr),
             "loss_curve": self.loss_curve_,
         }, Path(path))
@@ -281,7 +307,7 @@ class NAO:
                               est.mlp_hidden_size, est.dropout)
         est.model_.load_state_dict(blob["state_dict"])
         est.model_.to(est.device_).eval()
-        est.y_min_, est.y_range_ = blob["y_min"], blob["y_range"]
+        est.y_sorted_ = np.asarray(blob["y_sorted"])
         est.train_keys_ = set(blob["train_keys"])
         est.loss_curve_ = blob["loss_curve"]
         return est

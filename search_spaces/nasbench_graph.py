@@ -78,8 +78,12 @@ class NasBenchGraphSpace(SearchSpace):
     # ----- conversions ---------------------------------------------------------------------
     def to_tokens(self, arch: GraphArch) -> Tokens:
         out: list[int] = []
-        for link, op in zip(arch.links, arch.ops, strict=True):
-            out += [link, self.vocab.index(op)]
+        for node, (link, op) in enumerate(zip(arch.links, arch.ops, strict=True)):
+            if op not in self.ops:
+                raise InvalidArchitectureError(
+                    f"{self.name}: node {node} op is {op!r}; expected one of {', '.join(self.ops)}",
+                    position=2 * node + 1, expected=", ".join(self.ops))
+            out += [int(link), self.vocab.index(op)]
         return tuple(out)
 
     def _arch_from_tokens(self, tokens: Tokens) -> GraphArch:

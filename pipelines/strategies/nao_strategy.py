@@ -20,6 +20,7 @@ PRESETS: dict[str, dict] = {
     # The paper's choices scaled to small budgets: a third of the budget random, then rounds.
     "paper": {"n_init": 30, "round_size": 10, "top_k": 10},
 }
+FIT_ON = ("all", "latest")
 
 
 class NAOStrategy(Strategy):
@@ -27,21 +28,35 @@ class NAOStrategy(Strategy):
 
     ``nao_params`` go to the estimator (epochs, hidden_size, ...). ``warm_start`` keeps the
     networks between rounds and continues training them, as the authors' code does.
+    ``candidate_factor`` > 1 decodes that many times more new architectures than are asked
+    for and keeps those the predictor ranks highest (1 = the paper: every decoded one).
+    ``fit_on="latest"`` fits NAO and picks seeds on the architectures of the most recent
+    :meth:`tell` only (with their scores there) instead of on everything told (``"all"``): under
+    weight sharing, scores drift as the shared weights train, so the loop re-scores its pool and
+    tells it whole each round, and NAO-WS fits on the current pool.
     """
 
     def __init__(self, space: SearchSpace, random_state: int | None = None, n_init: int = 30,
                  round_size: int = 10, top_k: int = 10, warm_start: bool = False,
-                 nao_params: dict | None = None):
+                 candidate_factor: float = 1.0, nao_params: dict | None = None,
+                 fit_on: str = "all"):
         super().__init__(space, random_state)
         if n_init < 2:
             raise ConfigError("nao strategy: n_init must be at least 2 (NAO needs data to fit)")
         if round_size < 1 or top_k < 1:
             raise ConfigError("nao strategy: round_size and top_k must be at least 1")
+        if candidate_factor < 1:
+            raise ConfigError("nao strategy: candidate_factor must be at least 1")
+        if fit_on not in FIT_ON:
+            raise ConfigError(f"nao strategy: fit_on {fit_on!r}; choose one of {', '.join(FIT_ON)}")
         self.n_init = n_init
         self.round_size = round_size
         self.top_k = top_k
         self.warm_start = warm_start
+        self.candidate_factor = candidate_factor
         self.nao_params = dict(nao_params or {})
+        self.fit_on = fit_on
+        self.n_last_told = 0
         self.model: NAO | None = None
         self.n_random_fill = 0
         self.rounds = 0
@@ -52,17 +67,43 @@ class NAOStrategy(Strategy):
 
     def _fit(self) -> NAO:
         seed = int(self.rng.integers(2**31 - 1))
-        self.model = NAO(self.space, random_state=seed, **self.nao_params)
-        return self.model.fit(self.archs, self.scores)
+        if self.model is None or not self.warm_start:
+            self.model = NAO(self.space, random_state=seed, warm_start=self.warm_start,
+                             **self.nao_params)
+        else:
+            self.model.random_state = seed
+        archs, scores = self._training_set()
+        return self.model.fit(archs, scores)
+
+    def _training_set(self) -> tuple[list[Arch], list[float]]:
+        if self.fit_on == "latest" and self.n_last_told:
+            return self.archs[-self.n_last_told:], self.scores[-self.n_last_told:]
+        return self.archs, self.scores
+
+    def tell(self, archs, scores) -> None:
+        super().tell(archs, scores)
+        self.n_last_told = len(archs)
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "n_last_told": self.n_last_told}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.n_last_told = state.get("n_last_told", 0)
 
     def ask(self, n: int) -> list[Arch]:
         if len(self.archs) < self.n_init:
             return self.sample_unseen(n)
         model = self._fit()
         self.rounds += 1
-        order = np.argsort(-np.asarray(self.scores), kind="stable")
-        seeds = [self.archs[i] for i in order[: self.top_k]]
-        proposals = model.propose(seeds, n, exclude=self.seen)
+        archs, scores = self._training_set()
+        order = np.argsort(-np.asarray(scores), kind="stable")
+        seeds = [archs[i] for i in order[: self.top_k]]
+        proposals = model.propose(seeds, int(round(n * self.candidate_factor)), exclude=self.seen)
+        if len(proposals) > n:
+            predicted = model.predict(proposals)
+            keep = np.argsort(-predicted, kind="stable")[:n]
+            proposals = [proposals[i] for i in sorted(keep)]
         if len(proposals) < n:
             keys = {self.space.canonical(a) for a in proposals}
             fill = self.sample_unseen(n - len(proposals), exclude=keys)

@@ -1,0 +1,27 @@
+"""Shared fixtures: the real NAS-Bench-Graph cora table ships with the installed wheel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from search_spaces import get_space
+
+# The networks in the tests are tiny: one thread is as fast, and on a busy two-core machine
+# several threads stall each other for seconds.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def cora():
+    return get_space("nasbench-graph:cora")
+
+
+@pytest.fixture(scope="session")
+def cora_sample(cora):
+    """60 distinct cora architectures with their validation accuracy."""
+    from pipelines.predictor_eval import sample_distinct
+
+    archs = sample_distinct(cora, 60, np.random.default_rng(123))
+    return archs, np.array([cora.lookup(a).valid for a in archs])

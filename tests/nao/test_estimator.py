@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nao import NAO, metrics
+from nao.errors import ConfigError, InvalidArchitectureError
+
+FAST = {"epochs": 400, "patience": 60, "max_symmetries": 2}
+
+
+@pytest.fixture(scope="module")
+def fitted(cora, cora_sample):
+    archs, y = cora_sample
+    return NAO(cora, random_state=0, **FAST).fit(archs, y)
+
+
+def test_reconstructs_its_training_architectures(cora, cora_sample, fitted):
+    archs, _ = cora_sample
+    decoded = fitted.reconstruct(archs)
+    acc = metrics.reconstruction_accuracy([cora.to_tokens(a) for a in archs],
+                                          [cora.to_tokens(a) for a in decoded])
+    assert acc >= 0.95
+
+
+def test_predictor_orders_training_architectures(cora_sample, fitted):
+    archs, y = cora_sample
+    assert metrics.pairwise_accuracy(y, fitted.predict(archs)) > 0.75
+
+
+def test_decoder_never_emits_an_invalid_architecture(cora, fitted):
+    gen = torch.Generator().manual_seed(0)
+    emb = torch.nn.functional.normalize(torch.randn(300, fitted.hidden_size, generator=gen), dim=1)
+    outs = torch.nn.functional.normalize(
+        torch.randn(300, cora.length, fitted.hidden_size, generator=gen), dim=-1)
+    for arch in fitted.decode(emb) + fitted.decode(emb, outs):
+        cora.from_tokens(cora.to_tokens(arch))  # raises on anything invalid
+
+
+def test_propose_returns_new_valid_architectures(cora, cora_sample, fitted):
+    archs, y = cora_sample
+    seeds = [archs[i] for i in np.argsort(-y)[:10]]
+    new = fitted.propose(seeds, 15)
+    assert len(new) == 15
+    known = {cora.canonical(a) for a in archs}
+    keys = [cora.canonical(a) for a in new]
+    assert len(set(keys)) == 15 and not known & set(keys)
+    for arch in new:
+        cora.from_tokens(cora.to_tokens(arch))
+
+
+def test_propose_moves_towards_higher_predictions(cora, cora_sample, fitted):
+    archs, y = cora_sample
+    seeds = [archs[i] for i in np.argsort(y)[:10]]  # the worst ones have room to improve
+    new = fitted.propose(seeds, 10)
+    assert fitted.predict(new).mean() > fitted.predict(seeds).mean()
+
+
+def test_propose_respects_exclude(cora, cora_sample, fitted):
+    archs, y = cora_sample
+    first = fitted.propose(archs[:5], 5)
+    second = fitted.propose(archs[:5], 5, exclude={cora.canonical(a) for a in first})
+    assert not {cora.canonical(a) for a in first} & {cora.canonical(a) for a in second}
+
+
+def test_same_seed_same_model(cora, cora_sample):
+    archs, y = cora_sample
+    params = {"epochs": 30, "patience": None}
+    a = NAO(cora, random_state=5, **params).fit(archs, y).predict(archs[:10])
+    b = NAO(cora, random_state=5, **params).fit(archs, y).predict(archs[:10])
+    c = NAO(cora, random_state=6, **params).fit(archs, y).predict(archs[:10])
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_rank_targets_keep_predictions_in_the_score_range(cora, cora_sample):
+    archs, y = cora_sample
+    model = NAO(cora, random_state=0, epochs=60, target_transform="rank").fit(archs, y)
+    pred = model.predict(archs)
+    assert y.min() <= pred.min() and pred.max() <= y.max()
+
+
+def test_warm_start_continues_the_same_networks(cora, cora_sample):
+    archs, y = cora_sample
+    model = NAO(cora, random_state=0, epochs=20, patience=None, warm_start=True)
+    model.fit(archs[:30], y[:30])
+    net = model.model_
+    model.fit(archs, y)
+    assert model.model_ is net
+    cold = NAO(cora, random_state=0, epochs=20, patience=None).fit(archs[:30], y[:30])
+    first = cold.model_
+    cold.fit(archs, y)
+    assert cold.model_ is not first
+
+
+def test_save_and_load_give_the_same_predictions(tmp_path, cora, cora_sample, fitted):
+    archs, _ = cora_sample
+    path = tmp_path / "nao.pt"
+    fitted.save(path)
+    loaded = NAO.load(path)
+    np.testing.assert_allclose(loaded.predict(archs), fitted.predict(archs))
+    assert loaded.get_params() == fitted.get_params()
+    assert [cora.canonical(a) for a in loaded.propose(archs[:5], 3)] == \
+        [cora.canonical(a) for a in fitted.propose(archs[:5], 3)]
+
+
+@pytest.mark.parametrize(
+    ("scores", "match"),
+    [([0.5] * 3, "3 scores"), ([0.5, float("nan")], "NaN")],
+)
+def test_fit_rejects_bad_scores(cora, cora_sample, scores, match):
+    archs, _ = cora_sample
+    with pytest.raises(ConfigError, match=match):
+        NAO(cora).fit(archs[: 2 if len(scores) == 2 else 4], scores)
+
+
+def test_fit_rejects_architectures_of_another_space(cora):
+    from search_spaces import get_space
+
+    proteins = get_space("nasbench-graph:proteins")
+    archs = [cora.from_string("0,0,1,2:gat,gat,gin,gin"), cora.from_string("0,1,2,3:gat,gcn,gin,cheb")]
+    with pytest.raises(InvalidArchitectureError):
+        NAO(proteins, epochs=1).fit(archs, [0.5, 0.6])
+
+
+def test_unfitted_estimator_says_so(cora):
+    with pytest.raises(ConfigError, match="not fitted"):
+        NAO(cora).predict([cora.from_string("0,0,1,2:gat,gat,gin,gin")])
+
+
+def test_unknown_target_transform_is_rejected(cora, cora_sample):
+    archs, y = cora_sample
+    with pytest.raises(ConfigError, match="target_transform"):
+        NAO(cora, target_transform="log").fit(archs, y)

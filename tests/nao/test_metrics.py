@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from nao import metrics
+
+
+def test_pairwise_accuracy_is_one_for_same_order_and_zero_for_reversed():
+    y = [0.1, 0.5, 0.3, 0.9]
+    assert metrics.pairwise_accuracy(y, [1, 5, 3, 9]) == 1.0
+    assert metrics.pairwise_accuracy(y, [-1, -5, -3, -9]) == 0.0
+
+
+def test_pairwise_accuracy_counts_one_wrong_pair_and_half_ties():
+    # pairs (0,1) (0,2) (1,2): the prediction swaps 1 and 2 -> 2 of 3 right
+    assert metrics.pairwise_accuracy([1, 2, 3], [1, 3, 2]) == pytest.approx(2 / 3)
+    # a predicted tie on one pair counts half
+    assert metrics.pairwise_accuracy([1, 2, 3], [1, 2, 2]) == pytest.approx(2.5 / 3)
+    # true ties are left out
+    assert metrics.pairwise_accuracy([1, 1, 2], [0, 5, 9]) == 1.0
+
+
+def test_rank_correlations_match_their_definitions():
+    y = np.array([3.0, 1.0, 2.0, 5.0, 4.0])
+    assert metrics.kendall_tau(y, y * 2) == pytest.approx(1.0)
+    assert metrics.spearman(y, -y) == pytest.approx(-1.0)
+    # one discordant pair of ten -> tau = (9 - 1) / 10
+    assert metrics.kendall_tau([1, 2, 3, 4, 5], [1, 2, 3, 5, 4]) == pytest.approx(0.8)
+
+
+def test_reconstruction_accuracy_is_the_exact_match_rate():
+    assert metrics.reconstruction_accuracy([(1, 2), (3, 4)], [(1, 2), (3, 5)]) == 0.5
+    assert math.isnan(metrics.reconstruction_accuracy([], []))
+
+
+def test_mismatched_lengths_raise():
+    with pytest.raises(ValueError):
+        metrics.pairwise_accuracy([1, 2], [1])

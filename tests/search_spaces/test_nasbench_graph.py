@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from nao.errors import DataError, InvalidArchitectureError, UnknownArchitectureError
+from search_spaces import get_space
+from search_spaces.nasbench_graph import LINK_PATTERNS, GraphArch
+from search_spaces.tabular import Record, TabularBenchmark, load_pickle_table
+
+
+def all_token_sequences(space, prefix=()):
+    if len(prefix) == space.length:
+        yield prefix
+        return
+    for tok in space.valid_tokens(prefix):
+        yield from all_token_sequences(space, prefix + (tok,))
+
+
+def test_grammar_admits_exactly_the_nine_link_patterns_and_no_all_skip(cora):
+    seqs = list(all_token_sequences(cora))
+    assert len(seqs) == 9 * 9**4 - 9  # 59,049 sequences less the nine all-skip ones
+    links = {s[0::2] for s in seqs}
+    assert links == set(LINK_PATTERNS)
+    assert not any(all(cora.vocab[t] == "skip" for t in s[1::2]) for s in seqs)
+
+
+def test_canonical_keys_name_exactly_the_table(cora):
+    keys = {cora.canonical(a) for a in cora.all_architectures()}
+    assert len(keys) == 26206
+    assert keys == set(cora.benchmark.records)
+
+
+def test_proteins_has_its_own_five_ops_and_table():
+    space = get_space("nasbench-graph:proteins")
+    assert space.ops == ("gcn", "sage", "arma", "fc", "skip")
+    assert {space.canonical(a) for a in space.all_architectures()} == set(space.benchmark.records)
+    assert len(space.benchmark) == 2021
+
+
+def test_string_round_trip(cora):
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        arch = cora.sample(rng)
+        assert cora.from_string(cora.to_string(arch)) == arch
+        assert cora.from_tokens(cora.to_tokens(arch)) == arch
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        ("0,0,2,0:gcn,gcn,gcn,gcn", 4),  # node 2 may not take node 2 after links 0,0
+        ("0,0,1,2:gcn,gat,bogus,gcn", 5),
+        ("1,0,1,2:gcn,gat,gin,gcn", 0),
+        ("0,0,1,2:skip,skip,skip,skip", 7),
+    ],
+)
+def test_bad_strings_name_the_position(cora, text, position):
+    with pytest.raises(InvalidArchitectureError) as info:
+        cora.from_string(text)
+    assert info.value.position == position
+    assert "expected" in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["", "gcn", "0,0,1:gcn,gcn,gcn", "0,0,1,2:gcn,gcn:gcn"])
+def test_malformed_strings_are_rejected(cora, text):
+    with pytest.raises(InvalidArchitectureError, match="LINKS:OPS"):
+        cora.from_string(text)
+
+
+def test_bad_tokens_name_the_position(cora):
+    tokens = list(cora.to_tokens(cora.from_string("0,0,1,2:gcn,gat,gin,sage")))
+    tokens[3] = 0  # an input token where an op belongs
+    with pytest.raises(InvalidArchitectureError) as info:
+        cora.from_tokens(tokens)
+    assert info.value.position == 3
+    with pytest.raises(InvalidArchitectureError):
+        cora.from_tokens(tokens[:5])
+
+
+def test_isomorphic_architectures_share_a_key(cora):
+    a = cora.from_string("0,0,0,0:gcn,gat,sage,gin")
+    b = cora.from_string("0,0,0,0:gin,sage,gat,gcn")  # four parallel branches, reordered
+    c = cora.from_string("0,0,0,0:gin,sage,gat,fc")
+    assert cora.canonical(a) == cora.canonical(b) != cora.canonical(c)
+
+
+def test_symmetries_are_equivalent_and_start_with_the_arch(cora):
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        arch = cora.sample(rng)
+        variants = cora.symmetries(arch)
+        assert variants[0] == arch
+        assert len(set(variants)) == len(variants)
+        assert {cora.canonical(v) for v in variants} == {cora.canonical(arch)}
+    assert len(cora.symmetries(cora.from_string("0,0,0,0:gcn,gat,sage,gin"))) > 1
+
+
+def test_lookup_returns_recorded_accuracies(cora):
+    arch = GraphArch((0, 1, 2, 3), ("gcn", "gcn", "gcn", "gcn"))
+    record = cora.lookup(arch)
+    assert 0 < record.test <= 1 and 0 < record.valid <= 1
+    assert record == cora.lookup(cora.symmetries(arch)[-1])
+
+
+def test_missing_architecture_is_an_error_that_says_so(cora, monkeypatch):
+    arch = cora.from_string("0,1,2,3:gcn,gcn,gcn,gcn")
+    partial = TabularBenchmark({0: Record(0.5, 0.5)}, name="partial")
+    space = get_space("nasbench-graph:cora")
+    monkeypatch.setitem(space.__dict__, "benchmark", partial)
+    with pytest.raises(UnknownArchitectureError, match="not in the NAS-Bench-Graph table"):
+        space.lookup(arch)
+
+
+def test_ranks_count_strictly_better_entries_and_ties_share():
+    table = TabularBenchmark({i: Record(v, v) for i, v in enumerate([0.9, 0.8, 0.8, 0.7])})
+    assert [table.valid_rank(v) for v in (0.9, 0.8, 0.7, 0.95)] == [1, 2, 4, 1]
+    assert table.optimum_valid == 0.9
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_table_loader_refuses_code(tmp_path, capsys):
+    path = tmp_path / "evil.bench"
+    path.write_bytes(pickle.dumps({0: _Evil()}))
+    with pytest.raises(DataError, match="refusing to load"):
+        load_pickle_table(path)
+    assert "pwned" not in capsys.readouterr().out
+
+
+def test_table_loader_reads_numpy_scalars(tmp_path):
+    path = tmp_path / "ok.bench"
+    path.write_bytes(pickle.dumps({7: {"valid_perf": np.float64(0.5), "perf": 0.25}}))
+    assert load_pickle_table(path) == {7: {"valid_perf": 0.5, "perf": 0.25}}
+
+
+def test_unknown_dataset_is_a_clear_error():
+    with pytest.raises(ValueError, match="choose one of"):
+        get_space("nasbench-graph:imagenet")
+
+
+def test_mutate_changes_the_architecture_and_stays_valid(cora):
+    rng = np.random.default_rng(2)
+    for arch in [cora.sample(rng) for _ in range(30)]:
+        child = cora.mutate(arch, rng)
+        cora.from_tokens(cora.to_tokens(child))
+        assert cora.canonical(child) != cora.canonical(arch)
+
+
+def test_sample_covers_every_op(cora):
+    rng = np.random.default_rng(3)
+    ops = {op for _ in range(300) for op in cora.sample(rng).ops}
+    assert ops == set(cora.ops)
