@@ -1,0 +1,127 @@
+"""End-to-end tests of `nao search` and `nao predictor-eval` through the console entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+
+NAO_FAST = ["--set", "n_init=10", "--set", "round_size=5", "--set", "top_k=5",
+            "--set", "nao_params.epochs=40", "--set", "nao_params.patience=null"]
+
+
+def run_cli(args, capsys):
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_search_json_has_the_design_keys(capsys):
+    code, out, _ = run_cli(["search", "--strategy", "random", "--budget", "12", "--json",
+                            "--quiet"], capsys)
+    assert code == 0
+    result = json.loads(out)
+    for key in ("space", "strategy", "seed", "queries", "wall_s", "best", "history",
+                "optimum_valid", "optimum_test"):
+        assert key in result
+    for key in ("arch", "valid", "test", "valid_rank", "test_rank"):
+        assert key in result["best"]
+    assert set(result["history"][0]) >= {"query", "arch", "valid", "test"}
+    assert result["queries"] == len(result["history"]) == 12
+    assert result["space"] == "nasbench-graph:cora" and result["strategy"] == "random"
+
+
+def test_search_summary_names_rank_and_queries(capsys):
+    code, out, err = run_cli(["search", "--strategy", "random", "--budget", "5"], capsys)
+    assert code == 0
+    assert "rank" in out and "5 distinct architectures" in out
+    assert "random on nasbench-graph:cora" in err  # progress goes to stderr
+
+
+def test_nao_search_with_preset_and_settings(capsys):
+    code, out, _ = run_cli(["search", "--budget", "15", "--json", "--quiet", *NAO_FAST], capsys)
+    assert code == 0
+    assert json.loads(out)["queries"] == 15
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "--space", "bogus"], "unknown search space"),
+        (["search", "--budget", "0"], "at least 1"),
+        (["search", "--budget", "ten"], "whole number"),
+        (["search", "--strategy", "magic"], "invalid choice"),
+        (["search", "--resume"], "--resume needs --out"),
+        (["search", "--set", "top_q=3"], "has no option top_q"),
+        (["search", "--set", "novalue"], "KEY=VALUE"),
+        (["search", "--strategy", "random", "--preset", "paper"], "--preset applies"),
+        (["search", "--space", "nasbench-graph:mnist"], "unknown NAS-Bench-Graph dataset"),
+        (["predictor-eval", "--train-size", "-3"], "at least 1"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, args, message):
+    with pytest.raises(SystemExit) as info:
+        code = main(args)
+        raise SystemExit(code)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_predictor_eval_json_has_the_design_keys(capsys):
+    code, out, _ = run_cli(["predictor-eval", "--train-size", "30", "--test-size", "60",
+                            "--baselines", "--json", "--quiet", "--set", "epochs=60"], capsys)
+    assert code == 0
+    result = json.loads(out)
+    for key in ("pairwise_accuracy", "kendall_tau", "spearman", "reconstruction_accuracy"):
+        assert key in result["nao"]
+    assert set(result["baselines"]) == {"random_forest", "gaussian_process", "knn"}
+    for metrics in result["baselines"].values():
+        assert 0.0 <= metrics["pairwise_accuracy"] <= 1.0
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-c", "import sys; from pipelines.cli import main; sys.exit(main())",
+            *args]
+
+
+def _stored(path: Path) -> int:
+    try:
+        with sqlite3.connect(path) as conn:
+            return conn.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_search_killed_with_sigkill_resumes_to_the_same_history(tmp_path):
+    args = ["search", "--budget", "30", "--seed", "7", "--json", "--quiet", *NAO_FAST]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    through = subprocess.run(_cli(*args, "--out", str(tmp_path / "a")), capture_output=True,
+                             text=True, env=env, check=True)
+    expected = json.loads(through.stdout)["history"]
+
+    run_dir = tmp_path / "b"
+    proc = subprocess.Popen(_cli(*args, "--out", str(run_dir)), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 120
+    while _stored(run_dir / "store.sqlite") < 12 and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = _stored(run_dir / "store.sqlite")
+    assert 12 <= killed_at < 30, "the run should be killed half way"
+
+    resumed = subprocess.run(_cli(*args, "--out", str(run_dir), "--resume"),
+                             capture_output=True, text=True, env=env, check=True)
+    assert json.loads(resumed.stdout)["history"] == expected
+    assert _stored(run_dir / "store.sqlite") == 30  # nothing evaluated twice, nothing lost

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import pytest
+
+from pipelines.evaluators import Evaluation, TableEvaluator
+from pipelines.search import SearchStalledError, run_search
+from pipelines.store import Store
+from pipelines.strategies import make_strategy
+from pipelines.strategies.base import Strategy
+
+SMALL_NAO = {"n_init": 10, "round_size": 5, "top_k": 5,
+             "nao_params": {"epochs": 40, "patience": None, "max_symmetries": 2}}
+
+
+class CountingEvaluator(TableEvaluator):
+    def __init__(self, space):
+        super().__init__(space)
+        self.calls = 0
+
+    def evaluate(self, arch) -> Evaluation:
+        self.calls += 1
+        return super().evaluate(arch)
+
+
+def search(space, strategy="random", seed=0, budget=20, store=None, evaluator=None, **opts):
+    evaluator = evaluator or TableEvaluator(space)
+    st = make_strategy(strategy, space, random_state=seed, **opts)
+    return run_search(space, st, evaluator, budget, strategy_name=strategy, seed=seed, store=store)
+
+
+def test_budget_counts_distinct_architectures(cora):
+    result = search(cora, budget=40)
+    keys = [cora.canonical(cora.from_string(h.arch)) for h in result.history]
+    assert result.queries == 40 == len(set(keys))
+    assert [h.query for h in result.history] == list(range(1, 41))
+
+
+def test_best_is_the_highest_validation_and_ranked_in_the_table(cora):
+    result = search(cora, budget=30)
+    best = max(result.history, key=lambda h: h.valid)
+    assert result.best["valid"] == best.valid and result.best["arch"] == best.arch
+    table = cora.benchmark
+    better = sum(r.valid > best.valid for r in table.records.values())
+    assert result.best["valid_rank"] == better + 1
+    assert result.best["test"] == cora.lookup(cora.from_string(best.arch)).test
+    assert result.extra["optimum_valid"] == table.optimum_valid
+
+
+@pytest.mark.parametrize(("strategy", "opts"), [("random", {}), ("nao", SMALL_NAO)])
+def test_same_seed_same_history(cora, strategy, opts):
+    a = search(cora, strategy, seed=3, budget=20, **opts).history
+    b = search(cora, strategy, seed=3, budget=20, **opts).history
+    c = search(cora, strategy, seed=4, budget=20, **opts).history
+    assert a == b
+    assert a != c
+
+
+def test_nao_search_proposes_beyond_its_random_start(cora):
+    strategy = make_strategy("nao", cora, random_state=0, **SMALL_NAO)
+    run_search(cora, strategy, TableEvaluator(cora), 20)
+    assert strategy.rounds == 2
+    assert strategy.n_random_fill < 10
+
+
+def test_resume_answers_from_the_store_and_evaluates_nothing_twice(tmp_path, cora):
+    config = {"space": cora.name, "strategy": "random", "seed": 1}
+    store = Store.open_run(tmp_path, config, resume=False)
+    first = search(cora, seed=1, budget=15, store=store)
+    store.close()
+    assert len(Store(tmp_path / Store.FILENAME)) == 15
+
+    evaluator = CountingEvaluator(cora)
+    store = Store.open_run(tmp_path, config, resume=True)
+    resumed = search(cora, seed=1, budget=25, store=store, evaluator=evaluator)
+    store.close()
+    assert evaluator.calls == 10  # only the 10 new ones
+    assert resumed.history[:15] == first.history
+    assert resumed.history == search(cora, seed=1, budget=25).history
+
+
+def test_store_refuses_to_overwrite_and_to_resume_another_config(tmp_path, cora):
+    config = {"space": cora.name, "strategy": "random", "seed": 1}
+    Store.open_run(tmp_path, config, resume=False).close()
+    with pytest.raises(ValueError, match="--resume"):
+        Store.open_run(tmp_path, config, resume=False)
+    with pytest.raises(ValueError, match="seed"):
+        Store.open_run(tmp_path, {**config, "seed": 2}, resume=True)
+    with pytest.raises(ValueError, match="no search to resume"):
+        Store.open_run(tmp_path / "empty", config, resume=True)
+
+
+class RepeatingStrategy(Strategy):
+    """Always asks for the same architecture: the loop must stop, not spin."""
+
+    def ask(self, n):
+        return [self.space.from_string("0,0,1,2:gcn,gat,gin,sage")]
+
+
+def test_a_strategy_that_only_repeats_is_stopped(cora):
+    with pytest.raises(SearchStalledError, match="already-evaluated"):
+        run_search(cora, RepeatingStrategy(cora), TableEvaluator(cora), 5, max_stalls=3)
+
+
+def test_unknown_strategy_option_names_what_it_takes(cora):
+    with pytest.raises(ValueError, match="has no option top_q"):
+        make_strategy("nao", cora, top_q=3)
