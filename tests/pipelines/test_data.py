@@ -1,0 +1,211 @@
+"""Data sets: disjoint seed-fixed splits, the idx reader, one-line errors, batch augmentation."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nao.errors import ConfigError, DataError
+from pipelines import data as data_mod
+from pipelines.data import (
+    FASHION_FILES,
+    FASHION_MNIST_DIR,
+    Augmentation,
+    augment_batch,
+    batches,
+    cutout_batch,
+    load_data,
+    read_idx,
+)
+
+N_FAKE_TRAIN = 40
+N_FAKE_TEST = 12
+FAKE_SIZE = 28
+
+
+def _rows(split) -> list[tuple]:
+    return [(bytes(img.numpy().tobytes()), int(lab)) for img, lab in zip(split.images,
+                                                                          split.labels, strict=True)]
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> None:
+    magic = 0x0800 | array.ndim
+    payload = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload += array.astype(np.uint8).tobytes()
+    (gzip.open if gz else open)(path, "wb").write(payload)
+
+
+def make_fake_fashion(folder: Path, gz: bool = True) -> None:
+    """Four small idx files in the Fashion-MNIST naming, each image's pixels = its index."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for part, n in (("train", N_FAKE_TRAIN), ("test", N_FAKE_TEST)):
+        images = np.stack([np.full((FAKE_SIZE, FAKE_SIZE), i % 256) for i in range(n)])
+        images[:, 0, 0] = 1 if part == "train" else 2  # train and test images differ
+        suffix = ".gz" if gz else ""
+        write_idx(folder / (FASHION_FILES[f"{part}_images"] + suffix), images, gz)
+        write_idx(folder / (FASHION_FILES[f"{part}_labels"] + suffix), rng.integers(10, size=n),
+                  gz)
+
+
+def test_digits_splits_partition_the_1797_images_and_seed_fixes_them():
+    a, b, c = load_data("digits", seed=0), load_data("digits", seed=0), load_data("digits", seed=1)
+    from sklearn.datasets import load_digits
+
+    assert len(a.train) + len(a.valid) + len(a.test) == len(load_digits().target)
+    original = sorted(_rows(a.train + a.valid + a.test))
+    assert sorted(_rows(c.train + c.valid + c.test)) == original  # a partition for any seed
+    assert torch.equal(a.valid.images, b.valid.images)  # the seed fixes the split
+    assert not torch.equal(a.valid.images, c.valid.images)  # another seed, another valid split
+    assert torch.equal(a.test.images, c.test.images)  # test never depends on the seed
+    assert (a.num_classes, a.in_channels, a.image_size) == (10, 1, (8, 8))
+    assert not a.augmentation.flip  # mirrored digits are not digits
+
+
+def test_fashion_reader_reads_generated_idx_gz_and_carves_valid_from_train(tmp_path):
+    make_fake_fashion(tmp_path)
+    data = load_data("fashion-mnist", seed=3, data_dir=tmp_path, valid_size=10)
+    assert (len(data.train), len(data.valid), len(data.test)) == (30, 10, N_FAKE_TEST)
+    assert data.in_channels == 1 and data.image_size == (FAKE_SIZE, FAKE_SIZE)
+    ids = sorted(int(img[0, 1, 1]) for img in (data.train + data.valid).images)
+    assert ids == list(range(N_FAKE_TRAIN))  # train + valid = the official train set, once each
+    assert bool((data.test.images[:, 0, 0, 0] == 2).all())  # test = the official test files
+    again = load_data("fashion-mnist", seed=3, data_dir=tmp_path, valid_size=10)
+    assert torch.equal(again.valid.images, data.valid.images)
+
+
+def test_fashion_reader_finds_torchvision_layout_and_uncompressed_files(tmp_path):
+    make_fake_fashion(tmp_path / "FashionMNIST" / "raw", gz=False)
+    data = load_data("fashion-mnist", data_dir=tmp_path, valid_size=5)
+    assert len(data.train) + len(data.valid) == N_FAKE_TRAIN
+
+
+@pytest.mark.skipif(not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_real_fashion_mnist_from_the_debian_package():
+    data = load_data("fashion-mnist")
+    assert (len(data.train), len(data.valid), len(data.test)) == (55000, 5000, 10000)
+    assert data.image_size == (28, 28) and data.num_classes == 10
+
+
+def test_missing_fashion_dir_is_one_line_saying_where_and_how(tmp_path):
+    with pytest.raises(DataError) as err:
+        load_data("fashion-mnist", data_dir=tmp_path / "nowhere")
+    message = str(err.value)
+    assert "\n" not in message
+    assert str(tmp_path / "nowhere") in message and "FashionMNIST/raw" in message
+    assert "dataset-fashion-mnist" in message and "--data-dir" in message
+
+
+def test_missing_default_fashion_dir_names_the_debian_package(tmp_path, monkeypatch):
+    monkeypatch.setattr(data_mod, "FASHION_MNIST_DIR", tmp_path / "absent")
+    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
+        load_data("fashion-mnist")
+
+
+def test_bad_idx_files_are_data_errors(tmp_path):
+    bad = tmp_path / "bad.gz"
+    with gzip.open(bad, "wb") as fh:
+        fh.write(b"\x00\x00\x09\x03" + b"\x00" * 12)
+    with pytest.raises(DataError, match="not an idx"):
+        read_idx(bad)
+    short = tmp_path / "short"
+    short.write_bytes(struct.pack(">IIII", 2051, 5, 2, 2) + b"\x00" * 3)
+    with pytest.raises(DataError, match="truncated"):
+        read_idx(short)
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_cifar_needs_data_dir_or_download_and_never_downloads_by_itself(name, tmp_path):
+    with pytest.raises(DataError, match="--download"):
+        load_data(name)
+    with pytest.raises(DataError, match=str(tmp_path)):
+        load_data(name, data_dir=tmp_path)  # empty dir, no --download: no network access
+
+
+def test_cifar_reads_torchvision_data_and_passes_download(monkeypatch, tmp_path):
+    calls = []
+
+    class FakeCIFAR:
+        classes = list(range(10))
+
+        def __init__(self, root, train, download):
+            calls.append((root, train, download))
+            n = 30 if train else 8
+            self.data = np.zeros((n, 32, 32, 3), dtype=np.uint8)
+            self.targets = list(np.arange(n) % 10)
+
+    import torchvision.datasets
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR)
+    data = load_data("cifar10", data_dir=tmp_path, download=True, valid_size=5)
+    assert (len(data.train), len(data.valid), len(data.test)) == (25, 5, 8)
+    assert data.in_channels == 3 and data.augmentation.flip and data.augmentation.cutout == 16
+    assert calls == [(str(tmp_path), True, True), (str(tmp_path), False, True)]
+
+
+def test_standin_shape_and_bad_names():
+    data = load_data("standin:2x6x5")
+    assert (data.in_channels, data.image_size) == (2, (6, 5))
+    assert load_data("standin").image_size == (32, 32)  # CIFAR-like by default
+    with pytest.raises(ConfigError, match="CxHxW"):
+        load_data("standin:3x32")
+    with pytest.raises(ConfigError, match="unknown data set"):
+        load_data("mnist")
+    with pytest.raises(ConfigError, match="takes no"):
+        load_data("digits:8x8")
+
+
+def test_standin_is_learnable_by_nearest_class_mean():
+    data = load_data("standin:1x8x8")
+    x = data.train.images.float().flatten(1)
+    means = torch.stack([x[data.train.labels == k].mean(0) for k in range(data.num_classes)])
+    test = data.test.images.float().flatten(1)
+    predicted = torch.cdist(test, means).argmin(1)
+    assert float((predicted == data.test.labels).float().mean()) > 0.8
+
+
+def test_batches_are_normalized_deterministic_and_cover_the_split():
+    data = load_data("digits")
+
+    def run(seed):
+        g = torch.Generator().manual_seed(seed)
+        return list(batches(data, data.train, 100, shuffle=True, augment=True, cutout=2,
+                            generator=g))
+
+    first, second = run(0), run(0)
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(first, second, strict=True))
+    assert sum(len(y) for _, y in first) == len(data.train)
+    plain = torch.cat([x for x, _ in batches(data, data.train, 500)])
+    assert abs(float(plain.mean())) < 0.05 and abs(float(plain.std()) - 1) < 0.05
+    assert len(list(batches(data, data.train, 100, drop_last=True))) == len(data.train) // 100
+    with pytest.raises(ConfigError):
+        next(batches(data, data.train, 0))
+
+
+def test_crop_shifts_within_padding_and_flip_only_when_allowed():
+    x = torch.arange(16.0).view(1, 1, 4, 4).repeat(64, 1, 1, 1)
+    g = torch.Generator().manual_seed(0)
+    cropped = augment_batch(x, Augmentation(pad=1), g)
+    assert cropped.shape == x.shape
+    assert not torch.equal(cropped, x)  # some images moved
+    centre = cropped[:, 0, 1:3, 1:3]  # the middle 2x2 always holds original pixels
+    assert bool((centre >= 0).all())
+    unflipped = augment_batch(x, Augmentation(pad=0, flip=False), g)
+    assert torch.equal(unflipped, x)
+    flipped = augment_batch(x, Augmentation(pad=0, flip=True), g)
+    mirrored = (flipped == x.flip(-1)).flatten(1).all(1)
+    assert 0 < int(mirrored.sum()) < 64
+
+
+def test_cutout_zeroes_one_square_of_the_given_side():
+    x = torch.ones(50, 2, 12, 12)
+    out = cutout_batch(x, 4, torch.Generator().manual_seed(1))
+    holes = (out[:, 0] == 0).sum(dim=(1, 2))
+    assert int(holes.max()) == 16 and int(holes.min()) >= 4  # clipped at borders
+    assert torch.equal(out[:, 0], out[:, 1])  # the same hole in every channel
