@@ -38,6 +38,7 @@ FASHION_FILES = {
 }
 DEFAULT_DOWNLOAD_DIR = Path.home() / ".cache" / "nao" / "data"  # CIFAR with --download only
 VALID_SIZE = 5000  # NAO and ENAS hold out 5,000 CIFAR-10 training images as the dev set
+VALID_FRACTION = 0.1  # ... which is a tenth; smaller training sets (fakes in tests) hold out that
 DIGITS_TEST_FRACTION = 0.2  # sklearn digits has no official split
 DIGITS_VALID_FRACTION = 0.2
 TEST_SPLIT_SEED = 0  # fixed: the digits test hold-out is the same for every run seed
@@ -116,11 +117,12 @@ class ImageData:
 
 # ----- loading ---------------------------------------------------------------------------------
 def load_data(name: str, seed: int = 0, data_dir: str | Path | None = None,
-              download: bool = False, valid_size: int = VALID_SIZE) -> ImageData:
+              download: bool = False, valid_size: int | None = None) -> ImageData:
     """Dataset ``name`` (one of :data:`DATASETS`; ``standin:CxHxW`` picks the stand-in's shape).
 
     ``seed`` fixes which training images form the validation split; the test split is the same
-    for every seed. A missing file is one :class:`DataError` saying where we looked and how to get
+    for every seed. ``valid_size`` defaults to :data:`VALID_SIZE` images, or a tenth of a smaller
+    training set. A missing file is one :class:`DataError` saying where we looked and how to get
     the data.
     """
     family, _, arg = name.partition(":")
@@ -144,8 +146,10 @@ def load_data(name: str, seed: int = 0, data_dir: str | Path | None = None,
                      mean, std, AUGMENTATION[family])
 
 
-def _carve(full: Split, valid_size: int, seed: int) -> tuple[Split, Split]:
+def _carve(full: Split, valid_size: int | None, seed: int) -> tuple[Split, Split]:
     """Hold ``valid_size`` random training images out as the validation split."""
+    if valid_size is None:
+        valid_size = min(VALID_SIZE, max(1, round(VALID_FRACTION * len(full))))
     if not 0 < valid_size < len(full):
         raise ConfigError(f"valid_size must be between 1 and {len(full) - 1}, got {valid_size}")
     order = torch.from_numpy(np.random.default_rng(seed).permutation(len(full)))

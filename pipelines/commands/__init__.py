@@ -1,5 +1,5 @@
 """One module per subcommand, each with ``register(subparsers)``."""
 
-from . import benchmark, predictor_eval, search
+from . import benchmark, predictor_eval, search, train, ws
 
-COMMANDS = [search, predictor_eval, benchmark]
+COMMANDS = [search, predictor_eval, benchmark, ws, train]

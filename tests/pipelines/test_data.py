@@ -209,3 +209,9 @@ def test_cutout_zeroes_one_square_of_the_given_side():
     holes = (out[:, 0] == 0).sum(dim=(1, 2))
     assert int(holes.max()) == 16 and int(holes.min()) >= 4  # clipped at borders
     assert torch.equal(out[:, 0], out[:, 1])  # the same hole in every channel
+
+
+def test_default_valid_split_is_5000_or_a_tenth_of_a_small_training_set(tmp_path):
+    make_fake_fashion(tmp_path)
+    data = load_data("fashion-mnist", data_dir=tmp_path)
+    assert len(data.valid) == N_FAKE_TRAIN // 10

@@ -1,0 +1,42 @@
+"""Command-line options shared by the commands that train networks (``nao ws``, ``nao train``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..data import DATASETS, load_data
+from ..runtime import DEVICES, Runtime
+from .common import positive_int
+
+
+def add_training_options(parser: argparse.ArgumentParser, channels: int, layers: int,
+                         batch_size: int) -> None:
+    """--data, --data-dir, --download, --device, --threads, --channels, --layers, --batch-size."""
+    parser.add_argument("--data", default="digits", metavar="NAME",
+                        help=f"data set: {', '.join(DATASETS)} (standin:CxHxW sets the "
+                             "stand-in's shape; default digits)")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="where the data set's files are (fashion-mnist: the four idx files "
+                             "or torchvision's FashionMNIST/raw; cifar: torchvision's layout)")
+    parser.add_argument("--download", action="store_true",
+                        help="let torchvision download CIFAR into --data-dir (never otherwise)")
+    parser.add_argument("--device", default="auto", choices=DEVICES,
+                        help="auto = CUDA (mixed precision) when present, else CPU (default auto)")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="torch CPU threads (default: torch's choice; 1 is fastest for these "
+                             "small networks on a busy machine)")
+    parser.add_argument("--channels", type=positive_int, default=channels,
+                        help=f"channels of the first cells (default {channels})")
+    parser.add_argument("--layers", type=positive_int, default=layers,
+                        help=f"normal cells per stage (default {layers})")
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size,
+                        help=f"training minibatch size (default {batch_size})")
+
+
+def load(args: argparse.Namespace):
+    """The data set the options name, split by ``--seed``."""
+    return load_data(args.data, seed=args.seed, data_dir=args.data_dir, download=args.download)
+
+
+def runtime(args: argparse.Namespace) -> Runtime:
+    return Runtime(args.device, args.threads)

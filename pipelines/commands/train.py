@@ -1,0 +1,97 @@
+"""``nao train``: train one architecture from scratch and report its test accuracy."""
+
+from __future__ import annotations
+
+import argparse
+
+from search_spaces import get_space
+
+from ..training import (
+    AUXILIARY_WEIGHT,
+    BATCH_SIZE,
+    CHANNELS,
+    DROP_PATH,
+    LAYERS,
+    LR,
+    train_architecture,
+)
+from .common import add_common, non_negative_int, positive_int
+from .data_options import add_training_options, load, runtime
+
+DEFAULT_SPACE = "enas-micro"
+DEFAULT_EPOCHS = 20
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be in [0, 1)")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0")
+    return value
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train one architecture from scratch",
+        description="Final training of one architecture (cells stacked as in NAO/ENAS): SGD "
+                    "momentum 0.9, cosine schedule, weight decay 3e-4, clipping 5, cutout, "
+                    "drop-path ramped up linearly, auxiliary head. Trains on train+valid and "
+                    "reports test accuracy and parameter count.")
+    p.add_argument("--space", default=DEFAULT_SPACE, help=f"search space (default {DEFAULT_SPACE})")
+    p.add_argument("--arch", required=True, help="the architecture in the space's string form")
+    p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
+                   help=f"training epochs (default {DEFAULT_EPOCHS})")
+    p.add_argument("--lr", type=positive_float, default=LR,
+                   help=f"initial learning rate of the cosine schedule (default {LR})")
+    p.add_argument("--cutout", type=non_negative_int, default=None,
+                   help="cutout square side in pixels, 0 = off (default: per data set, "
+                        "16 on CIFAR)")
+    p.add_argument("--drop-path", type=fraction, default=DROP_PATH,
+                   help=f"final drop-path probability, ramped from 0 (default {DROP_PATH})")
+    p.add_argument("--auxiliary-weight", type=non_negative_float, default=AUXILIARY_WEIGHT,
+                   help=f"weight of the auxiliary head's loss, 0 = no head "
+                        f"(default {AUXILIARY_WEIGHT})")
+    add_training_options(p, CHANNELS, LAYERS, BATCH_SIZE)
+    add_common(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace):
+    space = get_space(args.space)
+    if not hasattr(space, "build"):
+        from nao.errors import ConfigError
+
+        raise ConfigError(f"{space.name} cannot build networks; choose a space such as enas-micro")
+    arch = space.from_string(args.arch)
+    rt = runtime(args)
+    data = load(args)
+    result = train_architecture(
+        space, arch, data, epochs=args.epochs, channels=args.channels, layers=args.layers,
+        batch_size=args.batch_size, lr=args.lr, cutout=args.cutout, drop_path=args.drop_path,
+        auxiliary_weight=args.auxiliary_weight, runtime=rt, random_state=args.seed,
+        progress=not args.quiet)
+    out = {"space": space.name, "arch": space.to_string(arch), "data": data.summary(),
+           "epochs": args.epochs, "seed": args.seed, "device": str(rt.device),
+           **result.to_dict()}
+    summary = (f"test accuracy {out['test_accuracy']:.4f}   params {out['params']:,}   "
+               f"{out['wall_s']:.1f} s on {out['device']} ({data.name}, {args.epochs} epochs)")
+    return out, summary

@@ -1,0 +1,69 @@
+"""``nao ws``: weight-sharing search (ENAS, NAO-WS) with a choice of controller."""
+
+from __future__ import annotations
+
+import argparse
+
+from search_spaces import get_space
+
+from ..weight_sharing import (
+    BATCH_SIZE,
+    CHANNELS,
+    CONTROLLERS,
+    LAYERS,
+    POOL_SIZE,
+    WeightSharingSearch,
+)
+from .common import add_common, parse_settings, positive_int
+from .data_options import add_training_options, load
+
+DEFAULT_SPACE = "enas-micro"
+DEFAULT_EPOCHS = 20
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "ws", help="weight-sharing search (ENAS / NAO-WS)",
+        description="Train a supernet's shared weights on children from a pool, score the pool "
+                    "on validation batches with those weights, let the controller (nao, rl or "
+                    "random) propose the next pool; pick the best by validation accuracy with "
+                    "the shared weights. The test split is never used.")
+    p.add_argument("--space", default=DEFAULT_SPACE,
+                   help=f"a search space with a supernet (default {DEFAULT_SPACE})")
+    p.add_argument("--controller", default="nao", choices=CONTROLLERS,
+                   help="what proposes architectures (default nao)")
+    p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
+                   help=f"epochs of shared-weight training (default {DEFAULT_EPOCHS})")
+    p.add_argument("--pool-size", type=positive_int, default=POOL_SIZE,
+                   help=f"architectures trained on and scored each epoch (default {POOL_SIZE})")
+    p.add_argument("--out", help="run directory: checkpoint and log.csv / log.jsonl each epoch")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run checkpointed in --out from its last finished epoch")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
+                   help="controller option, e.g. --set nao_params.epochs=200 --set lr=0.01")
+    add_training_options(p, CHANNELS, LAYERS, BATCH_SIZE)
+    add_common(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace):
+    space = get_space(args.space)
+    search = WeightSharingSearch(
+        space, args.controller, epochs=args.epochs, channels=args.channels, layers=args.layers,
+        batch_size=args.batch_size, pool_size=args.pool_size,
+        controller_options=parse_settings(args.settings) or None, device=args.device,
+        threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,
+        progress=not args.quiet)
+    search._policy()  # reject bad options before loading data
+    data = load(args)
+    out = search.fit(data).result(data)
+    last = out["history"][-1] if out["history"] else {}
+    lines = [
+        f"space     {out['space']}   controller {out['controller']}   data {data.name}   "
+        f"seed {out['seed']}   device {out['device']}",
+        f"epochs    {out['epochs']} in {out['wall_s']:.1f} s   last train acc "
+        f"{last.get('train_acc', float('nan')):.4f}",
+        f"best      {out['best']['arch']}",
+        f"valid     {out['best']['valid']:.4f} (shared weights, whole validation split)",
+    ]
+    return out, "\n".join(lines)

@@ -1,0 +1,320 @@
+"""Weight-sharing search (ENAS, NAO-WS): one loop for every controller.
+
+The loop keeps a *pool* of architectures. Each epoch it
+
+1. trains the supernet's shared weights on the training split, every minibatch through a child
+   drawn uniformly from the pool;
+2. runs ``steps`` controller steps, each: score the whole pool on validation minibatches with the
+   shared weights (:class:`SupernetEvaluator`), **tell** the strategy those scores, **ask** it for
+   newcomers, and make the next pool from the ``keep`` best-scoring members plus the newcomers.
+
+``--controller`` only picks the strategy; how the pool turns over follows from what each one is:
+
+- ``rl`` (ENAS): ``keep = 0``: the pool is always a fresh batch of samples from the controller,
+  so every minibatch trains a child the policy sampled, and REINFORCE is only ever told scores of
+  its own current samples (on-policy). Several controller steps per epoch, as ENAS alternates.
+- ``nao`` (NAO-WS): the best ``keep`` survive and NAO proposes the rest from them as seeds; NAO is
+  refitted each step on the pool's *current* scores (``fit_on="latest"``), because scores from
+  shared weights drift as the weights train and older ones are stale.
+- ``random``: the control for NAO: the same pool and survivors, newcomers drawn uniformly.
+
+At the end the final pool is scored once more, its ``final_candidates`` best are re-scored on the
+whole validation split, and the best of those is the pick. A checkpoint (supernet, optimizer,
+controller, pool, random states, history) is written at every epoch end, so ``resume`` continues
+exactly where the run stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nao.errors import ConfigError
+from search_spaces.base import Arch, SearchSpace
+
+from .data import ImageData, batches, n_batches
+from .run_files import open_run_dir, save_checkpoint, write_log
+from .runtime import Runtime
+from .strategies import make_strategy
+from .supernet_evaluator import EVAL_BATCHES, SupernetEvaluator
+
+CONTROLLERS = ("nao", "rl", "random")
+# Shared-weight training (ENAS / NAO-WS search): SGD with Nesterov momentum, cosine schedule.
+LR_MAX = 0.05
+LR_MIN = 0.0005
+MOMENTUM = 0.9
+WEIGHT_DECAY = 3e-4
+GRAD_CLIP = 5.0
+# Search sizes, scaled down from the papers' GPU settings for a CPU.
+CHANNELS = 16
+LAYERS = 1  # normal cells per stage
+BATCH_SIZE = 64
+POOL_SIZE = 20
+SURVIVOR_FRACTION = 0.5  # nao / random: the better half of the pool survives each step
+RL_STEPS = 3  # ENAS alternates several controller updates with each epoch of shared training
+FINAL_CANDIDATES = 5
+
+
+@dataclass(frozen=True)
+class PoolPolicy:
+    """How the pool turns over: ``keep`` best survive each of ``steps`` controller steps."""
+
+    keep: int
+    steps: int
+
+
+def pool_policy(controller: str, pool_size: int) -> PoolPolicy:
+    if controller == "rl":
+        return PoolPolicy(keep=0, steps=RL_STEPS)
+    return PoolPolicy(keep=max(1, int(pool_size * SURVIVOR_FRACTION)), steps=1)
+
+
+def strategy_defaults(controller: str, pool_size: int, keep: int) -> dict:
+    """Strategy options that fit the pool: NAO's first round is the initial pool, its rounds
+    are the newcomers, its seeds the survivors."""
+    if controller == "nao":
+        return {"n_init": pool_size, "round_size": pool_size - keep, "top_k": keep,
+                "fit_on": "latest"}
+    return {"batch_size": pool_size - keep}
+
+
+class WeightSharingSearch:
+    """ENAS / NAO-WS search over ``space`` (which must offer ``build_supernet``).
+
+    Parameters are stored as given (scikit-learn convention); after :meth:`fit` the pick is in
+    ``best_arch_`` / ``best_valid_``, the per-epoch log in ``history_`` and the trained supernet in
+    ``supernet_``. ``controller_options`` override the strategy's defaults; ``threads`` sets torch's CPU threads; ``out_dir`` gets a
+    checkpoint and ``log.csv`` / ``log.jsonl`` every epoch, and ``resume`` continues from it.
+    """
+
+    def __init__(self, space: SearchSpace, controller: str = "nao", *, epochs: int = 20,
+                 channels: int = CHANNELS, layers: int = LAYERS, batch_size: int = BATCH_SIZE,
+                 pool_size: int = POOL_SIZE, keep: int | None = None, steps: int | None = None,
+                 eval_batches: int = EVAL_BATCHES, final_candidates: int = FINAL_CANDIDATES,
+                 lr_max: float = LR_MAX, lr_min: float = LR_MIN, momentum: float = MOMENTUM,
+                 weight_decay: float = WEIGHT_DECAY, grad_clip: float = GRAD_CLIP,
+                 controller_options: dict | None = None, device: str = "auto",
+                 threads: int | None = None, random_state: int | None = 0, out_dir: str | Path | None = None,
+                 resume: bool = False, progress: bool = True):
+        self.space = space
+        self.controller = controller
+        self.epochs = epochs
+        self.channels = channels
+        self.layers = layers
+        self.batch_size = batch_size
+        self.pool_size = pool_size
+        self.keep = keep
+        self.steps = steps
+        self.eval_batches = eval_batches
+        self.final_candidates = final_candidates
+        self.lr_max = lr_max
+        self.lr_min = lr_min
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.controller_options = controller_options
+        self.device = device
+        self.threads = threads
+        self.random_state = random_state
+        self.out_dir = out_dir
+        self.resume = resume
+        self.progress = progress
+
+    # ----- set-up ------------------------------------------------------------------------
+    def _policy(self) -> PoolPolicy:
+        if self.controller not in CONTROLLERS:
+            raise ConfigError(f"unknown controller {self.controller!r}; choose one of "
+                              f"{', '.join(CONTROLLERS)}")
+        for name in ("epochs", "channels", "layers", "batch_size", "eval_batches",
+                     "final_candidates"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.pool_size < 2:
+            raise ConfigError(f"pool_size must be at least 2, got {self.pool_size}")
+        default = pool_policy(self.controller, self.pool_size)
+        keep = default.keep if self.keep is None else self.keep
+        steps = default.steps if self.steps is None else self.steps
+        if not 0 <= keep < self.pool_size or steps < 1:
+            raise ConfigError(f"keep must be in 0..pool_size-1 ({self.pool_size - 1}) and steps "
+                              f"at least 1, got keep={keep}, steps={steps}")
+        if self.controller == "rl" and keep > 0:
+            raise ConfigError("the rl controller learns on-policy: keep must be 0")
+        if self.resume and self.out_dir is None:
+            raise ConfigError("--resume needs --out DIR (the run directory to continue)")
+        return PoolPolicy(keep, steps)
+
+    def _config(self, data: ImageData, policy: PoolPolicy) -> dict:
+        """What a resumed run must share with the checkpoint (the device may differ)."""
+        return {"space": self.space.name, "controller": self.controller, "data": data.name,
+                "seed": self.random_state, "epochs": self.epochs, "channels": self.channels,
+                "layers": self.layers, "batch_size": self.batch_size,
+                "pool_size": self.pool_size, "keep": policy.keep, "steps": policy.steps,
+                "eval_batches": self.eval_batches, "lr_max": self.lr_max, "lr_min": self.lr_min,
+                "momentum": self.momentum, "weight_decay": self.weight_decay,
+                "grad_clip": self.grad_clip, "controller_options": self.controller_options or {}}
+
+    def _bar(self, **kwargs):
+        from tqdm import tqdm
+
+        return tqdm(file=sys.stderr, dynamic_ncols=True, disable=not self.progress, **kwargs)
+
+    # ----- the loop ----------------------------------------------------------------------
+    def fit(self, data: ImageData) -> WeightSharingSearch:
+        policy = self._policy()
+        if not hasattr(self.space, "build_supernet"):
+            raise ConfigError(f"{self.space.name} has no supernet; weight sharing needs one")
+        if n_batches(len(data.train), self.batch_size, drop_last=True) < 1:
+            raise ConfigError(f"batch size {self.batch_size} exceeds the {len(data.train)} "
+                              "training images; lower --batch-size")
+        config = self._config(data, policy)
+        state = open_run_dir(self.out_dir, config, self.resume) if self.out_dir else None
+        seed = 0 if self.random_state is None else int(self.random_state)
+        runtime = Runtime(self.device, self.threads)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            supernet = self.space.build_supernet(self.channels, data.num_classes, self.layers,
+                                                 data.in_channels)
+        supernet = runtime.prepare(supernet)
+        optimizer = torch.optim.SGD(supernet.parameters(), lr=self.lr_max, momentum=self.momentum,
+                                    nesterov=True, weight_decay=self.weight_decay)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs,
+                                                               eta_min=self.lr_min)
+        options = strategy_defaults(self.controller, self.pool_size, policy.keep)
+        options.update(self.controller_options or {})
+        strategy = make_strategy(self.controller, self.space, random_state=seed, **options)
+        rng = np.random.default_rng(seed)  # which pool member trains on each minibatch
+        train_gen = torch.Generator().manual_seed(seed)
+        evaluator = SupernetEvaluator(supernet, data, batch_size=self.batch_size,
+                                      n_batches=self.eval_batches, runtime=runtime,
+                                      generator=torch.Generator().manual_seed(seed + 1))
+        if state is None:
+            pool = strategy.ask(self.pool_size)
+            history: list[dict] = []
+            start_epoch, wall_before = 0, 0.0
+        else:
+            supernet.load_state_dict(state["supernet"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            runtime.scaler.load_state_dict(state["scaler"])
+            strategy.load_state_dict(state["strategy"])
+            pool = [self.space.from_string(s) for s in state["pool"]]
+            history = state["history"]
+            rng.bit_generator.state = state["rng"]
+            train_gen.set_state(state["train_gen"])
+            evaluator.generator.set_state(state["eval_gen"])
+            start_epoch, wall_before = state["epoch"], state["wall_s"]
+        started = time.perf_counter()
+        epochs_bar = self._bar(total=self.epochs, initial=start_epoch, unit="epoch",
+                               desc=f"ws {self.controller} on {data.name}")
+        try:
+            for epoch in range(start_epoch, self.epochs):
+                tick = time.perf_counter()
+                lr = optimizer.param_groups[0]["lr"]
+                loss, acc = self._train_epoch(supernet, optimizer, runtime, data, pool, rng,
+                                              train_gen, epoch)
+                scheduler.step()
+                pool, scores, told = self._controller_steps(strategy, evaluator, pool, policy)
+                i = int(np.argmax(scores))
+                wall = wall_before + time.perf_counter() - started
+                history.append({
+                    "epoch": epoch + 1, "lr": lr, "train_loss": loss, "train_acc": acc,
+                    "valid_mean": float(np.mean(scores)), "valid_best": float(scores[i]),
+                    "best_arch": self.space.to_string(told[i]), "pool": len(told),
+                    "epoch_s": round(time.perf_counter() - tick, 3), "wall_s": round(wall, 3),
+                })
+                if self.out_dir is not None:
+                    save_checkpoint(self.out_dir, {
+                        "config": config, "epoch": epoch + 1, "supernet": supernet.state_dict(),
+                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                        "scaler": runtime.scaler.state_dict(), "strategy": strategy.state_dict(),
+                        "pool": [self.space.to_string(a) for a in pool], "history": history,
+                        "rng": rng.bit_generator.state, "train_gen": train_gen.get_state(),
+                        "eval_gen": evaluator.generator.get_state(), "wall_s": wall,
+                    })
+                    write_log(self.out_dir, history)
+                epochs_bar.set_postfix(loss=f"{loss:.3f}", valid_best=f"{scores[i]:.3f}",
+                                       refresh=False)
+                epochs_bar.update(1)
+        finally:
+            epochs_bar.close()
+        self.candidates_ = self._final_pick(evaluator, data, runtime, supernet, pool)
+        self.best_arch_, self.best_valid_ = self.candidates_[0]
+        self.history_ = history
+        self.supernet_ = supernet
+        self.strategy_ = strategy
+        self.runtime_ = runtime
+        self.wall_s_ = wall_before + time.perf_counter() - started
+        return self
+
+    def _train_epoch(self, supernet, optimizer, runtime: Runtime, data: ImageData,
+                     pool: list[Arch], rng: np.random.Generator, generator: torch.Generator,
+                     epoch: int) -> tuple[float, float]:
+        """One pass over the training split; each minibatch trains a child drawn from the pool."""
+        supernet.train()
+        total_loss, correct, seen = 0.0, 0, 0
+        steps = n_batches(len(data.train), self.batch_size, drop_last=True)
+        with self._bar(total=steps, unit="batch", leave=False,
+                       desc=f"epoch {epoch + 1}/{self.epochs}") as bar:
+            for x, y in batches(data, data.train, self.batch_size, shuffle=True, augment=True,
+                                generator=generator, drop_last=True):
+                arch = pool[int(rng.integers(len(pool)))]
+                x, y = runtime.inputs(x), y.to(runtime.device)
+                with runtime.autocast():
+                    logits = supernet(x, arch)
+                    loss = F.cross_entropy(logits, y)
+                runtime.step(loss, optimizer, supernet.parameters(), self.grad_clip)
+                total_loss += float(loss.detach()) * len(y)
+                correct += int((logits.argmax(1) == y).sum())
+                seen += len(y)
+                bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
+                bar.update(1)
+        return total_loss / seen, correct / seen
+
+    def _controller_steps(self, strategy, evaluator: SupernetEvaluator, pool: list[Arch],
+                          policy: PoolPolicy) -> tuple[list[Arch], list[float], list[Arch]]:
+        """Score -> tell -> ask -> merge, ``policy.steps`` times. Returns the next pool and the
+        scores of the last pool scored (with that pool)."""
+        scores: list[float] = []
+        told: list[Arch] = pool
+        for _ in range(policy.steps):
+            told = pool
+            scores = [e.valid for e in evaluator.evaluate_many(told)]
+            strategy.tell(told, scores)
+            order = np.argsort(-np.asarray(scores), kind="stable")
+            survivors = [told[i] for i in order[:policy.keep]]
+            pool = survivors + strategy.ask(self.pool_size - len(survivors))
+        return pool, scores, told
+
+    def _final_pick(self, evaluator: SupernetEvaluator, data: ImageData, runtime: Runtime,
+                    supernet, pool: list[Arch]) -> list[tuple[Arch, float]]:
+        """The final pool's best ``final_candidates`` re-scored on the whole validation split,
+        best first."""
+        scores = [e.valid for e in evaluator.evaluate_many(pool)]
+        order = np.argsort(-np.asarray(scores), kind="stable")[:self.final_candidates]
+        candidates = [pool[i] for i in order]
+        full = SupernetEvaluator(supernet, data, batch_size=self.batch_size, n_batches=None,
+                                 runtime=runtime)
+        rescored = [e.valid for e in full.evaluate_many(candidates)]
+        best_first = np.argsort(-np.asarray(rescored), kind="stable")
+        return [(candidates[i], rescored[i]) for i in best_first]
+
+    # ----- report ------------------------------------------------------------------------
+    def result(self, data: ImageData) -> dict:
+        """The ``nao ws --json`` object."""
+        return {
+            "space": self.space.name, "controller": self.controller, "data": data.summary(),
+            "seed": self.random_state, "epochs": self.epochs, "channels": self.channels,
+            "layers": self.layers, "batch_size": self.batch_size, "pool_size": self.pool_size,
+            "device": str(self.runtime_.device),
+            "best": {"arch": self.space.to_string(self.best_arch_), "valid": self.best_valid_},
+            "candidates": [{"arch": self.space.to_string(a), "valid": v}
+                           for a, v in self.candidates_],
+            "history": self.history_, "wall_s": round(self.wall_s_, 3),
+            "out": None if self.out_dir is None else str(self.out_dir),
+        }

@@ -1,0 +1,128 @@
+"""Final training: beats chance on digits, drop-path ramps up, every ``nao train`` flag works,
+bad input is one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from nao.errors import ConfigError
+from pipelines.cli import main
+from pipelines.data import load_data
+from pipelines.runtime import Runtime
+from pipelines.training import train_architecture
+from search_spaces import get_space
+
+CHANCE = 0.1  # ten balanced classes
+TINY = ["--data", "digits", "--channels", "4", "--layers", "1", "--batch-size", "64",
+        "--device", "cpu", "--threads", "1", "--quiet", "--json"]
+
+
+@pytest.fixture(scope="module")
+def space():
+    return get_space("enas-micro")
+
+
+@pytest.fixture(scope="module")
+def arch_text(space):
+    return space.to_string(space.sample(np.random.default_rng(0)))
+
+
+def test_training_on_digits_beats_chance_and_ramps_drop_path(space, arch_text):
+    data = load_data("digits")
+    result = train_architecture(space, space.from_string(arch_text), data, epochs=3, channels=8,
+                                layers=1, lr=0.05, drop_path=0.3, runtime=Runtime("cpu"),
+                                progress=False)
+    assert result.test_accuracy > 2 * CHANCE
+    assert result.params > 0
+    ramp = [h["drop_path"] for h in result.history]
+    assert ramp[0] == 0.0 and ramp == sorted(ramp) and ramp[-1] < 0.3
+
+
+@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"drop_path": 1.0}, {"cutout": -1},
+                                    {"auxiliary_weight": -0.1}, {"batch_size": 10_000}])
+def test_bad_training_options_are_config_errors(space, arch_text, kwargs):
+    data = load_data("standin:1x8x8")
+    with pytest.raises(ConfigError):
+        train_architecture(space, space.from_string(arch_text), data,
+                           **{"epochs": 1, "progress": False, **kwargs})
+
+
+def test_cli_train_reports_test_accuracy_params_and_time(arch_text, capsys):
+    code = main(["train", "--space", "enas-micro", "--arch", arch_text, "--epochs", "2",
+                 "--seed", "1", "--lr", "0.05", "--cutout", "0", "--drop-path", "0.1",
+                 "--auxiliary-weight", "0.4", *TINY])
+    captured = capsys.readouterr()
+    assert code == 0 and captured.err == ""
+    out = json.loads(captured.out)
+    assert {"test_accuracy", "params", "wall_s"} <= set(out)
+    assert out["test_accuracy"] > CHANCE and out["seed"] == 1 and out["epochs"] == 2
+    assert out["arch"] == arch_text and out["data"]["name"] == "digits"
+
+
+def test_cli_train_auxiliary_weight_zero_builds_no_head(arch_text, capsys):
+    args = ["train", "--arch", arch_text, "--epochs", "1", *TINY]
+    main([*args, "--auxiliary-weight", "0"])
+    without = json.loads(capsys.readouterr().out)
+    main([*args, "--auxiliary-weight", "0.4"])
+    with_head = json.loads(capsys.readouterr().out)
+    assert without["params"] == with_head["params"]  # the head is not counted either way
+    assert without["test_accuracy"] != with_head["test_accuracy"]  # but it trains differently
+
+
+def test_cli_train_summary_and_progress(arch_text, capsys):
+    argv = [a for a in TINY if a not in ("--quiet", "--json")]
+    assert main(["train", "--arch", arch_text, "--epochs", "1", *argv]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("test accuracy") and "train" in captured.err
+
+
+def test_cli_train_reads_data_dir_and_passes_download(arch_text, monkeypatch, tmp_path, capsys):
+    seen = []
+
+    class FakeCIFAR:
+        classes = list(range(10))
+
+        def __init__(self, root, train, download):
+            seen.append((root, download))
+            n = 100 if train else 20
+            self.data = np.zeros((n, 8, 8, 3), dtype=np.uint8)
+            self.targets = list(np.arange(n) % 10)
+
+    import torchvision.datasets
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR)
+    code = main(["train", "--arch", arch_text, "--epochs", "1", *TINY, "--data", "cifar10",
+                 "--data-dir", str(tmp_path), "--download", "--batch-size", "32"])
+    assert code == 0 and seen == [(str(tmp_path), True)] * 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--arch", "normal: 0 conv 1 identity"], "enas-micro"),
+    (["--arch", "x", "--space", "nowhere"], "unknown search space"),
+    (["--epochs", "0"], "at least 1"),
+    (["--drop-path", "1.5"], "[0, 1)"),
+    (["--cutout", "-2"], "0 or more"),
+    (["--auxiliary-weight", "-1"], "0 or more"),
+    (["--lr", "0"], "more than 0"),
+    (["--device", "gpu"], "invalid choice"),
+    (["--data", "fashion-mnist", "--data-dir", "/nonexistent"], "dataset-fashion-mnist"),
+    (["--batch-size", "100000"], "exceeds"),
+])
+def test_cli_train_bad_input_exits_2_with_one_line(arch_text, argv, message, capsys):
+    base = ["train", "--arch", arch_text, "--epochs", "1", *TINY]
+    try:
+        code = main([*base, *argv])
+    except SystemExit as exc:
+        code = int(exc.code)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
+def test_cli_train_device_cuda_without_a_gpu_exits_2(arch_text, capsys):
+    assert main(["train", "--arch", arch_text, *TINY, "--device", "cuda"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
