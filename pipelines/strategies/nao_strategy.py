@@ -54,6 +54,7 @@ class NAOStrategy(Strategy):
         self.top_k = top_k
         self.warm_start = warm_start
         self.candidate_factor = candidate_factor
+        self.random_candidates = random_candidates
         self.nao_params = dict(nao_params or {})
         self.fit_on = fit_on
         self.n_last_told = 0
@@ -100,6 +101,9 @@ class NAOStrategy(Strategy):
         order = np.argsort(-np.asarray(scores), kind="stable")
         seeds = [archs[i] for i in order[: self.top_k]]
         proposals = model.propose(seeds, int(round(n * self.candidate_factor)), exclude=self.seen)
+        if self.random_candidates:
+            keys = {self.space.canonical(a) for a in proposals}
+            proposals += self.sample_unseen(self.random_candidates, exclude=keys)
         if len(proposals) > n:
             predicted = model.predict(proposals)
             keep = np.argsort(-predicted, kind="stable")[:n]
