@@ -30,6 +30,8 @@ class NAOStrategy(Strategy):
     networks between rounds and continues training them, as the authors' code does.
     ``candidate_factor`` > 1 decodes that many times more new architectures than are asked
     for and keeps those the predictor ranks highest (1 = the paper: every decoded one).
+    ``random_candidates`` adds that many unseen random architectures to the candidates the
+    predictor ranks, so a round can also jump to a region no seed is near.
     ``fit_on="latest"`` fits NAO and picks seeds on the architectures of the most recent
     :meth:`tell` only (with their scores there) instead of on everything told (``"all"``): under
     weight sharing, scores drift as the shared weights train, so the loop re-scores its pool and
@@ -38,8 +40,8 @@ class NAOStrategy(Strategy):
 
     def __init__(self, space: SearchSpace, random_state: int | None = None, n_init: int = 30,
                  round_size: int = 10, top_k: int = 10, warm_start: bool = False,
-                 candidate_factor: float = 1.0, nao_params: dict | None = None,
-                 fit_on: str = "all"):
+                 candidate_factor: float = 1.0, random_candidates: int = 0,
+                 nao_params: dict | None = None, fit_on: str = "all"):
         super().__init__(space, random_state)
         if n_init < 2:
             raise ConfigError("nao strategy: n_init must be at least 2 (NAO needs data to fit)")
