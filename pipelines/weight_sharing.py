@@ -4,19 +4,25 @@ The loop keeps a *pool* of architectures. Each epoch it
 
 1. trains the supernet's shared weights on the training split, every minibatch through a child
    drawn uniformly from the pool;
-2. runs ``steps`` controller steps, each: score the whole pool on validation minibatches with the
-   shared weights (:class:`SupernetEvaluator`), **tell** the strategy those scores, **ask** it for
-   newcomers, and make the next pool from the ``keep`` best-scoring members plus the newcomers.
+2. scores the pool on validation minibatches with the shared weights
+   (:class:`SupernetEvaluator`; logged every epoch);
+3. every ``every`` epochs (and at the last) runs ``steps`` controller steps, each: **tell** the
+   strategy the pool's scores, **ask** it for newcomers, make the next pool from the ``keep``
+   best-scoring members plus the newcomers, and score that pool for the next step.
 
 ``--controller`` only picks the strategy; how the pool turns over follows from what each one is:
 
 - ``rl`` (ENAS): ``keep = 0``: the pool is always a fresh batch of samples from the controller,
   so every minibatch trains a child the policy sampled, and REINFORCE is only ever told scores of
-  its own current samples (on-policy). Several controller steps per epoch, as ENAS alternates.
-- ``nao`` (NAO-WS): the best ``keep`` survive and NAO proposes the rest from them as seeds; NAO is
-  refitted each step on the pool's *current* scores (``fit_on="latest"``), because scores from
-  shared weights drift as the weights train and older ones are stale.
-- ``random``: the control for NAO: the same pool and survivors, newcomers drawn uniformly.
+  its own current samples (on-policy). Several controller steps after every epoch, as ENAS
+  alternates shared-weight and controller training.
+- ``nao`` (NAO-WS): the best ``keep`` survive and NAO proposes the rest from them as seeds. NAO is
+  refitted on the pool's *current* scores only (``fit_on="latest"``), because scores from shared
+  weights drift as the weights train and older ones are stale. Fitting NAO takes tens of seconds
+  on a CPU, so, as in NAO-WS, the shared weights train for several epochs between its rounds
+  (``NAO_ROUNDS`` rounds spread over the run).
+- ``random``: the control for NAO: the same pool, survivors and rounds, newcomers drawn
+  uniformly.
 
 At the end the final pool is scored once more, its ``final_candidates`` best are re-scored on the
 whole validation split, and the best of those is the pick. A checkpoint (supernet, optimizer,
@@ -58,21 +64,25 @@ BATCH_SIZE = 64
 POOL_SIZE = 20
 SURVIVOR_FRACTION = 0.5  # nao / random: the better half of the pool survives each step
 RL_STEPS = 3  # ENAS alternates several controller updates with each epoch of shared training
+NAO_ROUNDS = 5  # nao / random: pool turnovers spread evenly over the run
 FINAL_CANDIDATES = 5
 
 
 @dataclass(frozen=True)
 class PoolPolicy:
-    """How the pool turns over: ``keep`` best survive each of ``steps`` controller steps."""
+    """How the pool turns over: every ``every`` epochs, ``steps`` controller steps, after each of
+    which the ``keep`` best survive."""
 
     keep: int
     steps: int
+    every: int
 
 
-def pool_policy(controller: str, pool_size: int) -> PoolPolicy:
+def pool_policy(controller: str, pool_size: int, epochs: int) -> PoolPolicy:
     if controller == "rl":
-        return PoolPolicy(keep=0, steps=RL_STEPS)
-    return PoolPolicy(keep=max(1, int(pool_size * SURVIVOR_FRACTION)), steps=1)
+        return PoolPolicy(keep=0, steps=RL_STEPS, every=1)
+    return PoolPolicy(keep=max(1, int(pool_size * SURVIVOR_FRACTION)), steps=1,
+                      every=max(1, -(-epochs // NAO_ROUNDS)))
 
 
 def strategy_defaults(controller: str, pool_size: int, keep: int) -> dict:
@@ -96,6 +106,7 @@ class WeightSharingSearch:
     def __init__(self, space: SearchSpace, controller: str = "nao", *, epochs: int = 20,
                  channels: int = CHANNELS, layers: int = LAYERS, batch_size: int = BATCH_SIZE,
                  pool_size: int = POOL_SIZE, keep: int | None = None, steps: int | None = None,
+                 every: int | None = None,
                  eval_batches: int = EVAL_BATCHES, final_candidates: int = FINAL_CANDIDATES,
                  lr_max: float = LR_MAX, lr_min: float = LR_MIN, momentum: float = MOMENTUM,
                  weight_decay: float = WEIGHT_DECAY, grad_clip: float = GRAD_CLIP,
@@ -111,6 +122,7 @@ class WeightSharingSearch:
         self.pool_size = pool_size
         self.keep = keep
         self.steps = steps
+        self.every = every
         self.eval_batches = eval_batches
         self.final_candidates = final_candidates
         self.lr_max = lr_max
@@ -137,17 +149,18 @@ class WeightSharingSearch:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.pool_size < 2:
             raise ConfigError(f"pool_size must be at least 2, got {self.pool_size}")
-        default = pool_policy(self.controller, self.pool_size)
+        default = pool_policy(self.controller, self.pool_size, self.epochs)
         keep = default.keep if self.keep is None else self.keep
         steps = default.steps if self.steps is None else self.steps
-        if not 0 <= keep < self.pool_size or steps < 1:
-            raise ConfigError(f"keep must be in 0..pool_size-1 ({self.pool_size - 1}) and steps "
-                              f"at least 1, got keep={keep}, steps={steps}")
+        every = default.every if self.every is None else self.every
+        if not 0 <= keep < self.pool_size or steps < 1 or every < 1:
+            raise ConfigError(f"keep must be in 0..pool_size-1 ({self.pool_size - 1}), steps and "
+                              f"every at least 1; got keep={keep}, steps={steps}, every={every}")
         if self.controller == "rl" and keep > 0:
             raise ConfigError("the rl controller learns on-policy: keep must be 0")
         if self.resume and self.out_dir is None:
             raise ConfigError("--resume needs --out DIR (the run directory to continue)")
-        return PoolPolicy(keep, steps)
+        return PoolPolicy(keep, steps, every)
 
     def _config(self, data: ImageData, policy: PoolPolicy) -> dict:
         """What a resumed run must share with the checkpoint (the device may differ)."""
@@ -155,6 +168,7 @@ class WeightSharingSearch:
                 "seed": self.random_state, "epochs": self.epochs, "channels": self.channels,
                 "layers": self.layers, "batch_size": self.batch_size,
                 "pool_size": self.pool_size, "keep": policy.keep, "steps": policy.steps,
+                "every": policy.every,
                 "eval_batches": self.eval_batches, "lr_max": self.lr_max, "lr_min": self.lr_min,
                 "momentum": self.momentum, "weight_decay": self.weight_decay,
                 "grad_clip": self.grad_clip, "controller_options": self.controller_options or {}}
@@ -219,13 +233,18 @@ class WeightSharingSearch:
                 loss, acc = self._train_epoch(supernet, optimizer, runtime, data, pool, rng,
                                               train_gen, epoch)
                 scheduler.step()
-                pool, scores, told = self._controller_steps(strategy, evaluator, pool, policy)
+                scored = pool
+                scores = [e.valid for e in evaluator.evaluate_many(pool)]
+                turn = (epoch + 1) % policy.every == 0 or epoch + 1 == self.epochs
+                if turn:
+                    pool = self._controller_steps(strategy, evaluator, pool, scores, policy)
                 i = int(np.argmax(scores))
                 wall = wall_before + time.perf_counter() - started
                 history.append({
                     "epoch": epoch + 1, "lr": lr, "train_loss": loss, "train_acc": acc,
                     "valid_mean": float(np.mean(scores)), "valid_best": float(scores[i]),
-                    "best_arch": self.space.to_string(told[i]), "pool": len(told),
+                    "best_arch": self.space.to_string(scored[i]), "pool": len(scored),
+                    "controller_step": turn,
                     "epoch_s": round(time.perf_counter() - tick, 3), "wall_s": round(wall, 3),
                 })
                 if self.out_dir is not None:
@@ -277,19 +296,17 @@ class WeightSharingSearch:
         return total_loss / seen, correct / seen
 
     def _controller_steps(self, strategy, evaluator: SupernetEvaluator, pool: list[Arch],
-                          policy: PoolPolicy) -> tuple[list[Arch], list[float], list[Arch]]:
-        """Score -> tell -> ask -> merge, ``policy.steps`` times. Returns the next pool and the
-        scores of the last pool scored (with that pool)."""
-        scores: list[float] = []
-        told: list[Arch] = pool
-        for _ in range(policy.steps):
-            told = pool
-            scores = [e.valid for e in evaluator.evaluate_many(told)]
-            strategy.tell(told, scores)
+                          scores: list[float], policy: PoolPolicy) -> list[Arch]:
+        """Tell -> ask -> merge ``policy.steps`` times, starting from ``pool`` scored as
+        ``scores``; returns the next pool."""
+        for step in range(policy.steps):
+            if step > 0:
+                scores = [e.valid for e in evaluator.evaluate_many(pool)]
+            strategy.tell(pool, scores)
             order = np.argsort(-np.asarray(scores), kind="stable")
-            survivors = [told[i] for i in order[:policy.keep]]
+            survivors = [pool[i] for i in order[:policy.keep]]
             pool = survivors + strategy.ask(self.pool_size - len(survivors))
-        return pool, scores, told
+        return pool
 
     def _final_pick(self, evaluator: SupernetEvaluator, data: ImageData, runtime: Runtime,
                     supernet, pool: list[Arch]) -> list[tuple[Arch, float]]:

@@ -11,6 +11,7 @@ from ..weight_sharing import (
     CHANNELS,
     CONTROLLERS,
     LAYERS,
+    NAO_ROUNDS,
     POOL_SIZE,
     WeightSharingSearch,
 )
@@ -36,6 +37,9 @@ def register(sub) -> None:
                    help=f"epochs of shared-weight training (default {DEFAULT_EPOCHS})")
     p.add_argument("--pool-size", type=positive_int, default=POOL_SIZE,
                    help=f"architectures trained on and scored each epoch (default {POOL_SIZE})")
+    p.add_argument("--controller-every", type=positive_int, default=None, metavar="K",
+                   help="controller rounds every K epochs (default: rl every epoch, as ENAS; "
+                        f"nao and random {NAO_ROUNDS} rounds spread over the run)")
     p.add_argument("--out", help="run directory: checkpoint and log.csv / log.jsonl each epoch")
     p.add_argument("--resume", action="store_true",
                    help="continue the run checkpointed in --out from its last finished epoch")
@@ -50,7 +54,7 @@ def run(args: argparse.Namespace):
     space = get_space(args.space)
     search = WeightSharingSearch(
         space, args.controller, epochs=args.epochs, channels=args.channels, layers=args.layers,
-        batch_size=args.batch_size, pool_size=args.pool_size,
+        batch_size=args.batch_size, pool_size=args.pool_size, every=args.controller_every,
         controller_options=parse_settings(args.settings) or None, device=args.device,
         threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,
         progress=not args.quiet)

@@ -174,6 +174,7 @@ def test_cli_ws_prints_the_json_keys(controller, capsys, tmp_path):
     assert out["controller"] == controller and out["seed"] == 2 and out["device"] == "cpu"
     assert out["channels"] == 4 and out["layers"] == 1 and out["batch_size"] == 50
     assert out["pool_size"] == 4 and len(out["history"]) == 2
+    assert [h["controller_step"] for h in out["history"]] == [True, True]  # 2 epochs, 5 rounds
     assert main(["ws", "--controller", controller, "--out", str(tmp_path), "--resume",
                  "--seed", "2", *CLI_TINY, *extra]) == 0
     assert json.loads(capsys.readouterr().out)["best"] == out["best"]
@@ -185,6 +186,13 @@ def test_cli_ws_progress_goes_to_stderr_and_summary_to_stdout(capsys):
     captured = capsys.readouterr()
     assert "ws random" in captured.err
     assert captured.out.startswith("space     enas-micro") and "valid" in captured.out
+
+
+def test_cli_ws_controller_every_spaces_the_rounds(capsys):
+    assert main(["ws", "--controller", "random", *CLI_TINY, "--epochs", "3",
+                 "--controller-every", "2"]) == 0
+    history = json.loads(capsys.readouterr().out)["history"]
+    assert [h["controller_step"] for h in history] == [False, True, True]  # and the last epoch
 
 
 def test_cli_ws_reads_data_dir(capsys, tmp_path):
@@ -210,6 +218,7 @@ def test_cli_ws_reads_data_dir(capsys, tmp_path):
     (["--batch-size", "5000"], "batch size"),
     (["--threads", "0"], "at least 1"),
     (["--pool-size", "1"], "pool_size"),
+    (["--controller-every", "0"], "at least 1"),
 ])
 def test_cli_ws_bad_input_exits_2_with_one_line(argv, message, capsys):
     code = main_exit(["ws", *CLI_TINY, *argv])
