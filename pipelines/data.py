@@ -117,12 +117,14 @@ class ImageData:
 
 # ----- loading ---------------------------------------------------------------------------------
 def load_data(name: str, seed: int = 0, data_dir: str | Path | None = None,
-              download: bool = False, valid_size: int | None = None) -> ImageData:
+              download: bool = False, valid_size: int | None = None,
+              train_size: int | None = None) -> ImageData:
     """Dataset ``name`` (one of :data:`DATASETS`; ``standin:CxHxW`` picks the stand-in's shape).
 
     ``seed`` fixes which training images form the validation split; the test split is the same
     for every seed. ``valid_size`` defaults to :data:`VALID_SIZE` images, or a tenth of a smaller
-    training set. A missing file is one :class:`DataError` saying where we looked and how to get
+    training set. ``train_size`` keeps that many training images (a seed-fixed random subset, for
+    quick runs on a CPU); validation and test are unchanged. A missing file is one :class:`DataError` saying where we looked and how to get
     the data.
     """
     family, _, arg = name.partition(":")
@@ -141,6 +143,8 @@ def load_data(name: str, seed: int = 0, data_dir: str | Path | None = None,
         train, valid = _carve(full, valid_size, seed)
     else:
         train, valid, test, classes = _standin(_standin_shape(arg), seed)
+    if train_size is not None:
+        train = _subset(train, train_size, seed)
     mean, std = _channel_stats(train)
     return ImageData(family if family != "standin" else name, train, valid, test, classes,
                      mean, std, AUGMENTATION[family])
@@ -155,6 +159,15 @@ def _carve(full: Split, valid_size: int | None, seed: int) -> tuple[Split, Split
     order = torch.from_numpy(np.random.default_rng(seed).permutation(len(full)))
     v, t = order[:valid_size], order[valid_size:]
     return Split(full.images[t], full.labels[t]), Split(full.images[v], full.labels[v])
+
+
+def _subset(split: Split, size: int, seed: int) -> Split:
+    if size < 1:
+        raise ConfigError(f"train size must be at least 1, got {size}")
+    if size >= len(split):
+        return split
+    keep = torch.from_numpy(np.sort(np.random.default_rng(seed).permutation(len(split))[:size]))
+    return Split(split.images[keep], split.labels[keep])
 
 
 def _digits(seed: int) -> tuple[Split, Split, Split, int]:

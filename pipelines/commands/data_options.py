@@ -11,7 +11,7 @@ from .common import positive_int
 
 def add_training_options(parser: argparse.ArgumentParser, channels: int, layers: int,
                          batch_size: int) -> None:
-    """--data, --data-dir, --download, --device, --threads, --channels, --layers, --batch-size."""
+    """--data, --data-dir, --download, --train-size, --device, --threads, --channels, --layers, --batch-size."""
     parser.add_argument("--data", default="digits", metavar="NAME",
                         help=f"data set: {', '.join(DATASETS)} (standin:CxHxW sets the "
                              "stand-in's shape; default digits)")
@@ -20,6 +20,9 @@ def add_training_options(parser: argparse.ArgumentParser, channels: int, layers:
                              "or torchvision's FashionMNIST/raw; cifar: torchvision's layout)")
     parser.add_argument("--download", action="store_true",
                         help="let torchvision download CIFAR into --data-dir (never otherwise)")
+    parser.add_argument("--train-size", type=positive_int, default=None, metavar="N",
+                        help="use only N training images (seed-fixed subset) for a quick run; "
+                             "validation and test stay whole (default: all)")
     parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="auto = CUDA (mixed precision) when present, else CPU (default auto)")
     parser.add_argument("--threads", type=positive_int, default=None,
@@ -35,7 +38,8 @@ def add_training_options(parser: argparse.ArgumentParser, channels: int, layers:
 
 def load(args: argparse.Namespace):
     """The data set the options name, split by ``--seed``."""
-    return load_data(args.data, seed=args.seed, data_dir=args.data_dir, download=args.download)
+    return load_data(args.data, seed=args.seed, data_dir=args.data_dir, download=args.download,
+                     train_size=args.train_size)
 
 
 def runtime(args: argparse.Namespace) -> Runtime:

@@ -215,3 +215,17 @@ def test_default_valid_split_is_5000_or_a_tenth_of_a_small_training_set(tmp_path
     make_fake_fashion(tmp_path)
     data = load_data("fashion-mnist", data_dir=tmp_path)
     assert len(data.valid) == N_FAKE_TRAIN // 10
+
+
+def test_train_size_keeps_a_seed_fixed_subset_and_leaves_valid_and_test_whole():
+    full = load_data("digits", seed=2)
+    small = load_data("digits", seed=2, train_size=100)
+    assert len(small.train) == 100
+    assert torch.equal(small.valid.images, full.valid.images)
+    assert torch.equal(small.test.images, full.test.images)
+    assert set(_rows(small.train)) <= set(_rows(full.train))
+    assert torch.equal(load_data("digits", seed=2, train_size=100).train.images,
+                       small.train.images)
+    assert len(load_data("digits", train_size=10**6).train) == len(full.train)
+    with pytest.raises(ConfigError):
+        load_data("digits", train_size=0)

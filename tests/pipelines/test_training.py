@@ -73,6 +73,11 @@ def test_cli_train_auxiliary_weight_zero_builds_no_head(arch_text, capsys):
     assert without["test_accuracy"] != with_head["test_accuracy"]  # but it trains differently
 
 
+def test_cli_train_train_size_subsamples(arch_text, capsys):
+    assert main(["train", "--arch", arch_text, "--epochs", "1", *TINY, "--train-size", "200"]) == 0
+    assert json.loads(capsys.readouterr().out)["data"]["train"] == 200
+
+
 def test_cli_train_summary_and_progress(arch_text, capsys):
     argv = [a for a in TINY if a not in ("--quiet", "--json")]
     assert main(["train", "--arch", arch_text, "--epochs", "1", *argv]) == 0

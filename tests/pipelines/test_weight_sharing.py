@@ -188,6 +188,13 @@ def test_cli_ws_progress_goes_to_stderr_and_summary_to_stdout(capsys):
     assert captured.out.startswith("space     enas-micro") and "valid" in captured.out
 
 
+def test_cli_ws_train_size_subsamples_the_training_split(capsys):
+    assert main(["ws", "--controller", "random", *CLI_TINY, "--epochs", "1",
+                 "--train-size", "120", "--batch-size", "30"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["data"]["train"] == 120 and out["data"]["valid"] == 200
+
+
 def test_cli_ws_controller_every_spaces_the_rounds(capsys):
     assert main(["ws", "--controller", "random", *CLI_TINY, "--epochs", "3",
                  "--controller-every", "2"]) == 0
@@ -219,6 +226,7 @@ def test_cli_ws_reads_data_dir(capsys, tmp_path):
     (["--threads", "0"], "at least 1"),
     (["--pool-size", "1"], "pool_size"),
     (["--controller-every", "0"], "at least 1"),
+    (["--train-size", "0"], "at least 1"),
 ])
 def test_cli_ws_bad_input_exits_2_with_one_line(argv, message, capsys):
     code = main_exit(["ws", *CLI_TINY, *argv])
