@@ -124,8 +124,8 @@ def load_data(name: str, seed: int = 0, data_dir: str | Path | None = None,
     ``seed`` fixes which training images form the validation split; the test split is the same
     for every seed. ``valid_size`` defaults to :data:`VALID_SIZE` images, or a tenth of a smaller
     training set. ``train_size`` keeps that many training images (a seed-fixed random subset, for
-    quick runs on a CPU); validation and test are unchanged. A missing file is one :class:`DataError` saying where we looked and how to get
-    the data.
+    quick runs on a CPU); validation and test are unchanged. A missing file is one
+    :class:`DataError` saying where we looked and how to get the data.
     """
     family, _, arg = name.partition(":")
     if family not in DATASETS:

@@ -99,20 +99,22 @@ class WeightSharingSearch:
 
     Parameters are stored as given (scikit-learn convention); after :meth:`fit` the pick is in
     ``best_arch_`` / ``best_valid_``, the per-epoch log in ``history_`` and the trained supernet in
-    ``supernet_``. ``controller_options`` override the strategy's defaults; ``threads`` sets torch's CPU threads; ``out_dir`` gets a
-    checkpoint and ``log.csv`` / ``log.jsonl`` every epoch, and ``resume`` continues from it.
+    ``supernet_``. ``keep``, ``steps`` and ``every`` default to the controller's
+    :func:`pool_policy`; ``controller_options`` override the strategy's defaults; ``threads`` sets
+    torch's CPU threads; ``out_dir`` gets a checkpoint and ``log.csv`` / ``log.jsonl`` every epoch,
+    and ``resume`` continues from it.
     """
 
     def __init__(self, space: SearchSpace, controller: str = "nao", *, epochs: int = 20,
                  channels: int = CHANNELS, layers: int = LAYERS, batch_size: int = BATCH_SIZE,
                  pool_size: int = POOL_SIZE, keep: int | None = None, steps: int | None = None,
-                 every: int | None = None,
-                 eval_batches: int = EVAL_BATCHES, final_candidates: int = FINAL_CANDIDATES,
+                 every: int | None = None, eval_batches: int = EVAL_BATCHES,
+                 final_candidates: int = FINAL_CANDIDATES,
                  lr_max: float = LR_MAX, lr_min: float = LR_MIN, momentum: float = MOMENTUM,
                  weight_decay: float = WEIGHT_DECAY, grad_clip: float = GRAD_CLIP,
                  controller_options: dict | None = None, device: str = "auto",
-                 threads: int | None = None, random_state: int | None = 0, out_dir: str | Path | None = None,
-                 resume: bool = False, progress: bool = True):
+                 threads: int | None = None, random_state: int | None = 0,
+                 out_dir: str | Path | None = None, resume: bool = False, progress: bool = True):
         self.space = space
         self.controller = controller
         self.epochs = epochs
@@ -139,7 +141,8 @@ class WeightSharingSearch:
         self.progress = progress
 
     # ----- set-up ------------------------------------------------------------------------
-    def _policy(self) -> PoolPolicy:
+    def policy(self) -> PoolPolicy:
+        """The pool policy these parameters give; bad parameters are a :class:`ConfigError`."""
         if self.controller not in CONTROLLERS:
             raise ConfigError(f"unknown controller {self.controller!r}; choose one of "
                               f"{', '.join(CONTROLLERS)}")
@@ -180,7 +183,7 @@ class WeightSharingSearch:
 
     # ----- the loop ----------------------------------------------------------------------
     def fit(self, data: ImageData) -> WeightSharingSearch:
-        policy = self._policy()
+        policy = self.policy()
         if not hasattr(self.space, "build_supernet"):
             raise ConfigError(f"{self.space.name} has no supernet; weight sharing needs one")
         if n_batches(len(data.train), self.batch_size, drop_last=True) < 1:

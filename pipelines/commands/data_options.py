@@ -11,7 +11,8 @@ from .common import positive_int
 
 def add_training_options(parser: argparse.ArgumentParser, channels: int, layers: int,
                          batch_size: int) -> None:
-    """--data, --data-dir, --download, --train-size, --device, --threads, --channels, --layers, --batch-size."""
+    """--data, --data-dir, --download, --train-size, --device, --threads, --channels, --layers,
+    --batch-size."""
     parser.add_argument("--data", default="digits", metavar="NAME",
                         help=f"data set: {', '.join(DATASETS)} (standin:CxHxW sets the "
                              "stand-in's shape; default digits)")

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace):
         controller_options=parse_settings(args.settings) or None, device=args.device,
         threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,
         progress=not args.quiet)
-    search._policy()  # reject bad options before loading data
+    search.policy()  # reject bad options before loading data
     data = load(args)
     out = search.fit(data).result(data)
     last = out["history"][-1] if out["history"] else {}

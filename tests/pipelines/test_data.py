@@ -29,8 +29,8 @@ FAKE_SIZE = 28
 
 
 def _rows(split) -> list[tuple]:
-    return [(bytes(img.numpy().tobytes()), int(lab)) for img, lab in zip(split.images,
-                                                                          split.labels, strict=True)]
+    pairs = zip(split.images, split.labels, strict=True)
+    return [(img.numpy().tobytes(), int(lab)) for img, lab in pairs]
 
 
 def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> None:
