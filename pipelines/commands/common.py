@@ -56,3 +56,4 @@ def parse_settings(items: list[str] | None) -> dict:
                 raise ConfigError(f"--set {item!r}: {p} is both a value and a group")
         node[leaf] = value
     return out
+

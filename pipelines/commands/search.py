@@ -9,6 +9,7 @@ from nao.errors import ConfigError
 from search_spaces import get_space
 
 from ..evaluators import TableEvaluator
+from ..options import deep_merge
 from ..search import run_search
 from ..store import Store
 from ..strategies import STRATEGIES, make_strategy
@@ -41,9 +42,8 @@ def strategy_options(args: argparse.Namespace) -> dict:
     if args.preset:
         if args.strategy != "nao":
             raise ConfigError(f"--preset applies to the nao strategy, not {args.strategy}")
-        options.update(PRESETS[args.preset])
-    options.update(parse_settings(args.settings))
-    return options
+        options = deep_merge(options, PRESETS[args.preset])
+    return deep_merge(options, parse_settings(args.settings))
 
 
 def run(args: argparse.Namespace):

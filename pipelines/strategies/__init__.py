@@ -9,12 +9,13 @@ from search_spaces.base import SearchSpace
 
 from .base import Strategy
 from .evolution import RegularizedEvolution
-from .nao_strategy import NAOStrategy
+from .nao_strategy import NAOStrategy, PaperNAOStrategy
 from .random_search import RandomSearch
 from .rl import RLController
 
 STRATEGIES: dict[str, type[Strategy]] = {
     "nao": NAOStrategy,
+    "nao-paper": PaperNAOStrategy,
     "random": RandomSearch,
     "rl": RLController,
     "evolution": RegularizedEvolution,
@@ -27,7 +28,10 @@ def make_strategy(name: str, space: SearchSpace, random_state: int | None = None
     if name not in STRATEGIES:
         raise ConfigError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
     cls = STRATEGIES[name]
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "space", "random_state"}
+    # a preset subclass (``**options``) takes the options of the first class that names them
+    init = next(c.__init__ for c in cls.__mro__ if not any(
+        p.kind is p.VAR_KEYWORD for p in inspect.signature(c.__init__).parameters.values()))
+    accepted = set(inspect.signature(init).parameters) - {"self", "space", "random_state"}
     unknown = set(options) - accepted
     if unknown:
         raise ConfigError(
@@ -37,5 +41,5 @@ def make_strategy(name: str, space: SearchSpace, random_state: int | None = None
     return cls(space, random_state=random_state, **options)
 
 
-__all__ = ["Strategy", "STRATEGIES", "make_strategy", "NAOStrategy", "RandomSearch", "RLController",
+__all__ = ["Strategy", "STRATEGIES", "make_strategy", "NAOStrategy", "PaperNAOStrategy", "RandomSearch", "RLController",
            "RegularizedEvolution"]

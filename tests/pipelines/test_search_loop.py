@@ -104,3 +104,23 @@ def test_a_strategy_that_only_repeats_is_stopped(cora):
 def test_unknown_strategy_option_names_what_it_takes(cora):
     with pytest.raises(ValueError, match="has no option top_q"):
         make_strategy("nao", cora, top_q=3)
+
+
+def test_paper_preset_strategy_evaluates_every_decoded_architecture(cora):
+    strategy = make_strategy("nao-paper", cora, random_state=0, top_k=5)
+    assert strategy.candidate_factor == 1.0 and strategy.top_k == 5
+    assert strategy.nao_params["target_transform"] == "minmax"
+    assert strategy.nao_params["hidden_size"] == 96
+
+
+def test_preset_and_settings_merge_nested_options():
+    import argparse
+
+    from pipelines.commands.search import strategy_options
+
+    args = argparse.Namespace(strategy="nao", preset="paper",
+                              settings=["nao_params.epochs=5", "top_k=3"])
+    options = strategy_options(args)
+    assert options["top_k"] == 3 and options["round_size"] == 10
+    assert options["nao_params"]["epochs"] == 5
+    assert options["nao_params"]["hidden_size"] == 96  # kept from the preset
