@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Iterable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,18 @@ from search_spaces.base import Arch, SearchSpace
 
 from .errors import ConfigError
 from .model import NAOModel
+
+
+@contextmanager
+def _torch_threads(n: int | None):
+    """Run a block with ``n`` torch CPU threads, restoring the previous count."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -47,6 +60,9 @@ class NAO:
     ``target_transform`` maps scores into [0, 1] for the sigmoid: ``minmax`` (the paper) or
     ``rank`` (quantiles among the training scores), which keeps a few failed architectures from
     squeezing every good one into the top few percent of the range.
+    ``num_threads`` caps torch's CPU threads while training (``None`` leaves torch's setting):
+    these networks are tiny, gain nothing from more threads, and stall badly when the cores are
+    shared with other work.
     """
 
     def __init__(self, space: SearchSpace, *, embedding_size: int = 48, hidden_size: int = 96,
@@ -56,7 +72,8 @@ class NAO:
                  weight_decay: float = 1e-4, grad_clip: float = 5.0, max_symmetries: int = 4,
                  patience: int | None = 100, tol: float = 1e-4, step_size: float = 1.0,
                  max_step_size: float = 100.0, warm_start: bool = False,
-                 target_transform: str = "rank", device: str = "cpu",
+                 target_transform: str = "rank", num_threads: int | None = 1,
+                 device: str = "cpu",
                  random_state: int | None = None):
         self.space = space
         self.embedding_size = embedding_size
@@ -79,13 +96,14 @@ class NAO:
         self.max_step_size = max_step_size
         self.warm_start = warm_start
         self.target_transform = target_transform
+        self.num_threads = num_threads
         self.device = device
         self.random_state = random_state
 
     _PARAMS = ("embedding_size", "hidden_size", "encoder_layers", "decoder_layers", "mlp_layers",
                "mlp_hidden_size", "dropout", "trade_off", "epochs", "batch_size", "lr",
                "weight_decay", "grad_clip", "max_symmetries", "patience", "tol", "step_size",
-               "max_step_size", "warm_start", "target_transform", "device", "random_state")
+               "max_step_size", "warm_start", "target_transform", "num_threads", "device", "random_state")
 
     def get_params(self) -> dict:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -158,7 +176,7 @@ class NAO:
         self.train_keys_ = {self.space.canonical(a) for a in archs}
         train_archs, train_y = self._augment(archs, self._scale(y), rng)
 
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), _torch_threads(self.num_threads):
             torch.manual_seed(seed)
             if not (self.warm_start and hasattr(self, "model_")):
                 self.model_ = NAOModel(
