@@ -40,6 +40,10 @@ class NAOStrategy(Strategy):
     for and keeps those the predictor ranks highest (1 = the paper: every decoded one).
     ``random_candidates`` adds that many unseen random architectures to the candidates the
     predictor ranks, so a round can also jump to a region no seed is near.
+    ``n_models`` > 1 fits an ensemble of NAO models (different seeds): each decodes candidates
+    and the ensemble's mean prediction ranks them. ``pseudo_labels`` > 0 is SemiNAS (Luo et al.
+    2020): after fitting, that many unevaluated random architectures are labelled by the
+    predictor and the models are trained again on real and pseudo labels together.
     ``fit_on="latest"`` fits NAO and picks seeds on the architectures of the most recent
     :meth:`tell` only (with their scores there) instead of on everything told (``"all"``): under
     weight sharing, scores drift as the shared weights train, so the loop re-scores its pool and
@@ -49,7 +53,8 @@ class NAOStrategy(Strategy):
     def __init__(self, space: SearchSpace, random_state: int | None = None, n_init: int = 30,
                  round_size: int = 10, top_k: int = 20, warm_start: bool = True,
                  candidate_factor: float = 3.0, random_candidates: int = 0,
-                 nao_params: dict | None = None, fit_on: str = "all"):
+                 nao_params: dict | None = None, fit_on: str = "all", n_models: int = 1,
+                 pseudo_labels: int = 0):
         super().__init__(space, random_state)
         if n_init < 2:
             raise ConfigError("nao strategy: n_init must be at least 2 (NAO needs data to fit)")
@@ -57,6 +62,8 @@ class NAOStrategy(Strategy):
             raise ConfigError("nao strategy: round_size and top_k must be at least 1")
         if candidate_factor < 1:
             raise ConfigError("nao strategy: candidate_factor must be at least 1")
+        if n_models < 1 or pseudo_labels < 0:
+            raise ConfigError("nao strategy: n_models must be at least 1 and pseudo_labels >= 0")
         if fit_on not in FIT_ON:
             raise ConfigError(f"nao strategy: fit_on {fit_on!r}; choose one of {', '.join(FIT_ON)}")
         self.n_init = n_init
@@ -67,6 +74,9 @@ class NAOStrategy(Strategy):
         self.random_candidates = random_candidates
         self.nao_params = {**DEFAULT_NAO_PARAMS, **(nao_params or {})}
         self.fit_on = fit_on
+        self.n_models = n_models
+        self.pseudo_labels = pseudo_labels
+        self.models: list[NAO] = []
         self.n_last_told = 0
         self.model: NAO | None = None
         self.n_random_fill = 0
@@ -76,15 +86,26 @@ class NAOStrategy(Strategy):
     def batch_size(self) -> int:  # type: ignore[override]
         return self.n_init - len(self.archs) if len(self.archs) < self.n_init else self.round_size
 
-    def _fit(self) -> NAO:
-        seed = int(self.rng.integers(2**31 - 1))
-        if self.model is None or not self.warm_start:
-            self.model = NAO(self.space, random_state=seed, warm_start=self.warm_start,
-                             **self.nao_params)
-        else:
-            self.model.random_state = seed
+    def _fit(self) -> list[NAO]:
+        seeds = [int(self.rng.integers(2**31 - 1)) for _ in range(self.n_models)]
+        if not self.models or not self.warm_start:
+            self.models = [NAO(self.space, random_state=seed, warm_start=self.warm_start,
+                               **self.nao_params) for seed in seeds]
         archs, scores = self._training_set()
-        return self.model.fit(archs, scores)
+        for model, seed in zip(self.models, seeds, strict=True):
+            model.random_state = seed
+            model.fit(archs, scores)
+        if self.pseudo_labels:
+            unlabelled = self.sample_unseen(self.pseudo_labels)
+            pseudo = list(self._predict(unlabelled))
+            for model in self.models:
+                model.fit(list(archs) + unlabelled, list(scores) + pseudo)
+        self.model = self.models[0]
+        return self.models
+
+    def _predict(self, archs: list[Arch]) -> np.ndarray:
+        """Mean prediction of the ensemble."""
+        return np.mean([m.predict(archs) for m in self.models], axis=0)
 
     def _training_set(self) -> tuple[list[Arch], list[float]]:
         if self.fit_on == "latest" and self.n_last_told:
@@ -105,17 +126,22 @@ class NAOStrategy(Strategy):
     def ask(self, n: int) -> list[Arch]:
         if len(self.archs) < self.n_init:
             return self.sample_unseen(n)
-        model = self._fit()
+        models = self._fit()
         self.rounds += 1
         archs, scores = self._training_set()
         order = np.argsort(-np.asarray(scores), kind="stable")
         seeds = [archs[i] for i in order[: self.top_k]]
-        proposals = model.propose(seeds, int(round(n * self.candidate_factor)), exclude=self.seen)
+        wanted = int(round(n * self.candidate_factor))
+        proposals: list[Arch] = []
+        for model in models:
+            keys = {self.space.canonical(a) for a in proposals}
+            proposals += model.propose(seeds, -(-wanted // len(models)),
+                                       exclude=self.seen | keys)
         if self.random_candidates:
             keys = {self.space.canonical(a) for a in proposals}
             proposals += self.sample_unseen(self.random_candidates, exclude=keys)
         if len(proposals) > n:
-            predicted = model.predict(proposals)
+            predicted = self._predict(proposals)
             keep = np.argsort(-predicted, kind="stable")[:n]
             proposals = [proposals[i] for i in sorted(keep)]
         if len(proposals) < n:

@@ -124,3 +124,12 @@ def test_preset_and_settings_merge_nested_options():
     assert options["top_k"] == 3 and options["round_size"] == 10
     assert options["nao_params"]["epochs"] == 5
     assert options["nao_params"]["hidden_size"] == 96  # kept from the preset
+
+
+@pytest.mark.parametrize("extra", [{"n_models": 2}, {"pseudo_labels": 30}])
+def test_ensemble_and_semi_supervised_variants_propose_new_architectures(cora, extra):
+    strategy = make_strategy("nao", cora, random_state=0, **{**SMALL_NAO, **extra})
+    result = run_search(cora, strategy, TableEvaluator(cora), 15)
+    assert result.queries == 15
+    assert len(strategy.models) == extra.get("n_models", 1)
+    assert strategy.n_random_fill < 5  # the models, not random filling, supplied the round
