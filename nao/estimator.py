@@ -302,22 +302,22 @@ class NAO:
         return found
 
     # ----- persistence ---------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
+    def state_dict(self) -> dict:
+        """Everything a fitted estimator is (parameters, weights, target scale), as plain data."""
         self._check_fitted()
-        torch.save({
+        return {
             "space": self.space.name,
             "params": self.get_params(),
-            "state_dict": self.model_.state_dict(),
+            "state_dict": {k: v.cpu() for k, v in self.model_.state_dict().items()},
             "y_sorted": self.y_sorted_.tolist(),
             "train_keys": sorted(self.train_keys_, key=repr),
             "loss_curve": self.loss_curve_,
-        }, Path(path))
+        }
 
     @classmethod
-    def load(cls, path: str | Path, space: SearchSpace | None = None) -> NAO:
+    def from_state_dict(cls, blob: dict, space: SearchSpace | None = None) -> NAO:
         from search_spaces import get_space
 
-        blob = torch.load(Path(path), map_location="cpu", weights_only=False)
         space = space or get_space(blob["space"])
         est = cls(space, **blob["params"])
         est.device_ = resolve_device(est.device)
@@ -328,5 +328,13 @@ class NAO:
         est.model_.to(est.device_).eval()
         est.y_sorted_ = np.asarray(blob["y_sorted"])
         est.train_keys_ = set(blob["train_keys"])
-        est.loss_curve_ = blob["loss_curve"]
+        est.loss_curve_ = list(blob["loss_curve"])
         return est
+
+    def save(self, path: str | Path) -> None:
+        torch.save(self.state_dict(), Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path, space: SearchSpace | None = None) -> NAO:
+        blob = torch.load(Path(path), map_location="cpu", weights_only=False)
+        return cls.from_state_dict(blob, space)

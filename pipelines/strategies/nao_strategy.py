@@ -117,11 +117,18 @@ class NAOStrategy(Strategy):
         self.n_last_told = len(archs)
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "n_last_told": self.n_last_told}
+        # warm-started networks carry over between rounds, so they are part of the state
+        return {**super().state_dict(), "n_last_told": self.n_last_told,
+                "rounds": self.rounds, "n_random_fill": self.n_random_fill,
+                "models": [m.state_dict() for m in self.models if hasattr(m, "model_")]}
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.n_last_told = state.get("n_last_told", 0)
+        self.rounds = state.get("rounds", 0)
+        self.n_random_fill = state.get("n_random_fill", 0)
+        self.models = [NAO.from_state_dict(blob, self.space) for blob in state.get("models", [])]
+        self.model = self.models[0] if self.models else None
 
     def ask(self, n: int) -> list[Arch]:
         if len(self.archs) < self.n_init:

@@ -133,3 +133,12 @@ def test_ensemble_and_semi_supervised_variants_propose_new_architectures(cora, e
     assert result.queries == 15
     assert len(strategy.models) == extra.get("n_models", 1)
     assert strategy.n_random_fill < 5  # the models, not random filling, supplied the round
+
+
+def test_nao_strategy_state_round_trip_continues_identically(cora):
+    a = make_strategy("nao", cora, random_state=2, **SMALL_NAO)
+    run_search(cora, a, TableEvaluator(cora), 15)  # two fitted rounds with warm-started networks
+    b = make_strategy("nao", cora, random_state=99, **SMALL_NAO)
+    b.load_state_dict(a.state_dict())
+    assert b.rounds == a.rounds and len(b.models) == 1
+    assert [cora.canonical(x) for x in b.ask(5)] == [cora.canonical(x) for x in a.ask(5)]
