@@ -8,24 +8,26 @@ import json
 from nao.errors import ConfigError
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
-    return value
+def _number(cast: type, noun: str, ok, requirement: str):
+    """An argparse ``type=`` that parses with ``cast`` and checks ``ok(value)``."""
+
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{text} must be {requirement}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
-    return value
+positive_int = _number(int, "a whole number", lambda v: v >= 1, "at least 1")
+non_negative_int = _number(int, "a whole number", lambda v: v >= 0, "0 or more")
+fraction = _number(float, "a number", lambda v: 0 <= v < 1, "in [0, 1)")
+non_negative_float = _number(float, "a number", lambda v: v >= 0, "0 or more")
+positive_float = _number(float, "a number", lambda v: v > 0, "more than 0")
 
 
 def add_common(parser: argparse.ArgumentParser, seed: bool = True) -> None:
