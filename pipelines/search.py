@@ -65,9 +65,11 @@ def run_search(space: SearchSpace, strategy: Strategy, evaluator: Evaluator, bud
         n = max(1, min(strategy.batch_size, budget - len(history)))
         asked = strategy.ask(n)
         todo: list[tuple[Arch, str]] = []
+        taken = set(known)
         for arch in asked:
             key = key_text(space.canonical(arch))
-            if key not in known and key not in {k for _, k in todo}:
+            if key not in taken:
+                taken.add(key)
                 todo.append((arch, key))
         todo = todo[: budget - len(history)]
         fresh = [(a, k) for a, k in todo if k not in stored]

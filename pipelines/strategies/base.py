@@ -74,6 +74,7 @@ class Strategy(ABC):
 
     def load_state_dict(self, state: dict) -> None:
         self.archs, self.scores, self.seen = [], [], set()
-        super_tell = Strategy.tell
-        super_tell(self, [self.space.from_string(s) for s in state["archs"]], state["scores"])
+        # the base class's tell only records; a subclass's tell may also learn, which the
+        # restored state already holds
+        Strategy.tell(self, [self.space.from_string(s) for s in state["archs"]], state["scores"])
         self.rng.bit_generator.state = state["rng"]
