@@ -15,38 +15,18 @@ from ..training import (
     LR,
     train_architecture,
 )
-from .common import add_common, non_negative_int, positive_int
+from .common import (
+    add_common,
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from .data_options import add_training_options, load, runtime
 
 DEFAULT_SPACE = "enas-micro"
 DEFAULT_EPOCHS = 20
-
-
-def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be in [0, 1)")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"{text} must be more than 0")
-    return value
 
 
 def register(sub) -> None:
