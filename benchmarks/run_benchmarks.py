@@ -19,7 +19,13 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.benchmark import parse_strategies, run_benchmark, split_options, write
+from pipelines.benchmark import (
+    metric_cells,
+    parse_strategies,
+    run_benchmark,
+    split_options,
+    write,
+)
 from pipelines.commands.common import parse_settings
 
 DATASETS = "cora,citeseer,pubmed"
@@ -56,9 +62,7 @@ def table(report: dict, budgets: list[int]) -> str:
     for name, res in report["results"].items():
         for q in budgets:
             p = res["curve"][q - 1]
-            lines.append(f"| {name} | {q} | {p['mean_valid']:.4f} ± {p['std_valid']:.4f} | "
-                         f"{p['median_valid_rank']:g} | {p['mean_test']:.4f} ± "
-                         f"{p['std_test']:.4f} |")
+            lines.append(f"| {name} | {q} | {metric_cells(p)} |")
     return "\n".join(lines) + "\n"
 
 

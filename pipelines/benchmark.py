@@ -197,10 +197,14 @@ def markdown(report: dict) -> str:
     for q in report["checkpoints"]:
         for name, res in report["results"].items():
             p = res["curve"][q - 1]
-            lines.append(f"| {q} | {name} | {p['mean_valid']:.4f} ± {p['std_valid']:.4f} "
-                         f"| {p['median_valid_rank']:g} | {p['mean_test']:.4f} ± "
-                         f"{p['std_test']:.4f} |")
+            lines.append(f"| {q} | {name} | {metric_cells(p)} |")
     return "\n".join(lines) + "\n"
+
+
+def metric_cells(point: dict) -> str:
+    """The Markdown cells of one curve point: best valid, median valid rank, test of pick."""
+    return (f"{point['mean_valid']:.4f} ± {point['std_valid']:.4f} | "
+            f"{point['median_valid_rank']:g} | {point['mean_test']:.4f} ± {point['std_test']:.4f}")
 
 
 def plot(report: dict, path: Path) -> None:
