@@ -78,9 +78,13 @@ class NAOStrategy(Strategy):
         self.pseudo_labels = pseudo_labels
         self.models: list[NAO] = []
         self.n_last_told = 0
-        self.model: NAO | None = None
         self.n_random_fill = 0
         self.rounds = 0
+
+    @property
+    def model(self) -> NAO | None:
+        """The first (with ``n_models=1`` the only) fitted estimator."""
+        return self.models[0] if self.models else None
 
     @property
     def batch_size(self) -> int:  # type: ignore[override]
@@ -100,7 +104,6 @@ class NAOStrategy(Strategy):
             pseudo = list(self._predict(unlabelled))
             for model in self.models:
                 model.fit(list(archs) + unlabelled, list(scores) + pseudo)
-        self.model = self.models[0]
         return self.models
 
     def _predict(self, archs: list[Arch]) -> np.ndarray:
@@ -128,7 +131,6 @@ class NAOStrategy(Strategy):
         self.rounds = state.get("rounds", 0)
         self.n_random_fill = state.get("n_random_fill", 0)
         self.models = [NAO.from_state_dict(blob, self.space) for blob in state.get("models", [])]
-        self.model = self.models[0] if self.models else None
 
     def ask(self, n: int) -> list[Arch]:
         if len(self.archs) < self.n_init:
