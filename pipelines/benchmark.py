@@ -32,6 +32,7 @@ CONFIDENCE = 0.95  # the plot's band: this confidence interval of the mean over 
 PLOT_SKIP_FRACTION = 0.1  # the y-axis frames the mean curves from this share of the budget on
 PLOT_PAD, PLOT_MIN_PAD = 0.3, 0.002
 MARKDOWN_NAME, JSON_NAME, PLOT_NAME = "benchmark.md", "benchmark.json", "benchmark.png"
+RUNS_DIR = "runs"  # under a benchmark's output directory: one JSON file per finished search
 
 
 @dataclass(frozen=True)
@@ -44,33 +45,52 @@ class Run:
     test: tuple[float, ...]
     best: dict
     wall_s: float
+    reused: bool = False  # read back from a benchmark's run cache, not searched again
 
 
 def parse_strategies(text: str) -> list[str]:
-    """``"nao,rl"`` -> names; unknown, empty or repeated names are a :class:`ConfigError`."""
-    names = [s.strip() for s in text.split(",")]
-    if not text.strip() or any(not n for n in names):
+    """``"nao,rl,nao-ens=nao"`` -> labels; unknown, empty or repeated labels are a
+    :class:`ConfigError`. ``label=strategy`` runs ``strategy`` under another name, so one
+    benchmark can compare variants (``--set nao-ens.n_models=3``)."""
+    entries = [s.strip() for s in text.split(",")]
+    if not text.strip() or any(not e for e in entries):
         raise ConfigError(f"--strategies {text!r}: give comma-separated names, e.g. nao,rl,random")
-    unknown = [n for n in names if n not in STRATEGIES]
+    labels = [e.split("=", 1)[0].strip() for e in entries]
+    unknown = [base_strategy(e) for e in entries if base_strategy(e) not in STRATEGIES]
     if unknown:
         raise ConfigError(f"--strategies: unknown strategy {', '.join(map(repr, unknown))}; "
-                          f"choose from {', '.join(sorted(STRATEGIES))}")
-    repeated = sorted({n for n in names if names.count(n) > 1})
+                          f"choose from {', '.join(sorted(STRATEGIES))} (or LABEL=STRATEGY)")
+    bad = [lab for lab in labels if not lab or any(c in lab for c in "./ ")]
+    if bad:
+        raise ConfigError(f"--strategies: label {bad[0]!r} must be a non-empty name without "
+                          "'.', '/' or spaces, e.g. nao-ens=nao")
+    repeated = sorted({n for n in labels if labels.count(n) > 1})
     if repeated:
         raise ConfigError(f"--strategies: {', '.join(repeated)} given more than once")
-    return names
+    return entries
+
+
+def label_of(entry: str) -> str:
+    """The name a ``--strategies`` entry is reported under (``nao-ens`` for ``nao-ens=nao``)."""
+    return entry.split("=", 1)[0].strip()
+
+
+def base_strategy(entry: str) -> str:
+    """The registered strategy an entry runs (``nao`` for ``nao-ens=nao``)."""
+    return entry.split("=", 1)[-1].strip()
 
 
 def split_options(settings: dict, strategies: Sequence[str]) -> dict[str, dict]:
     """``{"nao": {"top_k": 20}}`` from ``--set nao.top_k=20``, checked against the strategies."""
-    options: dict[str, dict] = {name: {} for name in strategies}
+    labels = [label_of(e) for e in strategies]
+    options: dict[str, dict] = {name: {} for name in labels}
     for name, value in settings.items():
         if not isinstance(value, dict):
             raise ConfigError(f"--set {name}={value!r}: prefix each option with its strategy, "
-                              f"e.g. --set {strategies[0]}.{name}={json.dumps(value)}")
+                              f"e.g. --set {labels[0]}.{name}={json.dumps(value)}")
         if name not in options:
             raise ConfigError(f"--set {name}.*: {name!r} is not among --strategies "
-                              f"({', '.join(strategies)})")
+                              f"({', '.join(labels)})")
         options[name] = value
     return options
 
@@ -85,31 +105,99 @@ def _space(name: str) -> SearchSpace:
     return get_space(name)
 
 
-def run_one(space_name: str, strategy: str, seed: int, budget: int, options: dict) -> Run:
-    """One search with the table evaluator (runs in a worker process)."""
+def run_one(space_name: str, strategy: str, seed: int, budget: int, options: dict,
+            cache_dir: str | Path | None = None) -> Run:
+    """One search with the table evaluator (runs in a worker process). ``strategy`` may be
+    ``label=name``; with ``cache_dir`` the finished run is saved there at once, so an
+    interrupted benchmark keeps every search it completed."""
     space = _space(space_name)
-    result = run_search(space, make_strategy(strategy, space, random_state=seed, **options),
-                        TableEvaluator(space), budget, strategy_name=strategy, seed=seed)
-    return Run(strategy, seed, tuple(h.valid for h in result.history),
-               tuple(np.nan if h.test is None else h.test for h in result.history),
-               result.best, result.wall_s)
+    label, name = label_of(strategy), base_strategy(strategy)
+    result = run_search(space, make_strategy(name, space, random_state=seed, **options),
+                        TableEvaluator(space), budget, strategy_name=name, seed=seed)
+    run = Run(label, seed, tuple(h.valid for h in result.history),
+              tuple(np.nan if h.test is None else h.test for h in result.history),
+              result.best, result.wall_s)
+    if cache_dir is not None:
+        _save_run(run, Path(cache_dir), space_name, name, options,
+                  [h.arch for h in result.history])
+    return run
+
+
+def _cache_path(cache_dir: Path, label: str, seed: int) -> Path:
+    return cache_dir / f"{label}-seed{seed}.json"
+
+
+def _save_run(run: Run, cache_dir: Path, space_name: str, name: str, options: dict,
+              archs: list[str]) -> None:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    record = {"space": space_name, "strategy": name, "options": options, "label": run.strategy,
+              "seed": run.seed, "archs": archs, "valid": run.valid,
+              "test": [None if math.isnan(t) else t for t in run.test], "best": run.best,
+              "wall_s": run.wall_s}
+    path = _cache_path(cache_dir, run.strategy, run.seed)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record))
+    tmp.replace(path)  # atomic: a kill leaves the old file or the new one, never half
+
+
+def load_cached_run(cache_dir: Path, space_name: str, strategy: str, seed: int, budget: int,
+                    options: dict) -> Run | None:
+    """A saved run of the same space, strategy, options and seed with at least ``budget``
+    queries, cut to ``budget`` (a strategy never sees its budget, so the first N queries of a
+    longer search are the N-query search); None when there is none."""
+    path = _cache_path(cache_dir, label_of(strategy), seed)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    same = (record.get("space") == space_name and record.get("strategy") == base_strategy(strategy)
+            and record.get("options") == json.loads(json.dumps(options))
+            and len(record.get("valid", ())) >= budget)
+    if not same:
+        return None
+    valid = tuple(record["valid"][:budget])
+    test = tuple(np.nan if t is None else t for t in record["test"][:budget])
+    best = record["best"]
+    if len(record["valid"]) > budget:  # the pick of the shorter search, as run_search makes it
+        i = int(np.argmax(valid))
+        benchmark = _space(space_name).benchmark
+        best = {"arch": record["archs"][i], "valid": valid[i],
+                "test": record["test"][i], "query": i + 1,
+                "valid_rank": benchmark.valid_rank(valid[i])}
+        if best["test"] is not None:
+            best["test_rank"] = benchmark.test_rank(best["test"])
+    wall_s = record["wall_s"] * budget / len(record["valid"])  # an estimate when cut
+    return Run(label_of(strategy), seed, valid, test, best, wall_s, reused=True)
 
 
 def run_all(space_name: str, strategies: Sequence[str], budget: int, seeds: Sequence[int],
             options: dict[str, dict], n_jobs: int = -1,
-            on_done: Callable[[Run], None] | None = None) -> list[Run]:
-    """Every (strategy, seed) search through joblib; returned in (strategy, seed) order."""
+            on_done: Callable[[Run], None] | None = None,
+            cache_dir: str | Path | None = None) -> list[Run]:
+    """Every (strategy, seed) search through joblib; returned in (strategy, seed) order.
+    Runs already saved in ``cache_dir`` (same space, strategy, options, seed, enough queries)
+    are read back instead of searched again."""
     from joblib import Parallel, delayed
 
     jobs = [(s, k) for s in strategies for k in seeds]
+    runs, todo = [], []
+    for s, k in jobs:
+        opts = options.get(label_of(s), {})
+        cached = None if cache_dir is None else load_cached_run(
+            Path(cache_dir), space_name, s, k, budget, opts)
+        if cached is None:
+            todo.append((s, k, opts))
+        else:
+            runs.append(cached)
+            if on_done is not None:
+                on_done(cached)
     parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    runs = []
-    for run in parallel(delayed(run_one)(space_name, s, k, budget, options.get(s, {}))
-                        for s, k in jobs):
+    for run in parallel(delayed(run_one)(space_name, s, k, budget, opts, cache_dir)
+                        for s, k, opts in todo):
         runs.append(run)
         if on_done is not None:
             on_done(run)
-    order = {job: i for i, job in enumerate(jobs)}
+    order = {(label_of(s), k): i for i, (s, k) in enumerate(jobs)}
     return sorted(runs, key=lambda r: order[(r.strategy, r.seed)])
 
 
@@ -153,27 +241,33 @@ def summarize(runs: Sequence[Run], space: SearchSpace, budget: int) -> dict:
 def run_benchmark(space_name: str, strategies: Sequence[str], budget: int, n_seeds: int,
                   seed0: int = 0, options: dict[str, dict] | None = None, n_jobs: int = -1,
                   on_done: Callable[[Run], None] | None = None,
-                  checkpoints: Sequence[int] | None = None) -> dict:
-    """Run and summarize; the returned dict is what ``--json`` prints."""
+                  checkpoints: Sequence[int] | None = None,
+                  cache_dir: str | Path | None = None) -> dict:
+    """Run and summarize; the returned dict is what ``--json`` prints. ``strategies`` are
+    names or ``label=name`` entries (:func:`parse_strategies`); ``options`` are keyed by label.
+    With ``cache_dir`` every finished search is kept there and reused by the next call."""
     space = get_space(space_name)
     TableEvaluator(space)  # a space without a table is a ConfigError before any work starts
-    options = {s: dict((options or {}).get(s, {})) for s in strategies}
-    for s in strategies:  # unknown or bad options fail here, not in a worker
-        make_strategy(s, space, random_state=seed0, **options[s])
+    labels = [label_of(s) for s in strategies]
+    options = {lab: dict((options or {}).get(lab, {})) for lab in labels}
+    for s, lab in zip(strategies, labels, strict=True):  # bad options fail here, not in a worker
+        make_strategy(base_strategy(s), space, random_state=seed0, **options[lab])
     checkpoints = sorted(set(checkpoints or checkpoints_for(budget)))
     if checkpoints[0] < 1 or checkpoints[-1] > budget:
         raise ConfigError(f"checkpoints must lie between 1 and the budget ({budget})")
     seeds = list(range(seed0, seed0 + n_seeds))
     start = time.perf_counter()
-    runs = run_all(space.name, strategies, budget, seeds, options, n_jobs, on_done)
+    runs = run_all(space.name, strategies, budget, seeds, options, n_jobs, on_done, cache_dir)
     return {
-        "space": space.name, "strategies": list(strategies), "budget": budget, "seeds": seeds,
+        "space": space.name, "strategies": labels,
+        "variants": {label_of(s): base_strategy(s) for s in strategies if "=" in s},
+        "budget": budget, "seeds": seeds,
         "options": options, "checkpoints": checkpoints, "table_size": len(space.benchmark),
         "optimum_valid": space.benchmark.optimum_valid,
         "optimum_test": space.benchmark.optimum_test,
         "results": summarize(runs, space, budget),
         "runs": [{"strategy": r.strategy, "seed": r.seed, "best": r.best,
-                  "wall_s": round(r.wall_s, 3)} for r in runs],
+                  "wall_s": round(r.wall_s, 3), "reused": r.reused} for r in runs],
         "wall_s": round(time.perf_counter() - start, 3),
     }
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from ..benchmark import markdown, parse_strategies, run_benchmark, split_options, write
+from ..benchmark import RUNS_DIR, markdown, parse_strategies, run_benchmark, split_options, write
 from .common import add_common, non_negative_int, parse_settings, positive_int
 from .search import DEFAULT_SPACE
 
@@ -24,15 +25,20 @@ def register(sub) -> None:
     p.add_argument("--space", default=DEFAULT_SPACE,
                    help=f"a search space with a table (default {DEFAULT_SPACE})")
     p.add_argument("--strategies", default=DEFAULT_STRATEGIES,
-                   help=f"comma-separated strategy names (default {DEFAULT_STRATEGIES})")
+                   help="comma-separated strategy names; LABEL=NAME runs NAME under another "
+                        "label, to compare variants, e.g. nao,nao-ens=nao --set "
+                        f"nao-ens.n_models=3 (default {DEFAULT_STRATEGIES})")
     p.add_argument("--budget", type=positive_int, default=DEFAULT_BUDGET,
                    help=f"distinct architectures per search (default {DEFAULT_BUDGET})")
     p.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS,
                    help=f"searches per strategy (default {DEFAULT_SEEDS})")
     p.add_argument("--seed0", type=non_negative_int, default=0,
                    help="first seed; seeds are seed0 .. seed0+seeds-1 (default 0)")
-    p.add_argument("--out", help="directory for benchmark.md/.json/.png "
+    p.add_argument("--out", help="directory for benchmark.md/.json/.png and the finished "
+                                 "searches in runs/, which a rerun reuses "
                                  "(default benchmark-<space>)")
+    p.add_argument("--fresh", action="store_true",
+                   help="search again even where --out/runs/ holds a matching finished search")
     p.add_argument("--jobs", type=positive_int, default=None,
                    help="parallel searches (default: all cores)")
     p.add_argument("--set", action="append", metavar="STRATEGY.KEY=VALUE", dest="settings",
@@ -57,14 +63,22 @@ def run(args: argparse.Namespace):
             bar.set_postfix(last=f"{run.strategy}/{run.seed}", refresh=False)
             bar.update(1)
 
+    out_dir = Path(args.out or f"benchmark-{args.space.replace(':', '-')}")
+    cache_dir = out_dir / RUNS_DIR
+    if args.fresh and cache_dir.is_dir():
+        for old in cache_dir.glob("*.json"):
+            old.unlink()
     try:
         report = run_benchmark(args.space, strategies, args.budget, args.seeds, args.seed0,
-                               options, n_jobs=args.jobs or -1, on_done=on_done)
+                               options, n_jobs=args.jobs or -1, on_done=on_done,
+                               cache_dir=cache_dir)
     finally:
         if bar is not None:
             bar.close()
-    out_dir = args.out or f"benchmark-{report['space'].replace(':', '-')}"
     paths = write(report, out_dir)
+    reused = sum(r["reused"] for r in report["runs"])
     summary = markdown(report) + (f"\nwrote {', '.join(str(p) for p in paths.values())} "
-                                  f"in {report['wall_s']:.1f} s")
+                                  f"in {report['wall_s']:.1f} s"
+                                  + (f" ({reused} searches reused from {cache_dir})"
+                                     if reused else ""))
     return report, summary

@@ -108,3 +108,67 @@ def test_checkpoints_outside_the_budget_are_rejected():
 
     with pytest.raises(ConfigError, match="checkpoints"):
         run_benchmark("nasbench-graph:cora", ["random"], 5, 1, checkpoints=[10], n_jobs=1)
+
+
+def test_a_labelled_variant_runs_its_strategy_with_its_own_options():
+    report = run_benchmark("nasbench-graph:cora", ["evolution", "evo-small=evolution",
+                                                   "random", "random-again=random"], 12, 2,
+                           options={"evo-small": {"population_size": 4, "sample_size": 2}},
+                           n_jobs=1)
+    assert report["strategies"] == ["evolution", "evo-small", "random", "random-again"]
+    assert report["variants"] == {"evo-small": "evolution", "random-again": "random"}
+    res = report["results"]
+    # a label changes nothing but the name: same strategy, same seeds, same searches
+    assert res["random-again"]["curve"] == res["random"]["curve"]
+    # the variant's options reach its searches: a population of 4 starts mutating at query 5
+    assert res["evo-small"]["curve"] != res["evolution"]["curve"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("nao,x=bogus", "unknown strategy 'bogus'"),
+    ("nao,nao=random", "more than once"),
+    ("a.b=random", "without '.'"),
+])
+def test_bad_labels_are_named(text, message):
+    from nao.errors import ConfigError
+    from pipelines.benchmark import parse_strategies
+
+    with pytest.raises(ConfigError, match=message):
+        parse_strategies(text)
+
+
+def test_finished_searches_are_kept_and_reused(tmp_path):
+    cache = tmp_path / "runs"
+    first = run_benchmark("nasbench-graph:cora", ["random", "evolution"], 12, 2, n_jobs=1,
+                          cache_dir=cache)
+    assert sorted(p.name for p in cache.glob("*.json")) == [
+        "evolution-seed0.json", "evolution-seed1.json", "random-seed0.json", "random-seed1.json"]
+    assert not any(r["reused"] for r in first["runs"])
+    again = run_benchmark("nasbench-graph:cora", ["random", "evolution"], 12, 2, n_jobs=1,
+                          cache_dir=cache)
+    assert all(r["reused"] for r in again["runs"])
+    assert again["results"] == first["results"]
+    # a shorter budget is read off the longer searches and equals searching it afresh
+    short = run_benchmark("nasbench-graph:cora", ["random", "evolution"], 8, 2, n_jobs=1,
+                          cache_dir=cache)
+    fresh = run_benchmark("nasbench-graph:cora", ["random", "evolution"], 8, 2, n_jobs=1)
+    assert all(r["reused"] for r in short["runs"])
+    for a, b in zip(short["runs"], fresh["runs"], strict=True):
+        assert a["best"] == b["best"]
+    for name in ("random", "evolution"):
+        assert short["results"][name]["curve"] == fresh["results"][name]["curve"]
+
+
+def test_the_cache_is_not_used_for_other_options_or_a_damaged_file(tmp_path):
+    cache = tmp_path / "runs"
+    run_benchmark("nasbench-graph:cora", ["evolution"], 10, 1, n_jobs=1, cache_dir=cache)
+    other = run_benchmark("nasbench-graph:cora", ["evolution"], 10, 1, n_jobs=1,
+                          options={"evolution": {"population_size": 4, "sample_size": 2}},
+                          cache_dir=cache)
+    assert not other["runs"][0]["reused"]
+    (cache / "evolution-seed0.json").write_text('{"space": "nasbench-graph:cora", "vali')
+    damaged = run_benchmark("nasbench-graph:cora", ["evolution"], 10, 1, n_jobs=1,
+                            options={"evolution": {"population_size": 4, "sample_size": 2}},
+                            cache_dir=cache)
+    assert not damaged["runs"][0]["reused"]
+    assert damaged["results"]["evolution"]["curve"] == other["results"]["evolution"]["curve"]
