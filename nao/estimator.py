@@ -56,7 +56,9 @@ class NAO:
     are added (1 = no augmentation). ``patience`` stops training early once the training loss
     has not improved by ``tol`` for that many epochs (``None`` trains all ``epochs``).
     ``warm_start`` (scikit-learn's meaning) continues training the fitted networks on the new
-    data instead of starting afresh, as the authors' code does between search rounds.
+    data instead of starting afresh, as the authors' code does between search rounds;
+    ``warm_patience`` is the patience of such a continued fit (``None``: ``patience``): networks
+    already fitted to most of the data need far fewer epochs than a fresh start.
     ``target_transform`` maps scores into [0, 1] for the sigmoid: ``minmax`` (the paper) or
     ``rank`` (quantiles among the training scores), which keeps a few failed architectures from
     squeezing every good one into the top few percent of the range.
@@ -72,6 +74,7 @@ class NAO:
                  weight_decay: float = 1e-4, grad_clip: float = 5.0, max_symmetries: int = 4,
                  patience: int | None = 100, tol: float = 1e-4, step_size: float = 1.0,
                  max_step_size: float = 100.0, warm_start: bool = False,
+                 warm_patience: int | None = None,
                  target_transform: str = "rank", num_threads: int | None = 1,
                  device: str = "cpu",
                  random_state: int | None = None):
@@ -95,6 +98,7 @@ class NAO:
         self.step_size = step_size
         self.max_step_size = max_step_size
         self.warm_start = warm_start
+        self.warm_patience = warm_patience
         self.target_transform = target_transform
         self.num_threads = num_threads
         self.device = device
@@ -103,7 +107,7 @@ class NAO:
     _PARAMS = ("embedding_size", "hidden_size", "encoder_layers", "decoder_layers", "mlp_layers",
                "mlp_hidden_size", "dropout", "trade_off", "epochs", "batch_size", "lr",
                "weight_decay", "grad_clip", "max_symmetries", "patience", "tol", "step_size",
-               "max_step_size", "warm_start", "target_transform", "num_threads", "device", "random_state")
+               "max_step_size", "warm_start", "warm_patience", "target_transform", "num_threads", "device", "random_state")
 
     def get_params(self) -> dict:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -178,16 +182,21 @@ class NAO:
 
         with torch.random.fork_rng(devices=[]), _torch_threads(self.num_threads):
             torch.manual_seed(seed)
-            if not (self.warm_start and hasattr(self, "model_")):
+            patience = self.patience
+            if self.warm_start and hasattr(self, "model_"):
+                if self.warm_patience is not None:
+                    patience = self.warm_patience
+            else:
                 self.model_ = NAOModel(
                     len(self.space.vocab), self.embedding_size, self.hidden_size,
                     self.encoder_layers, self.decoder_layers, self.mlp_layers,
                     self.mlp_hidden_size, self.dropout,
                 ).to(self.device_)
-            self.loss_curve_ = self._train(train_archs, train_y, rng)
+            self.loss_curve_ = self._train(train_archs, train_y, rng, patience)
         return self
 
-    def _train(self, archs: list[Arch], y: np.ndarray, rng: np.random.Generator) -> list[float]:
+    def _train(self, archs: list[Arch], y: np.ndarray, rng: np.random.Generator,
+               patience: int | None) -> list[float]:
         tokens = self._tokens(archs).to(self.device_)
         masks = self._masks(tokens.cpu()).to(self.device_)
         target = torch.tensor(y, dtype=torch.float32, device=self.device_)
@@ -213,12 +222,12 @@ class NAO:
                 opt.step()
                 total += loss.item() * len(idx)
             curve.append(total / n)
-            if self.patience is not None:
+            if patience is not None:
                 if curve[-1] < best - self.tol:
                     best, since_best = curve[-1], 0
                 else:
                     since_best += 1
-                    if since_best >= self.patience:
+                    if since_best >= patience:
                         break
         model.eval()
         return curve

@@ -19,13 +19,15 @@ from .base import Strategy
 
 # The defaults below were chosen on cora and citeseer (docs/results.md); the paper preset is NAO
 # as published: every decoded architecture evaluated, min-max targets, the paper's layer sizes.
+# warm_patience 20: a round continues networks already fitted to all but the newest few
+# architectures, which need far fewer epochs than a fresh start (docs/results.md, Tuning NAO).
 DEFAULT_NAO_PARAMS: dict = {"embedding_size": 32, "hidden_size": 64, "mlp_hidden_size": 100,
-                            "target_transform": "rank"}
+                            "target_transform": "rank", "warm_patience": 20}
 PRESETS: dict[str, dict] = {
     "paper": {"n_init": 30, "round_size": 10, "top_k": 10, "warm_start": True,
               "candidate_factor": 1.0,
               "nao_params": {"embedding_size": 48, "hidden_size": 96, "mlp_hidden_size": 200,
-                             "target_transform": "minmax"}},
+                             "target_transform": "minmax", "warm_patience": None}},
 }
 FIT_ON = ("all", "latest")
 

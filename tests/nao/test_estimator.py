@@ -94,6 +94,20 @@ def test_warm_start_continues_the_same_networks(cora, cora_sample):
     assert cold.model_ is not first
 
 
+def test_warm_patience_applies_to_continued_fits_only(cora, cora_sample):
+    archs, y = cora_sample
+    # tol 10 means no epoch counts as an improvement after the first: patience p stops at p + 1
+    model = NAO(cora, random_state=0, epochs=12, patience=None, tol=10.0, warm_start=True,
+                warm_patience=2)
+    model.fit(archs[:30], y[:30])
+    assert len(model.loss_curve_) == 12  # a fresh fit: patience None, every epoch
+    model.fit(archs, y)
+    assert len(model.loss_curve_) == 3  # continued: warm_patience 2
+    cold = NAO(cora, random_state=0, epochs=12, patience=None, tol=10.0, warm_patience=2)
+    cold.fit(archs[:30], y[:30]).fit(archs, y)
+    assert len(cold.loss_curve_) == 12  # without warm_start every fit is fresh
+
+
 def test_save_and_load_give_the_same_predictions(tmp_path, cora, cora_sample, fitted):
     archs, _ = cora_sample
     path = tmp_path / "nao.pt"
