@@ -10,15 +10,70 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from nao.errors import InvalidArchitectureError
+from nao.errors import ConfigError, InvalidArchitectureError
 
 Arch = Any  # a space-specific, hashable, immutable value (a NamedTuple in the bundled spaces)
 Tokens = tuple[int, ...]
+NodeKind = Literal["input", "op", "output"]
+NODE_KINDS: tuple[str, ...] = ("input", "op", "output")
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """One box of a drawn architecture; ``id`` is what edges and the text form refer to."""
+
+    id: str
+    label: str
+    kind: NodeKind
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    """``src`` feeds ``dst``; ``label`` names the op on the edge (``None``: a plain wire)."""
+
+    src: str
+    dst: str
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class CellGraph:
+    """A named DAG: one cell (or a whole network) of an architecture, nodes in topological
+    order. What :meth:`SearchSpace.graph` returns and ``nao show`` draws."""
+
+    name: str
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[GraphEdge, ...]
+
+    def __post_init__(self):
+        ids = [n.id for n in self.nodes]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{self.name}: node ids repeat: {ids}")
+        for n in self.nodes:
+            if n.kind not in NODE_KINDS:
+                raise ValueError(f"{self.name}: node {n.id} has kind {n.kind!r}")
+        seen: set[str] = set()
+        for n in self.nodes:  # every edge comes from an earlier node
+            for e in self.inputs_of(n.id):
+                if e.src not in seen:
+                    raise ValueError(f"{self.name}: edge {e.src} -> {e.dst}: {e.src} is not a "
+                                     f"node listed before {e.dst}")
+            seen.add(n.id)
+        if stray := [e for e in self.edges if e.dst not in seen]:
+            raise ValueError(f"{self.name}: edge into unknown node {stray[0].dst}")
+
+    def node(self, node_id: str) -> GraphNode:
+        return next(n for n in self.nodes if n.id == node_id)
+
+    def inputs_of(self, node_id: str) -> tuple[GraphEdge, ...]:
+        """Edges into ``node_id``, in the order the architecture lists them."""
+        return tuple(e for e in self.edges if e.dst == node_id)
 
 
 class SearchSpace(ABC):
@@ -128,6 +183,11 @@ class SearchSpace(ABC):
             if self.canonical(child) != self.canonical(arch):
                 return child
         return self.sample(rng)
+
+    # ----- pictures ------------------------------------------------------------------------
+    def graph(self, arch: Arch) -> list[CellGraph]:
+        """The architecture as DAGs to draw, one per cell (``nao show``)."""
+        raise ConfigError(f"{self.name} cannot be drawn: the space defines no graph form")
 
     # ----- equivalence ---------------------------------------------------------------------
     def canonical(self, arch: Arch) -> Hashable:

@@ -24,7 +24,7 @@ import numpy as np
 
 from nao.errors import InvalidArchitectureError
 
-from .base import SearchSpace, Tokens
+from .base import CellGraph, GraphEdge, GraphNode, SearchSpace, Tokens
 
 if TYPE_CHECKING:
     from .enas_micro_net import ChildNetwork, Supernet
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 OPS = ("sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3", "identity")
 N_NODES = 5
 N_CELL_INPUTS = 2  # the outputs of the two previous cells
+CELL_INPUT_NAMES = ("c_{k-2}", "c_{k-1}")
 CELL_TYPES = ("normal", "reduce")
 BRANCH_FIELDS = ("in_a", "op_a", "in_b", "op_b")
 TOKENS_PER_NODE = len(BRANCH_FIELDS)
@@ -207,6 +208,25 @@ class EnasMicroSpace(SearchSpace):
             position=len(prefix),
             expected=", ".join(names),
         )
+
+    # ----- pictures ------------------------------------------------------------------------
+    def graph(self, arch: MicroArch) -> list[CellGraph]:
+        """One DAG per cell: inputs ``0`` (c_{k-2}) and ``1`` (c_{k-1}), nodes ``2..6`` (the
+        numbers of the string form) with two op-labelled input edges each, and ``out``, the
+        concatenation of the nodes no later node reads."""
+        graphs = []
+        for name, cell in zip(CELL_TYPES, arch, strict=True):
+            nodes = [GraphNode(str(k), label, "input") for k, label in enumerate(CELL_INPUT_NAMES)]
+            edges = []
+            for i, node in enumerate(cell):
+                me = str(N_CELL_INPUTS + i)
+                nodes.append(GraphNode(me, f"node {me}", "op"))
+                edges += [GraphEdge(str(node.in_a), me, node.op_a),
+                          GraphEdge(str(node.in_b), me, node.op_b)]
+            nodes.append(GraphNode("out", "concat", "output"))
+            edges += [GraphEdge(str(N_CELL_INPUTS + i), "out") for i in unused_nodes(cell)]
+            graphs.append(CellGraph(name, tuple(nodes), tuple(edges)))
+        return graphs
 
     # ----- equivalence ---------------------------------------------------------------------
     @staticmethod

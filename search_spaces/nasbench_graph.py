@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from nao.errors import ConfigError, InvalidArchitectureError, UnknownArchitectureError
 
-from .base import SearchSpace, Tokens
+from .base import CellGraph, GraphEdge, GraphNode, SearchSpace, Tokens
 from .tabular import Record, TabularBenchmark, load_pickle_table
 
 LINK_PATTERNS: tuple[tuple[int, ...], ...] = (
@@ -128,6 +128,21 @@ class NasBenchGraphSpace(SearchSpace):
                 )
             tokens.append(self.vocab.index(op_s))
         return self._arch_from_tokens(tuple(tokens))
+
+    # ----- pictures ------------------------------------------------------------------------
+    def graph(self, arch: GraphArch) -> list[CellGraph]:
+        """Input ``0``, layers ``1..4`` (layer ``i + 1`` reads ``links[i]`` and applies
+        ``ops[i]``), and the output fed by every layer no other layer reads (the benchmark's
+        leaf nodes)."""
+        self.to_tokens(arch)  # a foreign op is an error here too
+        nodes = [GraphNode("0", "input", "input")]
+        nodes += [GraphNode(str(i + 1), f"node {i + 1} ({op})", "op")
+                  for i, op in enumerate(arch.ops)]
+        edges = [GraphEdge(str(link), str(i + 1)) for i, link in enumerate(arch.links)]
+        leaves = [k for k in range(1, N_NODES + 1) if k not in arch.links]
+        nodes.append(GraphNode("out", "output", "output"))
+        edges += [GraphEdge(str(k), "out") for k in leaves]
+        return [CellGraph("network", tuple(nodes), tuple(edges))]
 
     # ----- equivalence ---------------------------------------------------------------------
     def canonical(self, arch: GraphArch) -> int:

@@ -1,5 +1,5 @@
 """One module per subcommand, each with ``register(subparsers)``."""
 
-from . import benchmark, predictor_eval, search, train, ws
+from . import benchmark, predictor_eval, search, show, train, ws
 
-COMMANDS = [search, predictor_eval, benchmark, ws, train]
+COMMANDS = [search, predictor_eval, benchmark, ws, train, show]

@@ -240,3 +240,28 @@ def test_nao_fits_and_proposes_new_valid_architectures(space, rng):
     for arch in proposed:
         assert space.from_tokens(space.to_tokens(arch)) == arch
         assert space.canonical(arch) not in known
+
+
+# ----- pictures ----------------------------------------------------------------------------
+def test_graph_has_two_op_labelled_input_edges_per_node(space, rng):
+    for arch in [example_arch()] + [space.sample(rng) for _ in range(20)]:
+        graphs = space.graph(arch)
+        assert [g.name for g in graphs] == ["normal", "reduce"]
+        for graph, cell in zip(graphs, arch, strict=True):
+            assert [n.label for n in graph.nodes if n.kind == "input"] == ["c_{k-2}", "c_{k-1}"]
+            for i, node in enumerate(cell):
+                edges = graph.inputs_of(str(2 + i))
+                assert [(e.src, e.label) for e in edges] == [
+                    (str(node.in_a), node.op_a), (str(node.in_b), node.op_b)]
+
+
+def test_graph_concat_takes_exactly_the_nodes_no_node_reads(space, rng):
+    normal, reduce = space.graph(example_arch())
+    assert [e.src for e in normal.inputs_of("out")] == ["6"]  # nodes 2..5 are all read
+    assert [e.src for e in reduce.inputs_of("out")] == ["2", "3", "4", "5", "6"]
+    for arch in [space.sample(rng) for _ in range(20)]:
+        for graph, cell in zip(space.graph(arch), arch, strict=True):
+            read = {str(k) for node in cell for k in (node.in_a, node.in_b)}
+            unread = [str(2 + i) for i in range(N_NODES) if str(2 + i) not in read]
+            assert [e.src for e in graph.inputs_of("out")] == unread
+            assert all(e.label is None for e in graph.inputs_of("out"))

@@ -156,3 +156,24 @@ def test_sample_covers_every_op(cora):
     rng = np.random.default_rng(3)
     ops = {op for _ in range(300) for op in cora.sample(rng).ops}
     assert ops == set(cora.ops)
+
+
+# ----- pictures ----------------------------------------------------------------------------
+def test_graph_wires_the_link_pattern_and_feeds_the_leaves_to_the_output(cora):
+    (graph,) = cora.graph(cora.from_string("0,1,1,2:gcn,gat,sage,skip"))
+    assert [(n.id, n.kind) for n in graph.nodes] == [
+        ("0", "input"), ("1", "op"), ("2", "op"), ("3", "op"), ("4", "op"), ("out", "output")]
+    assert {(e.src, e.dst) for e in graph.edges} == {
+        ("0", "1"), ("1", "2"), ("1", "3"), ("2", "4"), ("3", "out"), ("4", "out")}
+    assert all(e.label is None for e in graph.edges)  # the op is the node's, not the wire's
+    assert [graph.node(k).label for k in "1234"] == [
+        "node 1 (gcn)", "node 2 (gat)", "node 3 (sage)", "node 4 (skip)"]
+
+
+@pytest.mark.parametrize("links", LINK_PATTERNS)
+def test_graph_output_takes_exactly_the_layers_nobody_reads(cora, links):
+    (graph,) = cora.graph(GraphArch(links, ("gcn",) * 4))
+    for layer, link in enumerate(links, start=1):
+        assert [e.src for e in graph.inputs_of(str(layer))] == [str(link)]
+    leaves = [str(k) for k in range(1, 5) if k not in links]
+    assert [e.src for e in graph.inputs_of("out")] == leaves
