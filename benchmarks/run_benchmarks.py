@@ -10,6 +10,10 @@ queries of a 200-query search are the 50-query search (pinned by
 tests/pipelines/test_benchmark.py). Each dataset's benchmark.md/.json/.png go to OUT/<dataset>/,
 the combined tables to OUT/tables.md, and with ``--doc`` into that file between the markers
 ``<!-- benchmark-tables:start -->`` and ``<!-- benchmark-tables:end -->``.
+
+Every finished search is kept in OUT/<dataset>/runs/ (committed for the default OUT) and read back
+by the next run with the same options, so the committed tables regenerate in seconds and more
+seeds or strategies cost only the new searches.
 """
 
 from __future__ import annotations
@@ -68,6 +72,14 @@ def table(report: dict, budgets: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _shown(path: Path) -> str:
+    """The output directory as the reader of the docs would type it (relative to the repo)."""
+    try:
+        return str(path.resolve().relative_to(Path(__file__).resolve().parent.parent))
+    except ValueError:
+        return str(path)
+
+
 def put_into_doc(doc: Path, tables: str) -> None:
     text = doc.read_text() if doc.exists() else f"# Results\n\n{START}\n{END}\n"
     if START not in text or END not in text:
@@ -101,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
               f"in {time.perf_counter() - start:.0f} s ({total} searches taking {search_s:,.0f} s "
               "summed"
               + (f"; {reused} of them finished earlier and read back from "
-                 f"{args.out.name}/<dataset>/{RUNS_DIR}/" if reused else "")
+                 f"{_shown(args.out)}/<dataset>/{RUNS_DIR}/" if reused else "")
               + "). The pick is the best architecture by "
               "validation accuracy so far; ranks are among all architectures of the table "
               "(1 = best).\n\n" + "\n".join(sections))

@@ -51,19 +51,24 @@ class SepConv(nn.Sequential):
 class FactorizedReduce(nn.Module):
     """Halve height and width without discarding pixels: two stride-2 1x1 convolutions, the
     second on the input shifted by one pixel, concatenated. Odd sizes round up (both paths
-    see a padded input), unlike the usual version that fails on 7x7 maps."""
+    see a padded input), unlike the usual version that fails on 7x7 maps.
+
+    A stride-2 1x1 convolution is written as a 1x1 convolution of every second pixel: the same
+    result and weights, and it avoids a oneDNN crash (heap corruption) that torch 2.14 hits on
+    some CPUs for strided 1x1 channels-last convolutions with fewer than 8 input channels."""
 
     def __init__(self, c_in: int, c_out: int, affine: bool = True):
         super().__init__()
         self.relu = nn.ReLU()
-        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.conv_2 = nn.Conv2d(c_in, c_out - c_out // 2, 1, stride=2, bias=False)
+        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, bias=False)
+        self.conv_2 = nn.Conv2d(c_in, c_out - c_out // 2, 1, bias=False)
         self.bn = batch_norm(c_out, affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
         shifted = F.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
-        return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
+        return self.bn(torch.cat([self.conv_1(x[:, :, ::2, ::2]),
+                                  self.conv_2(shifted[:, :, ::2, ::2])], dim=1))
 
 
 class MaxPool(nn.Module):

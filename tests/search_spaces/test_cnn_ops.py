@@ -27,3 +27,20 @@ def test_pools_match_reference_values_and_gradients(shape, k):
 def test_factorized_reduce_halves_odd_sizes_rounding_up():
     assert FactorizedReduce(4, 6)(torch.randn(2, 4, 7, 7)).shape == (2, 6, 4, 4)
     assert SepConv(4, 5)(torch.randn(2, 4, 7, 7)).shape == (2, 4, 7, 7)
+
+
+@pytest.mark.parametrize("size", [7, 8])
+def test_factorized_reduce_equals_two_strided_convolutions(size):
+    torch.manual_seed(0)
+    op = FactorizedReduce(4, 6).eval()
+    x = torch.randn(2, 4, size, size)
+    relu = torch.relu(x)
+    shifted = torch.nn.functional.pad(relu, (0, 1, 0, 1))[:, :, 1:, 1:]
+    expected = op.bn(torch.cat([
+        torch.nn.functional.conv2d(relu, op.conv_1.weight, stride=2),
+        torch.nn.functional.conv2d(shifted, op.conv_2.weight, stride=2)], dim=1))
+    assert torch.allclose(op(x), expected, atol=1e-6)
+    # channels-last input with few channels (crashed torch 2.14's strided 1x1 conv on some CPUs)
+    cl = x.contiguous(memory_format=torch.channels_last).requires_grad_()
+    op.train()(cl).sum().backward()
+    assert cl.grad.shape == x.shape
