@@ -182,16 +182,16 @@ class NAO:
 
         with torch.random.fork_rng(devices=[]), _torch_threads(self.num_threads):
             torch.manual_seed(seed)
-            patience = self.patience
-            if self.warm_start and hasattr(self, "model_"):
-                if self.warm_patience is not None:
-                    patience = self.warm_patience
-            else:
+            continued = self.warm_start and hasattr(self, "model_")
+            if not continued:
                 self.model_ = NAOModel(
                     len(self.space.vocab), self.embedding_size, self.hidden_size,
                     self.encoder_layers, self.decoder_layers, self.mlp_layers,
                     self.mlp_hidden_size, self.dropout,
                 ).to(self.device_)
+            patience = self.patience
+            if continued and self.warm_patience is not None:
+                patience = self.warm_patience
             self.loss_curve_ = self._train(train_archs, train_y, rng, patience)
         return self
 

@@ -24,7 +24,7 @@ from search_spaces import get_space
 from search_spaces.base import SearchSpace
 
 from .evaluators import TableEvaluator
-from .search import run_search
+from .search import pick_record, run_search
 from .strategies import STRATEGIES, make_strategy
 
 CHECKPOINT_FRACTIONS = (0.25, 0.5, 1.0)  # query counts the table shows, as shares of the budget
@@ -55,7 +55,7 @@ def parse_strategies(text: str) -> list[str]:
     entries = [s.strip() for s in text.split(",")]
     if not text.strip() or any(not e for e in entries):
         raise ConfigError(f"--strategies {text!r}: give comma-separated names, e.g. nao,rl,random")
-    labels = [e.split("=", 1)[0].strip() for e in entries]
+    labels = [label_of(e) for e in entries]
     unknown = [base_strategy(e) for e in entries if base_strategy(e) not in STRATEGIES]
     if unknown:
         raise ConfigError(f"--strategies: unknown strategy {', '.join(map(repr, unknown))}; "
@@ -160,12 +160,8 @@ def load_cached_run(cache_dir: Path, space_name: str, strategy: str, seed: int, 
     best = record["best"]
     if len(record["valid"]) > budget:  # the pick of the shorter search, as run_search makes it
         i = int(np.argmax(valid))
-        benchmark = _space(space_name).benchmark
-        best = {"arch": record["archs"][i], "valid": valid[i],
-                "test": record["test"][i], "query": i + 1,
-                "valid_rank": benchmark.valid_rank(valid[i])}
-        if best["test"] is not None:
-            best["test_rank"] = benchmark.test_rank(best["test"])
+        best = pick_record(record["archs"][i], valid[i], record["test"][i], i + 1,
+                           _space(space_name).benchmark)
     wall_s = record["wall_s"] * budget / len(record["valid"])  # an estimate when cut
     return Run(label_of(strategy), seed, valid, test, best, wall_s, reused=True)
 

@@ -47,6 +47,16 @@ class SearchStalledError(NaoError):
     """The strategy keeps asking for architectures that were all evaluated already."""
 
 
+def pick_record(arch: str, valid: float, test: float | None, query: int, benchmark=None) -> dict:
+    """The ``best`` entry of a result: the pick, with its ranks in the table when there is one."""
+    best = {"arch": arch, "valid": valid, "test": test, "query": query}
+    if benchmark is not None:
+        best["valid_rank"] = benchmark.valid_rank(valid)
+        if test is not None:
+            best["test_rank"] = benchmark.test_rank(test)
+    return best
+
+
 def run_search(space: SearchSpace, strategy: Strategy, evaluator: Evaluator, budget: int, *,
                strategy_name: str = "", seed: int | None = None, store: Store | None = None,
                on_query: Callable[[HistoryEntry], None] | None = None,
@@ -101,13 +111,10 @@ def run_search(space: SearchSpace, strategy: Strategy, evaluator: Evaluator, bud
             )
     best_i = max(range(len(history)), key=lambda i: history[i].valid)
     b = history[best_i]
-    best = {"arch": b.arch, "valid": b.valid, "test": b.test, "query": b.query}
-    extra: dict = {}
     benchmark = getattr(space, "benchmark", None)
+    best = pick_record(b.arch, b.valid, b.test, b.query, benchmark)
+    extra: dict = {}
     if benchmark is not None:
-        best["valid_rank"] = benchmark.valid_rank(b.valid)
-        if b.test is not None:
-            best["test_rank"] = benchmark.test_rank(b.test)
         extra = {"optimum_valid": benchmark.optimum_valid, "optimum_test": benchmark.optimum_test}
     return SearchResult(space.name, strategy_name, seed, len(history),
                         time.perf_counter() - start, history, best, extra)
