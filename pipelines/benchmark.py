@@ -169,17 +169,18 @@ def load_cached_run(cache_dir: Path, space_name: str, strategy: str, seed: int, 
 def run_all(space_name: str, strategies: Sequence[str], budget: int, seeds: Sequence[int],
             options: dict[str, dict], n_jobs: int = -1,
             on_done: Callable[[Run], None] | None = None,
-            cache_dir: str | Path | None = None) -> list[Run]:
+            cache_dir: str | Path | None = None, reuse: bool = True) -> list[Run]:
     """Every (strategy, seed) search through joblib; returned in (strategy, seed) order.
     Runs already saved in ``cache_dir`` (same space, strategy, options, seed, enough queries)
-    are read back instead of searched again."""
+    are read back instead of searched again unless ``reuse`` is false; finished searches are
+    saved there either way."""
     from joblib import Parallel, delayed
 
     jobs = [(s, k) for s in strategies for k in seeds]
     runs, todo = [], []
     for s, k in jobs:
         opts = options.get(label_of(s), {})
-        cached = None if cache_dir is None else load_cached_run(
+        cached = None if cache_dir is None or not reuse else load_cached_run(
             Path(cache_dir), space_name, s, k, budget, opts)
         if cached is None:
             todo.append((s, k, opts))
@@ -238,10 +239,11 @@ def run_benchmark(space_name: str, strategies: Sequence[str], budget: int, n_see
                   seed0: int = 0, options: dict[str, dict] | None = None, n_jobs: int = -1,
                   on_done: Callable[[Run], None] | None = None,
                   checkpoints: Sequence[int] | None = None,
-                  cache_dir: str | Path | None = None) -> dict:
+                  cache_dir: str | Path | None = None, reuse: bool = True) -> dict:
     """Run and summarize; the returned dict is what ``--json`` prints. ``strategies`` are
     names or ``label=name`` entries (:func:`parse_strategies`); ``options`` are keyed by label.
-    With ``cache_dir`` every finished search is kept there and reused by the next call."""
+    With ``cache_dir`` every finished search is kept there and reused by the next call
+    (``reuse=False``: searched again, and the new result replaces the saved one)."""
     space = get_space(space_name)
     TableEvaluator(space)  # a space without a table is a ConfigError before any work starts
     labels = [label_of(s) for s in strategies]
@@ -253,7 +255,8 @@ def run_benchmark(space_name: str, strategies: Sequence[str], budget: int, n_see
         raise ConfigError(f"checkpoints must lie between 1 and the budget ({budget})")
     seeds = list(range(seed0, seed0 + n_seeds))
     start = time.perf_counter()
-    runs = run_all(space.name, strategies, budget, seeds, options, n_jobs, on_done, cache_dir)
+    runs = run_all(space.name, strategies, budget, seeds, options, n_jobs, on_done, cache_dir,
+                   reuse)
     return {
         "space": space.name, "strategies": labels,
         "variants": {label_of(s): base_strategy(s) for s in strategies if "=" in s},

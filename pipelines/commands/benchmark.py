@@ -38,7 +38,8 @@ def register(sub) -> None:
                                  "searches in runs/, which a rerun reuses "
                                  "(default benchmark-<space>)")
     p.add_argument("--fresh", action="store_true",
-                   help="search again even where --out/runs/ holds a matching finished search")
+                   help="search again even where --out/runs/ holds a matching finished search "
+                        "(each new search replaces its saved file when it finishes)")
     p.add_argument("--jobs", type=positive_int, default=None,
                    help="parallel searches (default: all cores)")
     p.add_argument("--set", action="append", metavar="STRATEGY.KEY=VALUE", dest="settings",
@@ -65,13 +66,10 @@ def run(args: argparse.Namespace):
 
     out_dir = Path(args.out or f"benchmark-{args.space.replace(':', '-')}")
     cache_dir = out_dir / RUNS_DIR
-    if args.fresh and cache_dir.is_dir():
-        for old in cache_dir.glob("*.json"):
-            old.unlink()
     try:
         report = run_benchmark(args.space, strategies, args.budget, args.seeds, args.seed0,
                                options, n_jobs=args.jobs or -1, on_done=on_done,
-                               cache_dir=cache_dir)
+                               cache_dir=cache_dir, reuse=not args.fresh)
     finally:
         if bar is not None:
             bar.close()

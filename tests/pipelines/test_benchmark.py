@@ -172,3 +172,15 @@ def test_the_cache_is_not_used_for_other_options_or_a_damaged_file(tmp_path):
                             cache_dir=cache)
     assert not damaged["runs"][0]["reused"]
     assert damaged["results"]["evolution"]["curve"] == other["results"]["evolution"]["curve"]
+
+
+def test_fresh_searches_again_and_keeps_the_other_saved_searches(tmp_path):
+    out = tmp_path / "bench"
+    common = ["benchmark", "--budget", "6", "--seeds", "1", "--jobs", "1", "--quiet", "--json",
+              "--out", str(out)]
+    assert main([*common, "--strategies", "random,evolution"]) == 0
+    assert main([*common, "--strategies", "random", "--fresh"]) == 0
+    report = json.loads((out / "benchmark.json").read_text())
+    assert not any(r["reused"] for r in report["runs"])
+    # --fresh replaces what it searched again and leaves every other finished search alone
+    assert (out / "runs" / "evolution-seed0.json").exists()
