@@ -68,12 +68,12 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
                        momentum: float = MOMENTUM, weight_decay: float = WEIGHT_DECAY,
                        grad_clip: float = GRAD_CLIP, cutout: int | None = None,
                        drop_path: float = DROP_PATH, auxiliary_weight: float = AUXILIARY_WEIGHT,
-                       runtime: Runtime | None = None, random_state: int = 0,
+                       stem_stride: int = 1, runtime: Runtime | None = None, random_state: int = 0,
                        progress: bool = True) -> TrainResult:
     """Train ``arch`` for ``epochs`` epochs and report its test accuracy and parameter count.
 
     ``cutout`` defaults to the dataset's side length (0 turns it off); ``auxiliary_weight`` 0
-    builds no auxiliary head.
+    builds no auxiliary head; ``stem_stride`` 2 halves the images before the first cell.
     """
     if epochs < 1 or channels < 1 or layers < 1 or batch_size < 1:
         raise ConfigError("epochs, channels, layers and batch size must be at least 1")
@@ -93,7 +93,8 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(random_state)
         model = space.build(arch, channels, data.num_classes, layers, data.in_channels,
-                            auxiliary=auxiliary_weight > 0, drop_path=0.0)
+                            auxiliary=auxiliary_weight > 0, drop_path=0.0,
+                            stem_stride=stem_stride)
         model = runtime.prepare(model)
         optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
                                     weight_decay=weight_decay)

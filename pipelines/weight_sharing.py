@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from nao.errors import ConfigError
 from search_spaces.base import Arch, SearchSpace
+from search_spaces.enas_micro_net import STEM_STRIDES
 
 from .data import ImageData, batches, n_batches
 from .run_files import open_run_dir, save_checkpoint, write_log
@@ -106,8 +107,8 @@ class WeightSharingSearch:
     """
 
     def __init__(self, space: SearchSpace, controller: str = "nao", *, epochs: int = 20,
-                 channels: int = CHANNELS, layers: int = LAYERS, batch_size: int = BATCH_SIZE,
-                 pool_size: int = POOL_SIZE, keep: int | None = None, steps: int | None = None,
+                 channels: int = CHANNELS, layers: int = LAYERS, stem_stride: int = 1,
+                 batch_size: int = BATCH_SIZE, pool_size: int = POOL_SIZE, keep: int | None = None, steps: int | None = None,
                  every: int | None = None, eval_batches: int = EVAL_BATCHES,
                  final_candidates: int = FINAL_CANDIDATES,
                  lr_max: float = LR_MAX, lr_min: float = LR_MIN, momentum: float = MOMENTUM,
@@ -120,6 +121,7 @@ class WeightSharingSearch:
         self.epochs = epochs
         self.channels = channels
         self.layers = layers
+        self.stem_stride = stem_stride
         self.batch_size = batch_size
         self.pool_size = pool_size
         self.keep = keep
@@ -150,6 +152,8 @@ class WeightSharingSearch:
                      "final_candidates"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.stem_stride not in STEM_STRIDES:
+            raise ConfigError(f"stem_stride must be one of {STEM_STRIDES}, got {self.stem_stride}")
         if self.pool_size < 2:
             raise ConfigError(f"pool_size must be at least 2, got {self.pool_size}")
         default = pool_policy(self.controller, self.pool_size, self.epochs)
@@ -169,8 +173,8 @@ class WeightSharingSearch:
         """What a resumed run must share with the checkpoint (the device may differ)."""
         return {"space": self.space.name, "controller": self.controller, "data": data.name,
                 "seed": self.random_state, "epochs": self.epochs, "channels": self.channels,
-                "layers": self.layers, "batch_size": self.batch_size,
-                "pool_size": self.pool_size, "keep": policy.keep, "steps": policy.steps,
+                "layers": self.layers, "stem_stride": self.stem_stride,
+                "batch_size": self.batch_size, "pool_size": self.pool_size, "keep": policy.keep, "steps": policy.steps,
                 "every": policy.every,
                 "eval_batches": self.eval_batches, "lr_max": self.lr_max, "lr_min": self.lr_min,
                 "momentum": self.momentum, "weight_decay": self.weight_decay,
@@ -196,7 +200,7 @@ class WeightSharingSearch:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             supernet = self.space.build_supernet(self.channels, data.num_classes, self.layers,
-                                                 data.in_channels)
+                                                 data.in_channels, self.stem_stride)
         supernet = runtime.prepare(supernet)
         optimizer = torch.optim.SGD(supernet.parameters(), lr=self.lr_max, momentum=self.momentum,
                                     nesterov=True, weight_decay=self.weight_decay)
@@ -330,8 +334,8 @@ class WeightSharingSearch:
         return {
             "space": self.space.name, "controller": self.controller, "data": data.summary(),
             "seed": self.random_state, "epochs": self.epochs, "channels": self.channels,
-            "layers": self.layers, "batch_size": self.batch_size, "pool_size": self.pool_size,
-            "device": str(self.runtime_.device),
+            "layers": self.layers, "stem_stride": self.stem_stride,
+            "batch_size": self.batch_size, "pool_size": self.pool_size, "device": str(self.runtime_.device),
             "best": {"arch": self.space.to_string(self.best_arch_), "valid": self.best_valid_},
             "candidates": [{"arch": self.space.to_string(a), "valid": v}
                            for a, v in self.candidates_],

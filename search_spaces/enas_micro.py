@@ -280,21 +280,23 @@ class EnasMicroSpace(SearchSpace):
 
     # ----- networks ------------------------------------------------------------------------
     def build_supernet(self, channels: int, num_classes: int, layers: int,
-                       in_channels: int) -> Supernet:
+                       in_channels: int, stem_stride: int = 1) -> Supernet:
         """One network holding the weights of every child (ENAS weight sharing).
 
-        ``layers`` normal cells per stage; reductions at 1/3 and 2/3 depth.
+        ``layers`` normal cells per stage; reductions at 1/3 and 2/3 depth; ``stem_stride`` 2
+        halves the input before the first cell.
         """
         from .enas_micro_net import Supernet
 
-        return Supernet(channels, num_classes, layers, in_channels)
+        return Supernet(channels, num_classes, layers, in_channels, stem_stride)
 
     def build(self, arch: MicroArch, channels: int, num_classes: int, layers: int,
-              in_channels: int, auxiliary: bool = False, drop_path: float = 0.0) -> ChildNetwork:
+              in_channels: int, auxiliary: bool = False, drop_path: float = 0.0,
+              stem_stride: int = 1) -> ChildNetwork:
         """The child network of ``arch`` alone, for training from scratch or from the
         supernet's weights (:meth:`ChildNetwork.load_from_supernet`)."""
         from .enas_micro_net import ChildNetwork
 
         self.from_tokens(self.to_tokens(arch))  # reject foreign architectures early
         return ChildNetwork(arch, channels, num_classes, layers, in_channels,
-                            auxiliary=auxiliary, drop_path=drop_path)
+                            auxiliary=auxiliary, drop_path=drop_path, stem_stride=stem_stride)

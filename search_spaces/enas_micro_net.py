@@ -35,6 +35,7 @@ from .enas_micro import (
 )
 
 STEM_KERNEL = 3
+STEM_STRIDES = (1, 2)
 # Weights and activations in channels-last layout: training on CPU measured 1.6x faster
 # (torch 2.14, depthwise convolutions dominate); results are the same either way.
 CHANNELS_LAST = True
@@ -107,12 +108,15 @@ class _MicroNetwork(nn.Module):
     """The stack shared by supernet and child; subclasses say which ops each cell holds."""
 
     def __init__(self, channels: int, num_classes: int, layers: int, in_channels: int,
-                 affine: bool, auxiliary: bool):
+                 affine: bool, auxiliary: bool, stem_stride: int = 1):
         super().__init__()
+        if stem_stride not in STEM_STRIDES:
+            raise ConfigError(f"stem stride must be one of {STEM_STRIDES}, got {stem_stride}")
         self.config = {"channels": channels, "num_classes": num_classes, "layers": layers,
-                       "in_channels": in_channels}
+                       "in_channels": in_channels, "stem_stride": stem_stride}
         self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, channels, STEM_KERNEL, padding=STEM_KERNEL // 2, bias=False),
+            nn.Conv2d(in_channels, channels, STEM_KERNEL, stride=stem_stride,
+                      padding=STEM_KERNEL // 2, bias=False),
             batch_norm(channels, affine),
         )
         layout = cell_layout(layers)
@@ -165,9 +169,10 @@ class Supernet(_MicroNetwork):
     """Every op of every branch of every cell, shared by all children (ENAS). BatchNorm is
     non-affine; ``forward(x, arch)`` runs the child ``arch``, touching only its weights."""
 
-    def __init__(self, channels: int, num_classes: int, layers: int, in_channels: int):
+    def __init__(self, channels: int, num_classes: int, layers: int, in_channels: int,
+                 stem_stride: int = 1):
         super().__init__(channels, num_classes, layers, in_channels, affine=False,
-                         auxiliary=False)
+                         auxiliary=False, stem_stride=stem_stride)
 
     def _cell_contents(self, reduction: bool) -> CellContents:
         return [OPS] * (2 * N_NODES), range(N_CELL_INPUTS), range(N_NODES)
@@ -181,13 +186,16 @@ class ChildNetwork(_MicroNetwork):
 
     ``forward(x)`` gives logits, or ``(logits, aux_logits)`` when built with ``auxiliary`` and in
     training mode. ``drop_path_prob`` may be changed between epochs (NAO ramps it up).
+    ``stem_stride`` 2 halves the input before the first cell (as ImageNet stems do): on a CPU the
+    cells then run on a quarter of the pixels, about twice as fast on 28x28 images.
     """
 
     def __init__(self, arch: MicroArch, channels: int, num_classes: int, layers: int,
-                 in_channels: int, auxiliary: bool = False, drop_path: float = 0.0):
+                 in_channels: int, auxiliary: bool = False, drop_path: float = 0.0,
+                 stem_stride: int = 1):
         self.arch = arch
         super().__init__(channels, num_classes, layers, in_channels, affine=True,
-                         auxiliary=auxiliary)
+                         auxiliary=auxiliary, stem_stride=stem_stride)
         self.drop_path_prob = drop_path
 
     def _cell_contents(self, reduction: bool) -> CellContents:

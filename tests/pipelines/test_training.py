@@ -73,6 +73,17 @@ def test_cli_train_auxiliary_weight_zero_builds_no_head(arch_text, capsys):
     assert without["test_accuracy"] != with_head["test_accuracy"]  # but it trains differently
 
 
+def test_cli_train_stem_stride_keeps_the_weights_and_changes_the_network(arch_text, capsys):
+    args = ["train", "--arch", arch_text, "--epochs", "1", *TINY, "--train-size", "200"]
+    main(args)
+    plain = json.loads(capsys.readouterr().out)
+    main([*args, "--stem-stride", "2"])
+    strided = json.loads(capsys.readouterr().out)
+    assert plain["stem_stride"] == 1 and strided["stem_stride"] == 2
+    assert strided["params"] == plain["params"]  # a stride adds no weights
+    assert strided["history"][0]["train_loss"] != plain["history"][0]["train_loss"]
+
+
 def test_cli_train_train_size_subsamples(arch_text, capsys):
     assert main(["train", "--arch", arch_text, "--epochs", "1", *TINY, "--train-size", "200"]) == 0
     assert json.loads(capsys.readouterr().out)["data"]["train"] == 200
@@ -114,6 +125,7 @@ def test_cli_train_reads_data_dir_and_passes_download(arch_text, monkeypatch, tm
     (["--auxiliary-weight", "-1"], "0 or more"),
     (["--lr", "0"], "more than 0"),
     (["--device", "gpu"], "invalid choice"),
+    (["--stem-stride", "3"], "invalid choice"),
     (["--data", "fashion-mnist", "--data-dir", "/nonexistent"], "dataset-fashion-mnist"),
     (["--batch-size", "100000"], "exceeds"),
 ])

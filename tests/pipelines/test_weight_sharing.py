@@ -110,6 +110,7 @@ def test_run_directory_rules(space, data, tmp_path):
     ({"keep": 4}, "keep"),
     ({"epochs": 0}, "epochs"),
     ({"batch_size": 10_000}, "batch size"),
+    ({"stem_stride": 3}, "stem_stride"),
 ])
 def test_bad_options_are_config_errors(space, data, kwargs, message):
     controller = kwargs.pop("controller", "random")
@@ -193,6 +194,14 @@ def test_cli_ws_train_size_subsamples_the_training_split(capsys):
                  "--train-size", "120", "--batch-size", "30"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["data"]["train"] == 120 and out["data"]["valid"] == 200
+
+
+def test_cli_ws_stem_stride_reaches_the_supernet_and_the_resume_check(capsys, tmp_path):
+    args = ["ws", "--controller", "random", *CLI_TINY, "--epochs", "1", "--out", str(tmp_path)]
+    assert main([*args, "--stem-stride", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["stem_stride"] == 2
+    assert main_exit([*args, "--resume"]) == 2  # the checkpoint was made with stride 2
+    assert "stem_stride" in capsys.readouterr().err
 
 
 def test_cli_ws_controller_every_spaces_the_rounds(capsys):

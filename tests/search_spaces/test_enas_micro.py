@@ -150,15 +150,17 @@ def _warm_up(supernet, shape, rng, space, steps=3):
             supernet(torch.randn(BATCH, *shape), space.sample(rng))
 
 
-@pytest.mark.parametrize("shape", [DIGITS, CIFAR])
-def test_child_with_supernet_weights_computes_what_the_supernet_does(space, rng, shape):
+@pytest.mark.parametrize(("shape", "stem_stride"), [(DIGITS, 1), (CIFAR, 1), (CIFAR, 2)])
+def test_child_with_supernet_weights_computes_what_the_supernet_does(space, rng, shape,
+                                                                     stem_stride):
     torch.manual_seed(0)
-    supernet = space.build_supernet(CHANNELS, CLASSES, 1, shape[0])
+    supernet = space.build_supernet(CHANNELS, CLASSES, 1, shape[0], stem_stride)
     _warm_up(supernet, shape, rng, space)
     x = torch.randn(BATCH, *shape)
     for _ in range(3):
         arch = space.sample(rng)
-        child = space.build(arch, CHANNELS, CLASSES, 1, shape[0]).load_from_supernet(supernet)
+        child = space.build(arch, CHANNELS, CLASSES, 1, shape[0], stem_stride=stem_stride)
+        child.load_from_supernet(supernet)
         assert child.num_params() < sum(p.numel() for p in supernet.parameters())
         for train in (False, True):
             supernet.train(train)
@@ -169,9 +171,10 @@ def test_child_with_supernet_weights_computes_what_the_supernet_does(space, rng,
 
 def test_load_from_supernet_rejects_another_configuration(space):
     supernet = space.build_supernet(CHANNELS, CLASSES, 1, 1)
-    child = space.build(example_arch(), CHANNELS, CLASSES, 2, 1)
-    with pytest.raises(ConfigError, match="same channels"):
-        child.load_from_supernet(supernet)
+    for child in (space.build(example_arch(), CHANNELS, CLASSES, 2, 1),
+                  space.build(example_arch(), CHANNELS, CLASSES, 1, 1, stem_stride=2)):
+        with pytest.raises(ConfigError, match="same channels"):
+            child.load_from_supernet(supernet)
 
 
 @pytest.mark.parametrize("shape", [DIGITS, CIFAR])
@@ -217,6 +220,19 @@ def test_reduction_cells_halve_the_spatial_size_and_double_channels(space):
         hook.remove()
     assert [cell.reduction for cell in child.cells] == [False, True, False, True, False]
     assert sizes == [(8, 32, 32), (16, 16, 16), (16, 16, 16), (32, 8, 8), (32, 8, 8)]
+
+
+def test_stem_stride_two_halves_the_images_before_the_first_cell(space):
+    child = space.build(example_arch(), CHANNELS, CLASSES, 1, 1, stem_stride=2)
+    sizes = []
+    hooks = [cell.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[2:])))
+             for cell in child.cells]
+    assert child.eval()(torch.randn(2, 1, 28, 28)).shape == (2, CLASSES)
+    for hook in hooks:
+        hook.remove()
+    assert sizes == [(14, 14), (7, 7), (7, 7), (4, 4), (4, 4)]
+    with pytest.raises(ConfigError, match="stem stride must be one of"):
+        space.build_supernet(CHANNELS, CLASSES, 1, 1, stem_stride=3)
 
 
 def test_build_rejects_too_few_layers(space):
