@@ -39,13 +39,17 @@ PARAM_SAMPLE = 20  # children averaged for the plain CNN's target size
 MAX_PLAIN_WIDTH = 512
 
 
-def plain_cnn(width: int, in_channels: int, num_classes: int, per_stage: int) -> nn.Sequential:
-    """conv3x3-BN-ReLU blocks in three stages, channels doubling and stride 2 between them."""
+def plain_cnn(width: int, in_channels: int, num_classes: int, per_stage: int,
+              first_stride: int = 1) -> nn.Sequential:
+    """conv3x3-BN-ReLU blocks in three stages, channels doubling and stride 2 between them;
+    ``first_stride`` is the first convolution's (the cell networks' stem stride)."""
     layers: list[nn.Module] = []
     c_in, c = in_channels, width
     for stage in range(3):
         for block in range(per_stage):
             stride = 2 if stage > 0 and block == 0 else 1
+            if stage == 0 and block == 0:
+                stride = first_stride
             layers += [nn.Conv2d(c_in, c, 3, stride, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
             c_in = c
         c *= 2
@@ -57,7 +61,7 @@ def count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def matching_plain_cnn(target: int, per_stage: int) -> nn.Sequential:
+def matching_plain_cnn(target: int, per_stage: int, first_stride: int = 1) -> nn.Sequential:
     """The plain CNN whose parameter count is closest to ``target`` (bisection on the width,
     since the count grows with it)."""
     def size(width: int) -> int:
@@ -68,7 +72,7 @@ def matching_plain_cnn(target: int, per_stage: int) -> nn.Sequential:
         mid = (low + high) // 2
         low, high = (mid, high) if size(mid) < target else (low, mid)
     best = min((low, high), key=lambda w: abs(size(w) - target))
-    return plain_cnn(best, IMAGE[0], CLASSES, per_stage)
+    return plain_cnn(best, IMAGE[0], CLASSES, per_stage, first_stride)
 
 
 def images_per_second(model: nn.Module, step_input: Callable[[int], tuple], steps: int,
@@ -97,6 +101,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--channels", type=int, default=CHANNELS)
     parser.add_argument("--layers", type=int, default=LAYERS, help="normal cells per stage")
+    parser.add_argument("--stem-stride", type=int, choices=(1, 2), default=1,
+                        help="stride of the stem (and of the plain CNN's first convolution)")
     parser.add_argument("--batch", type=int, default=BATCH)
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--warmup", type=int, default=WARMUP)
@@ -115,11 +121,12 @@ def main(argv: list[str] | None = None) -> dict:
     archs = [space.sample(rng) for _ in range(args.warmup + args.steps)]
     config = (args.channels, CLASSES, args.layers, IMAGE[0])
 
-    supernet = space.build_supernet(*config)
-    child = space.build(archs[0], *config)
+    stride = args.stem_stride
+    supernet = space.build_supernet(*config, stem_stride=stride)
+    child = space.build(archs[0], *config, stem_stride=stride)
     child_params = int(np.mean([count(space.build(space.sample(rng), *config))
                                 for _ in range(PARAM_SAMPLE)]))
-    plain = matching_plain_cnn(child_params, per_stage=args.layers + 1)
+    plain = matching_plain_cnn(child_params, per_stage=args.layers + 1, first_stride=stride)
     plain_cl = copy.deepcopy(plain).to(memory_format=torch.channels_last)  # the cells' layout
 
     def log(msg: str) -> None:
@@ -128,7 +135,8 @@ def main(argv: list[str] | None = None) -> dict:
     log(f"device {device}, {torch.get_num_threads()} thread(s), batch {args.batch}, "
         f"{args.steps} timed steps")
     result = {
-        "config": {"channels": args.channels, "layers": args.layers, "batch": args.batch,
+        "config": {"channels": args.channels, "layers": args.layers, "stem_stride": stride,
+                   "batch": args.batch,
                    "image": list(IMAGE), "steps": args.steps, "device": str(device),
                    "threads": torch.get_num_threads()},
         "params": {"supernet": count(supernet), "child_mean": child_params,

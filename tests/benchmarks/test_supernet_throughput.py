@@ -37,6 +37,14 @@ def test_reports_every_network_and_the_ratios(bench, restore_threads, capsys):
     assert '"images_per_second"' in capsys.readouterr().out
 
 
+def test_stem_stride_reaches_every_network(bench, restore_threads):
+    out = bench.main(["--channels", "4", "--layers", "1", "--batch", "2", "--steps", "1",
+                      "--warmup", "0", "--device", "cpu", "--stem-stride", "2"])
+    assert out["config"]["stem_stride"] == 2
+    plain = bench.matching_plain_cnn(1000, per_stage=2, first_stride=2)
+    assert plain[0].stride == (2, 2) and plain(torch.randn(1, 1, 28, 28)).shape == (1, 10)
+
+
 def test_cuda_without_a_gpu_is_a_config_error(bench, restore_threads):
     if torch.cuda.is_available():
         pytest.skip("a GPU is visible")
