@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,7 @@ from nao.errors import ConfigError
 from search_spaces.base import Arch, SearchSpace
 
 from .data import ImageData, Split, batches, n_batches
+from .run_files import open_run_dir, save_checkpoint, write_log
 from .runtime import Runtime
 
 # NAO / DARTS final-training settings.
@@ -69,11 +71,15 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
                        grad_clip: float = GRAD_CLIP, cutout: int | None = None,
                        drop_path: float = DROP_PATH, auxiliary_weight: float = AUXILIARY_WEIGHT,
                        stem_stride: int = 1, runtime: Runtime | None = None, random_state: int = 0,
+                       out_dir: str | Path | None = None, resume: bool = False,
                        progress: bool = True) -> TrainResult:
     """Train ``arch`` for ``epochs`` epochs and report its test accuracy and parameter count.
 
     ``cutout`` defaults to the dataset's side length (0 turns it off); ``auxiliary_weight`` 0
     builds no auxiliary head; ``stem_stride`` 2 halves the images before the first cell.
+    ``out_dir`` gets ``log.csv`` / ``log.jsonl`` and a checkpoint at every epoch end; ``resume``
+    continues from that checkpoint and ends where an uninterrupted run would (same seed, same
+    result on the same machine).
     """
     if epochs < 1 or channels < 1 or layers < 1 or batch_size < 1:
         raise ConfigError("epochs, channels, layers and batch size must be at least 1")
@@ -88,6 +94,15 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
     steps = n_batches(len(train), batch_size, drop_last=True)
     if steps < 1:
         raise ConfigError(f"batch size {batch_size} exceeds the {len(train)} training images")
+    if resume and out_dir is None:
+        raise ConfigError("--resume needs --out DIR (the run directory to continue)")
+    config = {"space": space.name, "arch": space.to_string(arch), "data": data.summary(),
+              "epochs": epochs, "channels": channels, "layers": layers,
+              "stem_stride": stem_stride, "batch_size": batch_size, "lr": lr, "lr_min": lr_min,
+              "momentum": momentum, "weight_decay": weight_decay, "grad_clip": grad_clip,
+              "cutout": cutout, "drop_path": drop_path, "auxiliary_weight": auxiliary_weight,
+              "seed": random_state}
+    state = open_run_dir(out_dir, config, resume) if out_dir is not None else None
     runtime = runtime or Runtime("auto")
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
@@ -102,12 +117,22 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
                                                                eta_min=lr_min)
         generator = torch.Generator().manual_seed(random_state)
         history: list[dict] = []
+        first_epoch = 0
+        if state is not None:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            runtime.scaler.load_state_dict(state["scaler"])
+            generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            history, first_epoch = state["history"], state["epoch"]
+            start -= state["wall_s"]
         from tqdm import tqdm
 
-        bar = tqdm(total=epochs * steps, unit="batch", desc="train", file=sys.stderr,
-                   dynamic_ncols=True, disable=not progress)
+        bar = tqdm(total=epochs * steps, initial=first_epoch * steps, unit="batch", desc="train",
+                   file=sys.stderr, dynamic_ncols=True, disable=not progress)
         try:
-            for epoch in range(epochs):
+            for epoch in range(first_epoch, epochs):
                 model.train()
                 model.drop_path_prob = drop_path * epoch / epochs  # linear ramp, as NAO
                 total, correct, seen = 0.0, 0, 0
@@ -127,10 +152,19 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
                     bar.update(1)
                 history.append({"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
                                 "drop_path": model.drop_path_prob, "train_loss": total / seen,
-                                "train_acc": correct / seen})
+                                "train_acc": correct / seen,
+                                "wall_s": round(time.perf_counter() - start, 3)})
                 bar.set_postfix(loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}",
                                 refresh=False)
                 scheduler.step()
+                if out_dir is not None:
+                    save_checkpoint(out_dir, {
+                        "config": config, "epoch": epoch + 1, "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                        "scaler": runtime.scaler.state_dict(), "generator": generator.get_state(),
+                        "torch_rng": torch.get_rng_state(), "history": history,
+                        "wall_s": time.perf_counter() - start})
+                    write_log(out_dir, history)
         finally:
             bar.close()
         test = accuracy(model, data, data.test, runtime)

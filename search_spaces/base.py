@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from nao.errors import ConfigError, InvalidArchitectureError
 Arch = Any  # a space-specific, hashable, immutable value (a NamedTuple in the bundled spaces)
 Tokens = tuple[int, ...]
 NodeKind = Literal["input", "op", "output"]
-NODE_KINDS: tuple[str, ...] = ("input", "op", "output")
+NODE_KINDS: tuple[str, ...] = get_args(NodeKind)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,10 @@ def register(sub) -> None:
     p.add_argument("--auxiliary-weight", type=non_negative_float, default=AUXILIARY_WEIGHT,
                    help=f"weight of the auxiliary head's loss, 0 = no head "
                         f"(default {AUXILIARY_WEIGHT})")
+    p.add_argument("--out", help="run directory: log.csv / log.jsonl and a checkpoint (the model "
+                                 "included) at every epoch end")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run checkpointed in --out from its last finished epoch")
     add_training_options(p, CHANNELS, LAYERS, BATCH_SIZE)
     add_common(p)
     p.set_defaults(run=run)
@@ -68,10 +72,10 @@ def run(args: argparse.Namespace):
         space, arch, data, epochs=args.epochs, channels=args.channels, layers=args.layers,
         batch_size=args.batch_size, lr=args.lr, cutout=args.cutout, drop_path=args.drop_path,
         auxiliary_weight=args.auxiliary_weight, stem_stride=args.stem_stride, runtime=rt, random_state=args.seed,
-        progress=not args.quiet)
+        out_dir=args.out, resume=args.resume, progress=not args.quiet)
     out = {"space": space.name, "arch": space.to_string(arch), "data": data.summary(),
            "epochs": args.epochs, "stem_stride": args.stem_stride, "seed": args.seed, "device": str(rt.device),
-           **result.to_dict()}
+           **result.to_dict(), "out": args.out}
     summary = (f"test accuracy {out['test_accuracy']:.4f}   params {out['params']:,}   "
                f"{out['wall_s']:.1f} s on {out['device']} ({data.name}, {args.epochs} epochs)")
     return out, summary

@@ -42,6 +42,40 @@ def test_training_on_digits_beats_chance_and_ramps_drop_path(space, arch_text):
     assert ramp[0] == 0.0 and ramp == sorted(ramp) and ramp[-1] < 0.3
 
 
+def test_resume_after_a_kill_gives_the_uninterrupted_result(space, arch_text, tmp_path,
+                                                            monkeypatch):
+    import pipelines.training as training_mod
+
+    data = load_data("digits")
+    kwargs = {"epochs": 3, "channels": 4, "layers": 1, "lr": 0.05, "drop_path": 0.2,
+              "runtime": Runtime("cpu"), "random_state": 3, "progress": False}
+    arch = space.from_string(arch_text)
+    whole = train_architecture(space, arch, data, **kwargs)
+    real_write_log = training_mod.write_log
+
+    def killed_after_two_epochs(out_dir, rows):
+        real_write_log(out_dir, rows)
+        if len(rows) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(training_mod, "write_log", killed_after_two_epochs)
+    with pytest.raises(KeyboardInterrupt):
+        train_architecture(space, arch, data, out_dir=tmp_path, **kwargs)
+    monkeypatch.setattr(training_mod, "write_log", real_write_log)
+    assert (tmp_path / "log.csv").read_text().count("\n") == 3  # header + 2 epochs
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train_architecture(space, arch, data, out_dir=tmp_path, **kwargs)
+    with pytest.raises(ConfigError, match="different lr"):
+        train_architecture(space, arch, data, out_dir=tmp_path, resume=True,
+                           **{**kwargs, "lr": 0.1})
+    resumed = train_architecture(space, arch, data, out_dir=tmp_path, resume=True, **kwargs)
+    assert resumed.test_accuracy == whole.test_accuracy
+    strip = [{k: v for k, v in h.items() if k != "wall_s"} for h in resumed.history]
+    assert strip == [{k: v for k, v in h.items() if k != "wall_s"} for h in whole.history]
+    with pytest.raises(ConfigError, match="needs --out"):
+        train_architecture(space, arch, data, resume=True, **kwargs)
+
+
 @pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"drop_path": 1.0}, {"cutout": -1},
                                     {"auxiliary_weight": -0.1}, {"batch_size": 10_000}])
 def test_bad_training_options_are_config_errors(space, arch_text, kwargs):
@@ -126,6 +160,7 @@ def test_cli_train_reads_data_dir_and_passes_download(arch_text, monkeypatch, tm
     (["--lr", "0"], "more than 0"),
     (["--device", "gpu"], "invalid choice"),
     (["--stem-stride", "3"], "invalid choice"),
+    (["--resume"], "needs --out"),
     (["--data", "fashion-mnist", "--data-dir", "/nonexistent"], "dataset-fashion-mnist"),
     (["--batch-size", "100000"], "exceeds"),
 ])
