@@ -229,3 +229,66 @@ def test_train_size_keeps_a_seed_fixed_subset_and_leaves_valid_and_test_whole():
     assert len(load_data("digits", train_size=10**6).train) == len(full.train)
     with pytest.raises(ConfigError):
         load_data("digits", train_size=0)
+
+
+def _write_cifar(root: Path, family: str, n_train: int, n_test: int) -> tuple[np.ndarray, list]:
+    """torchvision's python-pickle CIFAR layout, small: returns the train images (N, 3072) and
+    labels written, so a test can check the pixels came through in the right order."""
+    import pickle
+
+    rng = np.random.default_rng(0)
+    classes = 10 if family == "cifar10" else 100
+    folder = root / ("cifar-10-batches-py" if family == "cifar10" else "cifar-100-python")
+    folder.mkdir(parents=True)
+    label_key = "labels" if family == "cifar10" else "fine_labels"
+    train_x = rng.integers(0, 256, (n_train, 3 * 32 * 32), dtype=np.uint8)
+    train_y = [int(v) for v in rng.integers(0, classes, n_train)]
+    test_x = rng.integers(0, 256, (n_test, 3 * 32 * 32), dtype=np.uint8)
+    test_y = [int(v) for v in rng.integers(0, classes, n_test)]
+    if family == "cifar10":
+        parts = np.array_split(np.arange(n_train), 5)
+        files = {f"data_batch_{i + 1}": idx for i, idx in enumerate(parts)}
+        for name, idx in files.items():
+            batch = {"data": train_x[idx], label_key: [train_y[i] for i in idx]}
+            (folder / name).write_bytes(pickle.dumps(batch))
+        (folder / "test_batch").write_bytes(pickle.dumps({"data": test_x, label_key: test_y}))
+        meta = ("batches.meta", {"label_names": [f"c{k}" for k in range(classes)]})
+    else:
+        (folder / "train").write_bytes(pickle.dumps({"data": train_x, label_key: train_y}))
+        (folder / "test").write_bytes(pickle.dumps({"data": test_x, label_key: test_y}))
+        meta = ("meta", {"fine_label_names": [f"c{k}" for k in range(classes)]})
+    (folder / meta[0]).write_bytes(pickle.dumps(meta[1]))
+    return train_x, train_y
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_cifar_files_on_disk_are_read_by_torchvision_in_channel_first_order(name, tmp_path,
+                                                                           monkeypatch):
+    """Real torchvision parsing of its on-disk format (only the md5 check is relaxed: generated
+    files cannot match CIFAR's checksums); every image and label arrives, channels first."""
+    import os
+
+    import torchvision.datasets.cifar as tv_cifar
+
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path))
+    train_x, train_y = _write_cifar(tmp_path, name, n_train=30, n_test=8)
+    data = load_data(name, data_dir=tmp_path, valid_size=6)
+    assert data.num_classes == (10 if name == "cifar10" else 100)
+    assert (len(data.train), len(data.valid), len(data.test)) == (24, 6, 8)
+    assert data.in_channels == 3 and data.image_size == (32, 32)
+    written = {(bytes(x), y) for x, y in zip(train_x, train_y, strict=True)}
+    read = {(bytes(split.images[i].numpy().reshape(-1)), int(split.labels[i]))
+            for split in (data.train, data.valid) for i in range(len(split))}
+    assert read == written  # CIFAR rows are R plane, G plane, B plane: CHW order as stored
+
+
+def test_cifar_with_a_file_missing_is_a_one_line_error(tmp_path, monkeypatch):
+    import os
+
+    import torchvision.datasets.cifar as tv_cifar
+
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path))
+    _write_cifar(tmp_path, "cifar10", n_train=10, n_test=4)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()
+    with pytest.raises(DataError, match="not found .or corrupt. in " + str(tmp_path)):
+        load_data("cifar10", data_dir=tmp_path)
