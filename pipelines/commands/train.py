@@ -71,10 +71,12 @@ def run(args: argparse.Namespace):
     result = train_architecture(
         space, arch, data, epochs=args.epochs, channels=args.channels, layers=args.layers,
         batch_size=args.batch_size, lr=args.lr, cutout=args.cutout, drop_path=args.drop_path,
-        auxiliary_weight=args.auxiliary_weight, stem_stride=args.stem_stride, runtime=rt, random_state=args.seed,
+        auxiliary_weight=args.auxiliary_weight, stem_stride=args.stem_stride, runtime=rt,
+        random_state=args.seed,
         out_dir=args.out, resume=args.resume, progress=not args.quiet)
     out = {"space": space.name, "arch": space.to_string(arch), "data": data.summary(),
-           "epochs": args.epochs, "stem_stride": args.stem_stride, "seed": args.seed, "device": str(rt.device),
+           "epochs": args.epochs, "stem_stride": args.stem_stride, "seed": args.seed,
+           "device": str(rt.device),
            **result.to_dict(), "out": args.out}
     summary = (f"test accuracy {out['test_accuracy']:.4f}   params {out['params']:,}   "
                f"{out['wall_s']:.1f} s on {out['device']} ({data.name}, {args.epochs} epochs)")

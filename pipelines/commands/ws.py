@@ -54,7 +54,8 @@ def run(args: argparse.Namespace):
     space = get_space(args.space)
     search = WeightSharingSearch(
         space, args.controller, epochs=args.epochs, channels=args.channels, layers=args.layers,
-        stem_stride=args.stem_stride, batch_size=args.batch_size, pool_size=args.pool_size, every=args.controller_every,
+        stem_stride=args.stem_stride, batch_size=args.batch_size, pool_size=args.pool_size,
+        every=args.controller_every,
         controller_options=parse_settings(args.settings) or None, device=args.device,
         threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,
         progress=not args.quiet)
