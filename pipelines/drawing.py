@@ -69,13 +69,12 @@ def curves(graph: CellGraph, pos) -> list[tuple[float, tuple[float, float]]]:
     """Per edge, the bend of its arrow (matplotlib's ``arc3`` ``rad``) and the middle of the
     curve, where its label goes. Edges that jump columns bow out by a fixed amount so they miss
     the boxes in between; edges joining the same two nodes fan out."""
-    depth = depths(graph)
     total = Counter((e.src, e.dst) for e in graph.edges)
     seen: Counter = Counter()
     out = []
     for edge in graph.edges:
         pair = (edge.src, edge.dst)
-        span = depth[edge.dst] - depth[edge.src]
+        span = round((pos[edge.dst][0] - pos[edge.src][0]) / COLUMN_GAP)  # columns jumped
         rad = SKIP_BOW * 2 / (span * COLUMN_GAP) if span > 1 else 0.0
         rad += (seen[pair] - (total[pair] - 1) / 2) * PARALLEL_BEND
         seen[pair] += 1
