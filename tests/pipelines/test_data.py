@@ -261,16 +261,21 @@ def _write_cifar(root: Path, family: str, n_train: int, n_test: int) -> tuple[np
     return train_x, train_y
 
 
-@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
-def test_cifar_files_on_disk_are_read_by_torchvision_in_channel_first_order(name, tmp_path,
-                                                                           monkeypatch):
-    """Real torchvision parsing of its on-disk format (only the md5 check is relaxed: generated
-    files cannot match CIFAR's checksums); every image and label arrives, channels first."""
+@pytest.fixture
+def cifar_md5_relaxed(monkeypatch):
+    """torchvision's own CIFAR reader with its md5 check reduced to "the file exists": generated
+    files cannot match CIFAR's checksums; everything else is torchvision's real parsing."""
     import os
 
     import torchvision.datasets.cifar as tv_cifar
 
     monkeypatch.setattr(tv_cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path))
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_cifar_files_on_disk_are_read_by_torchvision_in_channel_first_order(name, tmp_path,
+                                                                           cifar_md5_relaxed):
+    """Every generated image and label of torchvision's on-disk format arrives, channels first."""
     train_x, train_y = _write_cifar(tmp_path, name, n_train=30, n_test=8)
     data = load_data(name, data_dir=tmp_path, valid_size=6)
     assert data.num_classes == (10 if name == "cifar10" else 100)
@@ -282,12 +287,7 @@ def test_cifar_files_on_disk_are_read_by_torchvision_in_channel_first_order(name
     assert read == written  # CIFAR rows are R plane, G plane, B plane: CHW order as stored
 
 
-def test_cifar_with_a_file_missing_is_a_one_line_error(tmp_path, monkeypatch):
-    import os
-
-    import torchvision.datasets.cifar as tv_cifar
-
-    monkeypatch.setattr(tv_cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path))
+def test_cifar_with_a_file_missing_is_a_one_line_error(tmp_path, cifar_md5_relaxed):
     _write_cifar(tmp_path, "cifar10", n_train=10, n_test=4)
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()
     with pytest.raises(DataError, match="not found .or corrupt. in " + str(tmp_path)):
