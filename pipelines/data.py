@@ -15,8 +15,10 @@ are not symmetric), and cutout (DeVries & Taylor 2017) for final training only.
 from __future__ import annotations
 
 import gzip
+import math
 import re
 import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,13 @@ IDX_IMAGES_MAGIC = 2051
 IDX_LABELS_MAGIC = 2049
 PIXEL_MAX = 255
 DIGITS_PIXEL_MAX = 16
+
+FASHION_CLASSES = 10
+BUILTIN_DATASETS = {  # data sets that read no files: why they take no --data-dir
+    "digits": "ships with scikit-learn",
+    "standin": "is generated",
+}
+DOWNLOADABLE = ("cifar10", "cifar100")
 
 STANDIN_SHAPE = (3, 32, 32)  # CIFAR-like
 STANDIN_CLASSES = 10
@@ -132,12 +141,13 @@ def load_data(name: str, seed: int = 0, data_dir: str | Path | None = None,
         raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     if arg and family != "standin":
         raise ConfigError(f"data set {family} takes no ':' option (only standin:CxHxW does)")
+    _check_file_options(family, data_dir, download)
     if family == "digits":
         train, valid, test, classes = _digits(seed)
     elif family == "fashion-mnist":
         full, test = _fashion_mnist(data_dir)
         train, valid = _carve(full, valid_size, seed)
-        classes = 10
+        classes = FASHION_CLASSES
     elif family in ("cifar10", "cifar100"):
         full, test, classes = _cifar(family, data_dir, download)
         train, valid = _carve(full, valid_size, seed)
@@ -148,6 +158,30 @@ def load_data(name: str, seed: int = 0, data_dir: str | Path | None = None,
     mean, std = _channel_stats(train)
     return ImageData(family if family != "standin" else name, train, valid, test, classes,
                      mean, std, AUGMENTATION[family])
+
+
+def _check_file_options(family: str, data_dir: str | Path | None, download: bool) -> None:
+    """Refuse file options a data set would silently ignore, so a user never trains on other data
+    than the files they named."""
+    if data_dir is not None and family in BUILTIN_DATASETS:
+        raise ConfigError(f"--data {family} {BUILTIN_DATASETS[family]} and takes no --data-dir; "
+                          "drop --data-dir, or pick a data set read from files "
+                          "(fashion-mnist, cifar10, cifar100)")
+    if download and family not in DOWNLOADABLE:
+        raise ConfigError(f"--download only fetches CIFAR (cifar10, cifar100); drop it for "
+                          f"--data {family}")
+
+
+def _check_labels(split: Split, classes: int, source: str | Path) -> None:
+    """Every label names one of the data set's classes, checked at load time rather than as an
+    IndexError deep inside the loss, mid-training."""
+    if len(split) == 0:
+        return
+    low, high = int(split.labels.min()), int(split.labels.max())
+    if low < 0 or high >= classes:
+        raise DataError(f"{source}: labels range from {low} to {high}, but this data set has "
+                        f"{classes} classes (0 to {classes - 1}); the file is corrupt or not "
+                        "this data set's labels, so replace it")
 
 
 def _carve(full: Split, valid_size: int | None, seed: int) -> tuple[Split, Split]:
@@ -214,14 +248,35 @@ def _fashion_mnist(data_dir: str | Path | None) -> tuple[Split, Split]:
             f"(apt-get install {FASHION_MNIST_APT}) or pass --data-dir DIR holding the four "
             "idx files"
         )
-    train = Split(read_idx(found["train_images"]).unsqueeze(1),
-                  read_idx(found["train_labels"]).long())
-    test = Split(read_idx(found["test_images"]).unsqueeze(1), read_idx(found["test_labels"]).long())
-    for label, split in (("train", train), ("test", test)):
-        if split.images.shape[0] != split.labels.shape[0]:
-            raise DataError(f"fashion-mnist: {label} images and labels differ in count "
-                            f"({split.images.shape[0]} vs {split.labels.shape[0]})")
+    train = _idx_split(found["train_images"], found["train_labels"])
+    test = _idx_split(found["test_images"], found["test_labels"])
+    if test.images.shape[1:] != train.images.shape[1:]:
+        raise DataError(f"fashion-mnist: {found['test_images']} holds images of "
+                        f"{_size(test.images)} pixels but {found['train_images']} of "
+                        f"{_size(train.images)}; the four idx files must come from one data set")
     return train, test
+
+
+def _idx_split(images_path: Path, labels_path: Path) -> Split:
+    """One split from an images file (N x H x W) and its labels file (N), each checked."""
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.dim() != 3 or labels.dim() != 1:
+        wrong, want = ((images_path, "images (N x H x W)") if images.dim() != 3
+                       else (labels_path, "labels (N)"))
+        raise DataError(f"{wrong} holds no {want}; the idx files are swapped or misnamed, so "
+                        "give each file its Fashion-MNIST name")
+    if images.shape[0] != labels.shape[0]:
+        raise DataError(f"{images_path} holds {images.shape[0]} images but {labels_path} "
+                        f"{labels.shape[0]} labels; the two files must come from one data set")
+    if images.shape[0] == 0 or 0 in images.shape[1:]:
+        raise DataError(f"{images_path} holds no images (shape {tuple(images.shape)}); replace it")
+    split = Split(images.unsqueeze(1), labels.long())
+    _check_labels(split, FASHION_CLASSES, labels_path)
+    return split
+
+
+def _size(images: torch.Tensor) -> str:
+    return "x".join(str(d) for d in images.shape[-2:])
 
 
 def _idx_path(folder: Path, stem: str) -> Path | None:
@@ -238,19 +293,26 @@ def read_idx(path: str | Path) -> torch.Tensor:
     try:
         with opener(path, "rb") as fh:
             raw = fh.read()
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise DataError(f"cannot read {path} ({err}); the file is corrupt or truncated, so "
+                        "download it again") from None
     except OSError as err:
         raise DataError(f"cannot read {path}: {err}") from None
     if len(raw) < 4:
-        raise DataError(f"{path} is not an idx file (too short)")
+        raise DataError(f"{path} is not an idx file (too short); replace it")
     magic = struct.unpack(">I", raw[:4])[0]
     ndim = magic & 0xFF
     if magic >> 8 != 0x08 or magic not in (IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC):
-        raise DataError(f"{path} is not an idx uint8 file (magic {magic:#010x})")
+        raise DataError(f"{path} is not an idx uint8 file (magic {magic:#010x}, expected "
+                        f"{IDX_IMAGES_MAGIC:#010x} or {IDX_LABELS_MAGIC:#010x}); replace it")
     header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: the idx header is cut short (truncated?); replace the file")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     data = np.frombuffer(raw, dtype=np.uint8, offset=header)
-    if data.size != int(np.prod(dims)):
-        raise DataError(f"{path}: header says {dims} but holds {data.size} values (truncated?)")
+    if data.size != math.prod(dims):
+        raise DataError(f"{path}: header says {dims} but holds {data.size} values "
+                        "(truncated?); replace the file")
     return torch.from_numpy(data.reshape(dims).copy())
 
 
@@ -270,7 +332,9 @@ def _cifar(family: str, data_dir: str | Path | None, download: bool) -> tuple[Sp
             raise DataError(f"{family}: torchvision's files not found (or corrupt) in {root}; "
                             "pass --data-dir DIR holding them, or add --download") from None
         images = torch.from_numpy(np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)))
-        splits.append(Split(images, torch.as_tensor(ds.targets, dtype=torch.long)))
+        split = Split(images, torch.as_tensor(ds.targets, dtype=torch.long))
+        _check_labels(split, len(ds.classes), root)
+        splits.append(split)
     return splits[0], splits[1], len(ds.classes)
 
 

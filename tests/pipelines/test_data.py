@@ -108,6 +108,139 @@ def test_missing_default_fashion_dir_names_the_debian_package(tmp_path, monkeypa
         load_data("fashion-mnist")
 
 
+def _one_line_error(error: type[Exception], call, *names: object) -> str:
+    """The message of the ``error`` that ``call`` raises: one line naming each of ``names``."""
+    with pytest.raises(error) as err:
+        call()
+    message = str(err.value)
+    assert "\n" not in message
+    for name in names:
+        assert str(name) in message
+    return message
+
+
+def test_truncated_gz_idx_file_is_a_data_error_naming_the_file(tmp_path):
+    make_fake_fashion(tmp_path)
+    path = tmp_path / (FASHION_FILES["train_images"] + ".gz")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a download cut short
+    with gzip.open(path) as fh, pytest.raises(EOFError):
+        fh.read()  # what the gzip module alone does with it
+    message = _one_line_error(DataError, lambda: load_data("fashion-mnist", data_dir=tmp_path),
+                              path)
+    assert "truncated" in message
+
+
+def test_gz_file_with_corrupt_deflate_data_is_a_data_error(tmp_path):
+    make_fake_fashion(tmp_path)
+    path = tmp_path / (FASHION_FILES["train_labels"] + ".gz")
+    raw = bytearray(path.read_bytes())
+    raw[12:-8] = bytes(b ^ 0xFF for b in raw[12:-8])  # keep the gzip header, garble the stream
+    path.write_bytes(bytes(raw))
+    _one_line_error(DataError, lambda: load_data("fashion-mnist", data_dir=tmp_path), path)
+
+
+@pytest.mark.parametrize("part", ["train", "test"])
+def test_labels_outside_the_ten_classes_are_refused_at_load_naming_file_and_range(tmp_path,
+                                                                                   part):
+    make_fake_fashion(tmp_path)
+    path = tmp_path / (FASHION_FILES[f"{part}_labels"] + ".gz")
+    n = N_FAKE_TRAIN if part == "train" else N_FAKE_TEST
+    labels = np.arange(n) % 10
+    labels[3] = 12
+    write_idx(path, labels)
+    message = _one_line_error(DataError, lambda: load_data("fashion-mnist", data_dir=tmp_path),
+                              path, "0 to 12", "10 classes")
+    assert "0 to 9" in message
+
+
+@pytest.mark.parametrize("part, n_images, n_labels", [("train", N_FAKE_TRAIN, N_FAKE_TRAIN - 1),
+                                                      ("test", N_FAKE_TEST - 2, N_FAKE_TEST)])
+def test_image_count_differing_from_label_count_names_both_files(tmp_path, part, n_images,
+                                                                 n_labels):
+    make_fake_fashion(tmp_path)
+    images = tmp_path / (FASHION_FILES[f"{part}_images"] + ".gz")
+    labels = tmp_path / (FASHION_FILES[f"{part}_labels"] + ".gz")
+    write_idx(images, np.zeros((n_images, FAKE_SIZE, FAKE_SIZE)))
+    write_idx(labels, np.zeros(n_labels))
+    _one_line_error(DataError, lambda: load_data("fashion-mnist", data_dir=tmp_path),
+                    images, labels, f"{n_images} images", f"{n_labels} labels")
+
+
+def test_test_images_of_another_size_than_train_images_are_a_data_error(tmp_path):
+    make_fake_fashion(tmp_path)
+    path = tmp_path / (FASHION_FILES["test_images"] + ".gz")
+    write_idx(path, np.zeros((N_FAKE_TEST, FAKE_SIZE - 1, FAKE_SIZE)))
+    _one_line_error(DataError, lambda: load_data("fashion-mnist", data_dir=tmp_path), path,
+                    f"{FAKE_SIZE - 1}x{FAKE_SIZE}", f"{FAKE_SIZE}x{FAKE_SIZE}")
+
+
+def test_swapped_images_and_labels_files_are_a_data_error(tmp_path):
+    make_fake_fashion(tmp_path)
+    images = tmp_path / (FASHION_FILES["train_images"] + ".gz")
+    labels = tmp_path / (FASHION_FILES["train_labels"] + ".gz")
+    images_bytes = images.read_bytes()
+    images.write_bytes(labels.read_bytes())
+    labels.write_bytes(images_bytes)
+    _one_line_error(DataError, lambda: load_data("fashion-mnist", data_dir=tmp_path), images,
+                    "swapped")
+
+
+def test_empty_idx_files_are_a_data_error_not_a_valid_size_complaint(tmp_path):
+    make_fake_fashion(tmp_path)
+    write_idx(tmp_path / (FASHION_FILES["train_images"] + ".gz"), np.zeros((0, FAKE_SIZE,
+                                                                            FAKE_SIZE)))
+    write_idx(tmp_path / (FASHION_FILES["train_labels"] + ".gz"), np.zeros(0))
+    _one_line_error(DataError, lambda: load_data("fashion-mnist", data_dir=tmp_path),
+                    FASHION_FILES["train_images"], "no images")
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"", "too short"),
+    (b"\x00\x00\x08", "too short"),
+    (struct.pack(">I", 2051) + b"\x00" * 6, "header is cut short"),
+    (struct.pack(">II", 0x0D03, 1) + b"\x00" * 8, "magic 0x00000d03"),  # float64, not uint8
+    (struct.pack(">II", 0x0802, 1) + b"\x00" * 4, "magic 0x00000802"),  # 2-D: neither kind
+    (struct.pack(">IIII", 2051, 2, 2, 2) + b"\x00" * 9, "holds 9 values"),  # one byte too many
+])
+def test_malformed_idx_headers_are_one_line_data_errors(tmp_path, raw, message):
+    path = tmp_path / "file-idx"
+    path.write_bytes(raw)
+    _one_line_error(DataError, lambda: read_idx(path), path, message)
+
+
+def test_idx_header_whose_sizes_overflow_int64_is_not_taken_for_its_data(tmp_path):
+    path = tmp_path / "huge"
+    dims = (2**31, 2**31, 4)  # product 2**64: wraps to 0 in int64, which the empty data matches
+    path.write_bytes(struct.pack(">IIII", 2051, *dims))
+    _one_line_error(DataError, lambda: read_idx(path), path, "holds 0 values")
+
+
+@pytest.mark.parametrize("name", ["digits", "standin", "standin:1x8x8"])
+def test_data_dir_for_a_data_set_without_files_is_a_config_error(name, tmp_path):
+    message = _one_line_error(ConfigError, lambda: load_data(name, data_dir=tmp_path),
+                              "takes no --data-dir")
+    if name == "digits":
+        assert "scikit-learn" in message
+
+
+@pytest.mark.parametrize("name", ["digits", "fashion-mnist", "standin"])
+def test_download_for_a_data_set_that_cannot_be_downloaded_is_a_config_error(name):
+    _one_line_error(ConfigError, lambda: load_data(name, download=True), "only fetches CIFAR",
+                    name)
+
+
+def test_cifar_labels_outside_its_classes_are_refused_at_load(tmp_path, cifar_md5_relaxed):
+    import pickle
+
+    _write_cifar(tmp_path, "cifar10", n_train=10, n_test=4)
+    batch = tmp_path / "cifar-10-batches-py" / "test_batch"
+    content = pickle.loads(batch.read_bytes())
+    content["labels"][0] = 10
+    batch.write_bytes(pickle.dumps(content))
+    _one_line_error(DataError, lambda: load_data("cifar10", data_dir=tmp_path), tmp_path,
+                    "to 10,", "10 classes")
+
+
 def test_bad_idx_files_are_data_errors(tmp_path):
     bad = tmp_path / "bad.gz"
     with gzip.open(bad, "wb") as fh:
@@ -188,14 +321,27 @@ def test_batches_are_normalized_deterministic_and_cover_the_split():
         next(batches(data, data.train, 0))
 
 
+def _shifted(image: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``image`` (H x W) moved by (dy, dx) pixels, zero where it moved away from."""
+    h, w = image.shape
+    out = torch.zeros_like(image)
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        image[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out
+
+
 def test_crop_shifts_within_padding_and_flip_only_when_allowed():
-    x = torch.arange(16.0).view(1, 1, 4, 4).repeat(64, 1, 1, 1)
+    x = (torch.arange(16.0) + 1).view(1, 1, 4, 4).repeat(64, 1, 1, 1)  # 0 only where padded
     g = torch.Generator().manual_seed(0)
     cropped = augment_batch(x, Augmentation(pad=1), g)
     assert cropped.shape == x.shape
-    assert not torch.equal(cropped, x)  # some images moved
-    centre = cropped[:, 0, 1:3, 1:3]  # the middle 2x2 always holds original pixels
-    assert bool((centre >= 0).all())
+    shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    seen = set()
+    for image in cropped[:, 0]:
+        moves = [s for s in shifts if torch.equal(image, _shifted(x[0, 0], *s))]
+        assert len(moves) == 1  # each image is the original moved by at most pad, zero-filled
+        seen.add(moves[0])
+    assert len(seen) == len(shifts)  # every shift within the padding occurs in 64 images
     unflipped = augment_batch(x, Augmentation(pad=0, flip=False), g)
     assert torch.equal(unflipped, x)
     flipped = augment_batch(x, Augmentation(pad=0, flip=True), g)
