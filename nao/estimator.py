@@ -11,6 +11,9 @@ architectures decode), except that targets are scaled by rank rather than min-ma
 from __future__ import annotations
 
 import math
+import pickle
+import re
+import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +24,18 @@ import torch.nn.functional as F
 
 from search_spaces.base import Arch, SearchSpace
 
-from .errors import ConfigError
+from .errors import ConfigError, DataError, NaoError
 from .model import NAOModel
+from .validation import check_bool, check_choice, check_float, check_int
+
+# Upper bounds of the network options: far above any useful value, low enough that a typo is a
+# clear error instead of torch failing to allocate (or crashing on a million threads).
+MAX_WIDTH = 4096
+MAX_LAYERS = 16
+MAX_THREADS = 256
+MAX_PROPOSE_STEPS = 10_000  # propose tries step_size, 2 * step_size, ... up to max_step_size
+TARGET_TRANSFORMS = ("minmax", "rank")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @contextmanager
@@ -112,6 +125,39 @@ class NAO:
     def get_params(self) -> dict:
         return {name: getattr(self, name) for name in self._PARAMS}
 
+    def _validate_params(self, owner: str = "NAO", prefix: str = "") -> None:
+        """Every parameter's type and range (scikit-learn's ``_validate_params``): ``fit`` and
+        the strategies that build estimators call it, so a bad value is a :class:`ConfigError`
+        before any training. ``prefix`` is how the caller names the parameters
+        (``nao_params.``)."""
+
+        def name(param: str) -> str:
+            return prefix + param
+
+        for param in ("embedding_size", "hidden_size", "mlp_hidden_size"):
+            check_int(owner, name(param), getattr(self, param), 1, MAX_WIDTH)
+        for param in ("encoder_layers", "decoder_layers"):
+            check_int(owner, name(param), getattr(self, param), 1, MAX_LAYERS)
+        check_int(owner, name("mlp_layers"), self.mlp_layers, 0, MAX_LAYERS)
+        check_float(owner, name("dropout"), self.dropout, 0, 1, high_open=True)
+        check_float(owner, name("trade_off"), self.trade_off, 0, 1)
+        for param in ("epochs", "batch_size", "max_symmetries"):
+            check_int(owner, name(param), getattr(self, param), 1)
+        for param in ("patience", "warm_patience"):
+            check_int(owner, name(param), getattr(self, param), 1, optional=True)
+        check_float(owner, name("lr"), self.lr, 0, 1, low_open=True)
+        check_float(owner, name("weight_decay"), self.weight_decay, 0, 1)
+        check_float(owner, name("grad_clip"), self.grad_clip, 0, low_open=True)
+        check_float(owner, name("tol"), self.tol, 0)
+        step = check_float(owner, name("step_size"), self.step_size, 0, low_open=True)
+        check_float(owner, name("max_step_size"), self.max_step_size, step,
+                    step * MAX_PROPOSE_STEPS)
+        check_bool(owner, name("warm_start"), self.warm_start)
+        check_choice(owner, name("target_transform"), self.target_transform, TARGET_TRANSFORMS)
+        check_int(owner, name("num_threads"), self.num_threads, 1, MAX_THREADS, optional=True)
+        check_choice(owner, name("device"), self.device, DEVICES)
+        check_int(owner, name("random_state"), self.random_state, 0, optional=True)
+
     # ----- helpers -------------------------------------------------------------------------
     def _tokens(self, archs: Sequence[Arch]) -> torch.Tensor:
         return torch.tensor([self.space.to_tokens(a) for a in archs], dtype=torch.long)
@@ -160,6 +206,7 @@ class NAO:
     # ----- scikit-learn API ----------------------------------------------------------------
     def fit(self, archs: Sequence[Arch], scores: Iterable[float]) -> NAO:
         """Train encoder, predictor and decoder jointly on evaluated architectures."""
+        self._validate_params()
         archs = list(archs)
         y = np.asarray(list(scores), dtype=np.float64)
         if len(archs) != len(y):
@@ -173,9 +220,6 @@ class NAO:
         rng = np.random.default_rng(self.random_state)
         seed = int(rng.integers(2**31 - 1))
         self.device_ = resolve_device(self.device)
-        if self.target_transform not in ("minmax", "rank"):
-            raise ConfigError(f"target_transform must be minmax or rank, not "
-                              f"{self.target_transform!r}")
         self.y_sorted_ = np.sort(y)
         self.train_keys_ = {self.space.canonical(a) for a in archs}
         train_archs, train_y = self._augment(archs, self._scale(y), rng)
@@ -345,5 +389,50 @@ class NAO:
 
     @classmethod
     def load(cls, path: str | Path, space: SearchSpace | None = None) -> NAO:
-        blob = torch.load(Path(path), map_location="cpu", weights_only=False)
-        return cls.from_state_dict(blob, space)
+        """An estimator written by :meth:`save`. The file is read as plain data only, so no code
+        in it runs; anything else is a :class:`DataError` naming the file."""
+        try:
+            blob = load_plain(path)
+            if not isinstance(blob, dict) or not set(SAVED_KEYS) <= set(blob):
+                keys = ", ".join(k for k in SAVED_KEYS if k not in blob) \
+                    if isinstance(blob, dict) else ""
+                raise ValueError(f"no {keys}" if keys else f"a {type(blob).__name__}")
+            return cls.from_state_dict(blob, space)
+        except (ValueError, TypeError, KeyError, RuntimeError, AttributeError, NaoError) as exc:
+            reason = str(exc).splitlines()[0] if isinstance(exc, ValueError) and str(exc) \
+                else one_line(exc)
+            raise DataError(f"{path} is not a NAO model written by NAO.save ({reason}); pass a "
+                            "file that NAO.save wrote") from None
+
+
+SAVED_KEYS = ("space", "params", "state_dict", "y_sorted", "train_keys", "loss_curve")
+LOAD_REASON_CHARS = 160  # a reason longer than this is cut: the error stays one readable line
+
+
+def load_plain(path: str | Path) -> object:
+    """What a torch file holds, read with ``weights_only=True``: tensors and plain containers
+    only, so a crafted file cannot run code. Anything unreadable is a ``ValueError`` whose
+    one-line message says why (empty, cut short, not a torch file, refers to code)."""
+    try:
+        with warnings.catch_warnings():  # torch warns on stderr about old pickle protocols
+            warnings.simplefilter("ignore")
+            return torch.load(Path(path), map_location="cpu", weights_only=True)
+    except OSError as exc:
+        raise ValueError(exc.strerror or type(exc).__name__) from None
+    except EOFError:
+        raise ValueError("the file is empty or cut short") from None
+    except pickle.UnpicklingError as exc:
+        code = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        raise ValueError(f"it refers to {code.group(1)}, code that is never run from a file"
+                         if code else "it holds more than tensors and plain data") from None
+    except Exception as exc:  # torch raises many types for a damaged or foreign file
+        damaged = "zip archive" in str(exc)
+        raise ValueError("a damaged or cut-short torch file" if damaged
+                         else f"not a torch file ({one_line(exc)})") from None
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one short line, for messages that must stay one line."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return text if len(text) <= LOAD_REASON_CHARS else text[:LOAD_REASON_CHARS - 3] + "..."

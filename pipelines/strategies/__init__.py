@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 
 from nao.errors import ConfigError
+from nao.validation import shown, shown_key
 from search_spaces.base import SearchSpace
 
 from .base import Strategy
@@ -26,7 +27,7 @@ def make_strategy(name: str, space: SearchSpace, random_state: int | None = None
                   **options) -> Strategy:
     """Build a strategy by name; unknown names and options are a :class:`ConfigError`."""
     if name not in STRATEGIES:
-        raise ConfigError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+        raise ConfigError(f"unknown strategy {shown(name)}; choose one of {', '.join(STRATEGIES)}")
     cls = STRATEGIES[name]
     # a preset subclass (``**options``) takes the options of the first class that names them
     init = next(c.__init__ for c in cls.__mro__ if not any(
@@ -35,7 +36,7 @@ def make_strategy(name: str, space: SearchSpace, random_state: int | None = None
     unknown = set(options) - accepted
     if unknown:
         raise ConfigError(
-            f"strategy {name!r} has no option {', '.join(sorted(unknown))}; "
+            f"strategy {name!r} has no option {', '.join(shown_key(k) for k in sorted(unknown))}; "
             f"it takes {', '.join(sorted(accepted)) or 'none'}"
         )
     return cls(space, random_state=random_state, **options)

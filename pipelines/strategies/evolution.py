@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Hashable, Sequence
 
-from nao.errors import ConfigError
+from nao.validation import check_int
 from search_spaces.base import Arch, SearchSpace
 
 from .base import Strategy
@@ -23,6 +23,7 @@ DEFAULT_POPULATION_SIZE = 20
 DEFAULT_SAMPLE_SIZE = 5
 DEFAULT_BATCH_SIZE = 1  # the paper's workers each take the population as it is now
 MAX_MUTATION_TRIES = 100  # mutations per child before a random architecture stands in
+MAX_MUTATION_TRIES_LIMIT = 100_000  # beyond it a crowded space would look like a hang
 
 
 class RegularizedEvolution(Strategy):
@@ -33,16 +34,12 @@ class RegularizedEvolution(Strategy):
                  sample_size: int = DEFAULT_SAMPLE_SIZE, batch_size: int = DEFAULT_BATCH_SIZE,
                  max_mutation_tries: int = MAX_MUTATION_TRIES):
         super().__init__(space, random_state)
-        if population_size < 1 or batch_size < 1 or max_mutation_tries < 1:
-            raise ConfigError("evolution strategy: population_size, batch_size and "
-                              "max_mutation_tries must be at least 1")
-        if not 1 <= sample_size <= population_size:
-            raise ConfigError(f"evolution strategy: sample_size must be between 1 and "
-                              f"population_size ({population_size}), got {sample_size}")
-        self.population_size = population_size
-        self.sample_size = sample_size
-        self.batch_size = batch_size
-        self.max_mutation_tries = max_mutation_tries
+        owner = "evolution strategy"
+        self.population_size = check_int(owner, "population_size", population_size, 1)
+        self.sample_size = check_int(owner, "sample_size", sample_size, 1, self.population_size)
+        self.batch_size = check_int(owner, "batch_size", batch_size, 1)
+        self.max_mutation_tries = check_int(owner, "max_mutation_tries", max_mutation_tries, 1,
+                                            MAX_MUTATION_TRIES_LIMIT)
         self.population: deque[tuple[Arch, float]] = deque()  # oldest on the left
         self.n_random_fill = 0
 

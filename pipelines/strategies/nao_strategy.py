@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nao.errors import ConfigError
 from nao.estimator import NAO
+from nao.validation import check_bool, check_choice, check_float, check_int, check_options
 from search_spaces.base import Arch, SearchSpace
 
 from ..options import deep_merge
@@ -30,6 +30,10 @@ PRESETS: dict[str, dict] = {
                              "target_transform": "minmax", "warm_patience": None}},
 }
 FIT_ON = ("all", "latest")
+MAX_CANDIDATE_FACTOR = 100.0  # decoding more candidates than this per wanted one is all waste
+MAX_MODELS = 100
+# what nao_params may set: every estimator parameter but the two this strategy sets itself
+NAO_OPTIONS = tuple(p for p in NAO._PARAMS if p not in ("warm_start", "random_state"))
 
 
 class NAOStrategy(Strategy):
@@ -52,32 +56,30 @@ class NAOStrategy(Strategy):
     tells it whole each round, and NAO-WS fits on the current pool.
     """
 
+    label = "nao"  # how messages name the strategy
+
     def __init__(self, space: SearchSpace, random_state: int | None = None, n_init: int = 30,
                  round_size: int = 10, top_k: int = 20, warm_start: bool = True,
                  candidate_factor: float = 3.0, random_candidates: int = 0,
                  nao_params: dict | None = None, fit_on: str = "all", n_models: int = 1,
                  pseudo_labels: int = 0):
         super().__init__(space, random_state)
-        if n_init < 2:
-            raise ConfigError("nao strategy: n_init must be at least 2 (NAO needs data to fit)")
-        if round_size < 1 or top_k < 1:
-            raise ConfigError("nao strategy: round_size and top_k must be at least 1")
-        if candidate_factor < 1:
-            raise ConfigError("nao strategy: candidate_factor must be at least 1")
-        if n_models < 1 or pseudo_labels < 0:
-            raise ConfigError("nao strategy: n_models must be at least 1 and pseudo_labels >= 0")
-        if fit_on not in FIT_ON:
-            raise ConfigError(f"nao strategy: fit_on {fit_on!r}; choose one of {', '.join(FIT_ON)}")
-        self.n_init = n_init
-        self.round_size = round_size
-        self.top_k = top_k
-        self.warm_start = warm_start
-        self.candidate_factor = candidate_factor
-        self.random_candidates = random_candidates
+        owner = f"{self.label} strategy"
+        self.n_init = check_int(owner, "n_init", n_init, 2)  # NAO needs data to fit
+        self.round_size = check_int(owner, "round_size", round_size, 1)
+        self.top_k = check_int(owner, "top_k", top_k, 1)
+        self.warm_start = check_bool(owner, "warm_start", warm_start)
+        self.candidate_factor = check_float(owner, "candidate_factor", candidate_factor, 1,
+                                            MAX_CANDIDATE_FACTOR)
+        self.random_candidates = check_int(owner, "random_candidates", random_candidates, 0)
+        self.fit_on = check_choice(owner, "fit_on", fit_on, FIT_ON)
+        self.n_models = check_int(owner, "n_models", n_models, 1, MAX_MODELS)
+        self.pseudo_labels = check_int(owner, "pseudo_labels", pseudo_labels, 0)
+        check_options(owner, "nao_params", nao_params, NAO_OPTIONS, optional=True)
         self.nao_params = {**DEFAULT_NAO_PARAMS, **(nao_params or {})}
-        self.fit_on = fit_on
-        self.n_models = n_models
-        self.pseudo_labels = pseudo_labels
+        # the estimator's own check, now rather than at the first fit after n_init evaluations
+        NAO(space, warm_start=self.warm_start, **self.nao_params)._validate_params(
+            owner, prefix="nao_params.")
         self.models: list[NAO] = []
         self.n_last_told = 0
         self.n_random_fill = 0
@@ -166,6 +168,8 @@ class NAOStrategy(Strategy):
 class PaperNAOStrategy(NAOStrategy):
     """NAO as published (``PRESETS["paper"]``), registered as ``nao-paper`` so it can stand
     beside the default ``nao`` in one benchmark."""
+
+    label = "nao-paper"
 
     def __init__(self, space: SearchSpace, random_state: int | None = None, **options):
         super().__init__(space, random_state, **deep_merge(PRESETS["paper"], options))

@@ -31,7 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from nao.errors import ConfigError, InvalidArchitectureError
+from nao.errors import InvalidArchitectureError
+from nao.validation import check_choice, check_float, check_int
 from search_spaces.base import Arch, SearchSpace
 
 from .base import Strategy
@@ -47,6 +48,11 @@ ENAS_INIT_RANGE = 0.1  # every controller weight starts uniform in [-0.1, 0.1]
 DEFAULT_BATCH_SIZE = 10
 MAX_RESAMPLE_ROUNDS = 10  # controller draws per ask before the shortfall is filled at random
 REWARD_SCALINGS = ("std", "none")
+# option bounds: far beyond useful values, so a typo is a clear error, not a failed allocation
+MAX_HIDDEN_SIZE = 4096
+MAX_RESAMPLE_LIMIT = 1000
+MIN_TEMPERATURE = 1e-3  # logits are divided by it; smaller overflows to inf/nan probabilities
+MAX_WEIGHT = 1e3  # entropy_weight and tanh_constant above it overflow float32 to nan
 _STD_FLOOR = 1e-8
 
 
@@ -145,31 +151,28 @@ class RLController(Strategy):
                  tanh_constant: float | None = ENAS_TANH_CONSTANT,
                  reward_scaling: str = "std", max_resample_rounds: int = MAX_RESAMPLE_ROUNDS):
         super().__init__(space, random_state)
-        if batch_size < 1 or hidden_size < 1 or max_resample_rounds < 0:
-            raise ConfigError("rl strategy: batch_size and hidden_size must be at least 1, "
-                              "max_resample_rounds at least 0")
-        if lr <= 0 or temperature <= 0 or not 0 <= baseline_decay < 1 or entropy_weight < 0:
-            raise ConfigError("rl strategy: lr and temperature must be positive, baseline_decay "
-                              "in [0, 1), entropy_weight at least 0")
-        if reward_scaling not in REWARD_SCALINGS:
-            raise ConfigError(f"rl strategy: reward_scaling {reward_scaling!r}; choose one of "
-                              f"{', '.join(REWARD_SCALINGS)}")
-        self.batch_size = batch_size
-        self.hidden_size = hidden_size
-        self.lr = lr
-        self.baseline_decay = baseline_decay
-        self.entropy_weight = entropy_weight
-        self.temperature = temperature
-        self.tanh_constant = tanh_constant
-        self.reward_scaling = reward_scaling
-        self.max_resample_rounds = max_resample_rounds
+        owner = "rl strategy"
+        self.batch_size = check_int(owner, "batch_size", batch_size, 1)
+        self.hidden_size = check_int(owner, "hidden_size", hidden_size, 1, MAX_HIDDEN_SIZE)
+        self.lr = check_float(owner, "lr", lr, 0, 1, low_open=True)
+        self.baseline_decay = check_float(owner, "baseline_decay", baseline_decay, 0, 1,
+                                          high_open=True)
+        self.entropy_weight = check_float(owner, "entropy_weight", entropy_weight, 0,
+                                          MAX_WEIGHT)
+        self.temperature = check_float(owner, "temperature", temperature, MIN_TEMPERATURE)
+        self.tanh_constant = check_float(owner, "tanh_constant", tanh_constant, 0,
+                                         MAX_WEIGHT, low_open=True, optional=True)
+        self.reward_scaling = check_choice(owner, "reward_scaling", reward_scaling,
+                                           REWARD_SCALINGS)
+        self.max_resample_rounds = check_int(owner, "max_resample_rounds", max_resample_rounds,
+                                             0, MAX_RESAMPLE_LIMIT)
         seed = int(self.rng.integers(2**63 - 1))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.controller_ = ControllerLSTM(len(space.vocab), space.length, hidden_size,
-                                              temperature, tanh_constant)
+            self.controller_ = ControllerLSTM(len(space.vocab), space.length, self.hidden_size,
+                                              self.temperature, self.tanh_constant)
         self.generator_ = torch.Generator().manual_seed(seed)
-        self.optimizer_ = torch.optim.Adam(self.controller_.parameters(), lr=lr)
+        self.optimizer_ = torch.optim.Adam(self.controller_.parameters(), lr=self.lr)
         self.baseline_: float | None = None
         self.n_random_fill = 0
         self.n_updates = 0
