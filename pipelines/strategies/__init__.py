@@ -13,6 +13,7 @@ from .evolution import RegularizedEvolution
 from .nao_strategy import NAOStrategy, PaperNAOStrategy
 from .random_search import RandomSearch
 from .rl import RLController
+from .tpe import TPEStrategy
 
 STRATEGIES: dict[str, type[Strategy]] = {
     "nao": NAOStrategy,
@@ -20,6 +21,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
     "random": RandomSearch,
     "rl": RLController,
     "evolution": RegularizedEvolution,
+    "tpe": TPEStrategy,
 }
 
 
