@@ -1,16 +1,41 @@
-"""``nao`` console script: argparse subcommands, ``--json`` output, exit 2 with one line on bad
-input."""
+"""``nao`` console script: argparse subcommands, ``--json`` output, and the one place where an
+error becomes what the user sees.
+
+Bad input (any :class:`~nao.errors.NaoError`, and the operating system's or SQLite's refusals) is
+one line on stderr and exit 2; anything unexpected is one line naming ``--debug`` and exit 1;
+``nao --debug CMD ...`` shows the traceback as well.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import sqlite3
 import sys
+import traceback
 from collections.abc import Sequence
 
 from nao.errors import NaoError
 
 from .commands import COMMANDS
+
+DESCRIPTION = ("Neural Architecture Optimization: search architectures with NAO and the "
+               "strategies it is compared with, evaluate its performance predictor, train and "
+               "draw what was found. Every command takes --help.")
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 1
+EXIT_INTERRUPTED = 130
+MAX_MESSAGE = 300  # an unexpected error's text is cut here; --debug shows it all
+
+OS_ERROR_HINTS = {
+    errno.ENOSPC: "free some space and run again (with --resume where the command has --out)",
+    errno.EDQUOT: "free some space and run again (with --resume where the command has --out)",
+    errno.EACCES: "choose a path you may write to",
+    errno.EPERM: "choose a path you may write to",
+    errno.EROFS: "choose a path on a writable file system",
+    errno.ENOENT: "check the path",
+}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -18,15 +43,31 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def package_version() -> str:
+    """The installed distribution's version; a source tree that was never installed says so."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nao")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="nao", description=__doc__.split("\n")[0])
+    parser = OneLineParser(prog="nao", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"nao {package_version()}")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, show the traceback as well (also accepted after COMMAND)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
     for module in COMMANDS:
         module.register(sub)
+    for command_parser in sub.choices.values():
+        command_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                    help="on an error, show the traceback as well")
     return parser
 
 
@@ -45,17 +86,57 @@ def _jsonable(obj):
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
+def one_line(text: str) -> str:
+    """A message as one line: a multi-line text's lines joined."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def describe_os_error(exc: OSError) -> str:
+    """What the operating system refused, on which path, and what to do about it."""
+    what = exc.strerror or one_line(str(exc)) or type(exc).__name__
+    if exc.filename is not None:
+        what = f"{exc.filename}: {what}"
+    hint = OS_ERROR_HINTS.get(exc.errno, "nao --debug shows where it happened")
+    return f"{what}; {hint}"
+
+
+def describe_sqlite_error(exc: sqlite3.Error) -> str:
+    return (f"the store's database failed: {one_line(str(exc))}; check that the disk has space "
+            "and no other program holds the store (nao --debug shows where it happened)")
+
+
+def describe_unexpected(command: str, exc: BaseException) -> str:
+    text = one_line(str(exc))
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE] + "..."
+    return (f"internal error: {type(exc).__name__}: {text} (run again as nao --debug {command} "
+            "... to see the traceback)")
+
+
+def fail(command: str, message: str, code: int, debug: bool) -> int:
+    """Write the one line (after the traceback with ``--debug``) and give the exit code."""
+    if debug:
+        traceback.print_exc()
+    sys.stderr.write(f"nao {command}: {one_line(message)}\n")
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    command, debug = args.command, bool(getattr(args, "debug", False))
     try:
         result, summary = args.run(args)
+        emit(result, getattr(args, "json", False), summary)
     except NaoError as exc:
-        sys.stderr.write(f"nao {args.command}: error: {exc}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write(f"nao {args.command}: interrupted; evaluations so far are in the store\n")
-        return 130
-    emit(result, getattr(args, "json", False), summary)
+        return fail(command, f"error: {exc}", EXIT_BAD_INPUT, debug)
+    except KeyboardInterrupt as exc:  # a command may say what was kept
+        return fail(command, str(exc) or "interrupted", EXIT_INTERRUPTED, debug)
+    except OSError as exc:
+        return fail(command, f"error: {describe_os_error(exc)}", EXIT_BAD_INPUT, debug)
+    except sqlite3.Error as exc:
+        return fail(command, f"error: {describe_sqlite_error(exc)}", EXIT_BAD_INPUT, debug)
+    except Exception as exc:
+        return fail(command, describe_unexpected(command, exc), EXIT_INTERNAL, debug)
     return 0
 
 

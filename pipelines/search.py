@@ -44,7 +44,14 @@ class SearchResult:
 
 
 class SearchStalledError(NaoError):
-    """The strategy keeps asking for architectures that were all evaluated already."""
+    """The strategy keeps asking for architectures that were all evaluated already.
+
+    ``queries`` is how many distinct architectures were evaluated before it gave up.
+    """
+
+    def __init__(self, message: str, queries: int = 0):
+        super().__init__(message)
+        self.queries = queries
 
 
 def pick_record(arch: str, valid: float, test: float | None, query: int, benchmark=None) -> dict:
@@ -107,8 +114,15 @@ def run_search(space: SearchSpace, strategy: Strategy, evaluator: Evaluator, bud
             raise SearchStalledError(
                 f"{strategy_name or type(strategy).__name__} proposed only already-evaluated "
                 f"architectures {max_stalls} times in a row after {len(history)} queries; "
-                "the space may be exhausted (lower --budget)"
+                "the space may be exhausted (lower --budget)", queries=len(history)
             )
+    return summarize(space, history, strategy_name, seed, time.perf_counter() - start)
+
+
+def summarize(space: SearchSpace, history: list[HistoryEntry], strategy_name: str,
+              seed: int | None, wall_s: float) -> SearchResult:
+    """The result of a search from its history: the first entry with the best validation
+    accuracy is the pick."""
     best_i = max(range(len(history)), key=lambda i: history[i].valid)
     b = history[best_i]
     benchmark = getattr(space, "benchmark", None)
@@ -116,5 +130,19 @@ def run_search(space: SearchSpace, strategy: Strategy, evaluator: Evaluator, bud
     extra: dict = {}
     if benchmark is not None:
         extra = {"optimum_valid": benchmark.optimum_valid, "optimum_test": benchmark.optimum_test}
-    return SearchResult(space.name, strategy_name, seed, len(history),
-                        time.perf_counter() - start, history, best, extra)
+    return SearchResult(space.name, strategy_name, seed, len(history), wall_s, history, best,
+                        extra)
+
+
+def result_from_store(space: SearchSpace, store: Store, budget: int, *, strategy_name: str = "",
+                      seed: int | None = None) -> SearchResult:
+    """A finished search (``budget`` or more stored evaluations) read back without replaying
+    the strategy: the same history as the run that made it, since the loop stores every
+    evaluation in query order. A store holding more than ``budget`` gives its first ``budget``.
+    """
+    start = time.perf_counter()
+    stored = sorted(store.evaluations().values(), key=lambda s: s.query)
+    if len(stored) < budget:
+        raise ValueError(f"the store holds {len(stored)} evaluations, fewer than {budget}")
+    history = [HistoryEntry(i + 1, s.arch, s.valid, s.test) for i, s in enumerate(stored[:budget])]
+    return summarize(space, history, strategy_name, seed, time.perf_counter() - start)

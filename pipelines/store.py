@@ -3,6 +3,10 @@
 A run directory holds ``store.sqlite``. ``--resume`` reopens it: the strategy is rebuilt from the
 same seed and replays, and every architecture it asks for that the store already has is answered
 from the store instead of being evaluated again.
+
+A file offered for resume is checked read-only first (a SQLite file with exactly this store's
+tables and a configuration row), so a damaged store or somebody else's database is refused with
+one line and left byte for byte as it was.
 """
 
 from __future__ import annotations
@@ -15,6 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nao.errors import ConfigError
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+TABLES = {
+    "meta": ("name", "value"),
+    "evaluations": ("query", "key", "arch", "valid", "test", "info", "created"),
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,73 @@ class StoredEvaluation:
 def key_text(key: Hashable) -> str:
     """Canonical keys as stable text (ints, tuples and strings all round-trip through repr)."""
     return repr(key)
+
+
+def _not_a_store(path: Path, why: str) -> ConfigError:
+    return ConfigError(f"--resume: {path} is not a search store ({why}); point --out at the "
+                       "directory of an earlier nao search, or run without --resume")
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the file or create files beside it.
+
+    Without a ``-wal`` file the database file is the whole content and ``immutable`` opens it
+    without locks, journals or ``-shm``; with one (a killed run) read-only mode reads it too.
+    """
+    mode = "mode=ro" if path.with_name(path.name + "-wal").exists() else "immutable=1"
+    return sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
+
+
+def read_stored_config(path: Path) -> dict:
+    """The configuration of the store at ``path``, checked read-only; ConfigError unless it
+    is a readable store of this project."""
+    if not path.is_file():
+        raise _not_a_store(path, "not a file")
+    with open(path, "rb") as fh:
+        header = fh.read(len(SQLITE_HEADER))
+    if not header:
+        raise _not_a_store(path, "the file is empty")
+    if header != SQLITE_HEADER:
+        raise _not_a_store(path, "not a SQLite file")
+    try:
+        conn = _connect_read_only(path)
+    except sqlite3.Error as exc:
+        raise _not_a_store(path, f"cannot open it: {exc}") from None
+    try:
+        return _check_schema(conn, path)
+    except sqlite3.Error as exc:
+        raise _not_a_store(path, f"damaged or truncated: {exc}") from None
+    finally:
+        conn.close()
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path) -> dict:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables != set(TABLES):
+        found = ", ".join(sorted(tables)) or "none"
+        raise _not_a_store(path, f"its tables are {found}, a store has meta and evaluations")
+    for table, columns in TABLES.items():
+        found = tuple(r[1] for r in conn.execute(f"PRAGMA table_info({table})"))
+        if found != columns:
+            raise _not_a_store(path, f"table {table} has columns {', '.join(found)}")
+    problems = [r[0] for r in conn.execute("PRAGMA quick_check")]
+    if problems != ["ok"]:
+        raise _not_a_store(path, f"damaged: {problems[0]}")
+    row = conn.execute("SELECT value FROM meta WHERE name = 'config'").fetchone()
+    try:
+        config = json.loads(row[0]) if row is not None else None
+    except (TypeError, ValueError):
+        config = None
+    if not isinstance(config, dict):
+        raise _not_a_store(path, "it holds no search configuration")
+    conn.execute("SELECT COUNT(*), MAX(query) FROM evaluations").fetchone()
+    return config
+
+
+def config_difference(saved: dict, config: dict) -> list[str]:
+    """Options that differ between a stored and a requested run (the budget may change)."""
+    return sorted(k for k in set(saved) | set(config)
+                  if k != "budget" and saved.get(k) != config.get(k))
 
 
 class Store:
@@ -52,7 +129,7 @@ class Store:
     @classmethod
     def open_run(cls, out_dir: str | Path, config: dict, resume: bool) -> Store:
         """Open ``out_dir``'s store; a fresh run refuses to overwrite one, a resumed run refuses
-        a store made with another configuration."""
+        anything but a store made with the same configuration (checked before any write)."""
         path = Path(out_dir) / cls.FILENAME
         if path.exists() and not resume:
             raise ConfigError(
@@ -60,19 +137,17 @@ class Store:
             )
         if resume and not path.exists():
             raise ConfigError(f"--resume: no search to resume at {path}; run without --resume")
-        store = cls(path)
-        saved = store.get_meta("config")
-        if saved is None:
-            store.set_meta("config", config)
-        else:
-            diff = sorted(k for k in set(saved) | set(config)
-                          if k != "budget" and saved.get(k) != config.get(k))
+        if resume:
+            saved = read_stored_config(path)
+            diff = config_difference(saved, config)
             if diff:
-                store.close()
                 raise ConfigError(
                     f"--resume: {path} was made with different {', '.join(diff)} "
                     f"({', '.join(f'{k}={saved.get(k)!r}' for k in diff)}); use the same options"
                 )
+        store = cls(path)
+        if not resume:
+            store.set_meta("config", config)
         return store
 
     def get_meta(self, name: str):
@@ -93,6 +168,7 @@ class Store:
         return int(cur.lastrowid) - 1
 
     def evaluations(self) -> dict[str, StoredEvaluation]:
+        """Every stored evaluation by key, in the order they were made."""
         rows = self.conn.execute(
             "SELECT query, key, arch, valid, test, info FROM evaluations ORDER BY query"
         ).fetchall()

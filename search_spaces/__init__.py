@@ -18,8 +18,11 @@ def register(family: str, factory: Callable[[str | None], SearchSpace]) -> None:
 
 
 def _nasbench_graph(arg: str | None) -> SearchSpace:
-    from .nasbench_graph import NasBenchGraphSpace
+    from .nasbench_graph import DATASETS, NasBenchGraphSpace
 
+    if arg == "":
+        raise ConfigError("nasbench-graph: needs a dataset after ':'; choose one of "
+                          f"{', '.join(DATASETS)} (plain nasbench-graph means cora)")
     return NasBenchGraphSpace(arg or "cora")
 
 
@@ -29,7 +32,7 @@ register("nasbench-graph", _nasbench_graph)
 def _enas_micro(arg: str | None) -> SearchSpace:
     from .enas_micro import EnasMicroSpace
 
-    if arg:
+    if arg is not None:
         raise ConfigError(f"enas-micro takes no ':{arg}' option; use plain enas-micro")
     return EnasMicroSpace()
 
@@ -42,11 +45,12 @@ def available() -> list[str]:
 
 
 def get_space(name: str) -> SearchSpace:
-    """Space by its command-line name, e.g. ``nasbench-graph:cora``."""
-    family, _, arg = name.partition(":")
+    """Space by its command-line name, e.g. ``nasbench-graph:cora``; a family's factory gets
+    ``None`` without a ``:`` and the text after it otherwise (``""`` for a bare ``:``)."""
+    family, sep, arg = str(name).partition(":")
     if family not in _REGISTRY:
         raise ConfigError(f"unknown search space {name!r}; choose one of {', '.join(available())}")
-    return _REGISTRY[family](arg or None)
+    return _REGISTRY[family](arg if sep else None)
 
 
 __all__ = ["Arch", "SearchSpace", "Tokens", "Record", "TabularBenchmark", "get_space", "register"]

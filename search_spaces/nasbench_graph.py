@@ -178,6 +178,12 @@ class NasBenchGraphSpace(SearchSpace):
         }
         return TabularBenchmark(records, name=self.name)
 
+    @property
+    def size(self) -> int:
+        """How many distinct architectures the space holds: one table entry each (26,206), so
+        a budget or a sample size can be checked against it before any work."""
+        return len(self.benchmark)
+
     def lookup(self, arch: GraphArch) -> Record:
         """Recorded accuracies; an architecture missing from the table is an error."""
         record = self.benchmark.get(self.canonical(arch))

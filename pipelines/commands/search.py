@@ -10,7 +10,8 @@ from search_spaces import get_space
 
 from ..evaluators import TableEvaluator
 from ..options import deep_merge
-from ..search import run_search
+from ..run_dir import lock_run_dir
+from ..search import SearchStalledError, result_from_store, run_search
 from ..store import Store
 from ..strategies import STRATEGIES, make_strategy
 from ..strategies.nao_strategy import PRESETS
@@ -46,16 +47,50 @@ def strategy_options(args: argparse.Namespace) -> dict:
     return deep_merge(options, parse_settings(args.settings))
 
 
+def check_budget(space, budget: int) -> None:
+    """A budget larger than a finite space can never be spent: refuse it before any work."""
+    size = getattr(space, "size", None)
+    if size is not None and budget > size:
+        raise ConfigError(f"--budget {budget} is more than the {size:,} architectures of "
+                          f"{space.name}; choose --budget {size} or less")
+
+
 def run(args: argparse.Namespace):
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out DIR (the run directory to continue)")
     space = get_space(args.space)
+    check_budget(space, args.budget)
     options = strategy_options(args)
     strategy = make_strategy(args.strategy, space, random_state=args.seed, **options)
-    evaluator = TableEvaluator(space)
     config = {"space": space.name, "strategy": args.strategy, "seed": args.seed,
               "options": options, "budget": args.budget}
-    store = Store.open_run(args.out, config, args.resume) if args.out else None
+    if not args.out:
+        result = search_with_progress(args, space, strategy, None)
+        return report(result.to_dict(), space)
+    with lock_run_dir(args.out, "search"):
+        store = Store.open_run(args.out, config, args.resume)
+        try:
+            stored = len(store)
+            if args.resume and stored >= args.budget:
+                result = result_from_store(space, store, args.budget,
+                                           strategy_name=args.strategy, seed=args.seed)
+            else:
+                result = search_with_progress(args, space, strategy, store)
+        finally:
+            store.close()
+    out = result.to_dict()
+    if stored > args.budget:
+        note = (f"{args.out} holds {stored} evaluations; this reports the first {args.budget} "
+                f"(--budget {args.budget}); pass --budget {stored} to report them all")
+        out["note"] = note
+        out["stored_queries"] = stored
+        sys.stderr.write(f"nao search: note: {note}\n")
+    return report(out, space)
+
+
+def search_with_progress(args: argparse.Namespace, space, strategy, store: Store | None):
+    """Run the loop with a progress bar on stderr; an interrupt or a stall says truly what was
+    kept."""
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -71,14 +106,31 @@ def run(args: argparse.Namespace):
             bar.update(1)
 
     try:
-        result = run_search(space, strategy, evaluator, args.budget, strategy_name=args.strategy,
-                            seed=args.seed, store=store, on_query=on_query)
+        return run_search(space, strategy, TableEvaluator(space), args.budget,
+                          strategy_name=args.strategy, seed=args.seed, store=store,
+                          on_query=on_query)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted; {kept(args, store)}") from None
+    except SearchStalledError as exc:
+        raise SearchStalledError(f"{exc}; {kept(args, store, exc.queries)}", exc.queries) from None
     finally:
         if bar is not None:
             bar.close()
-        if store is not None:
-            store.close()
-    out = result.to_dict()
+
+
+def kept(args: argparse.Namespace, store: Store | None, stalled_at: int | None = None) -> str:
+    """What survives a search that stopped early, said truly; after a stall, how to report it."""
+    if store is None:
+        return ("nothing was saved (without --out the evaluations live only in memory); "
+                "run with --out DIR to keep them and continue with --resume")
+    where = f"the {len(store)} evaluations so far are in {store.path}"
+    if stalled_at is not None:
+        return f"{where}; --out {args.out} --resume --budget {stalled_at} reports them"
+    return f"{where}; continue with --out {args.out} --resume"
+
+
+def report(out: dict, space) -> tuple[dict, str]:
+    """The JSON result and its human summary."""
     b = out["best"]
     lines = [
         f"space     {out['space']}   strategy {out['strategy']}   seed {out['seed']}",

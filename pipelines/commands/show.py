@@ -8,7 +8,6 @@ from pathlib import Path
 from search_spaces import get_space
 
 from ..drawing import describe, draw
-from .common import add_common
 
 DEFAULT_SPACE = "nasbench-graph:cora"
 
@@ -29,7 +28,8 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, default=None,
                    help="picture to write; the suffix picks the format (default "
                         "SPACE-arch.png in the current directory, ':' in SPACE written '-')")
-    add_common(p, seed=False)
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object on stdout instead of the text form")
     p.set_defaults(run=run)
 
 
