@@ -19,11 +19,13 @@ from typing import Any
 from .errors import ConfigError
 
 _MAX_SHOWN = 40  # characters of a bad value quoted in a message
+JSON_NAMES = {None: "null", True: "true", False: "false"}  # as the user typed them in --set
 
 
 def shown(value: Any) -> str:
     """A bad value as a message quotes it: its repr, on one line, cut when long."""
-    text = repr(value)
+    text = JSON_NAMES.get(value, repr(value)) if value is None or isinstance(value, bool) \
+        else repr(value)
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
@@ -113,8 +115,9 @@ def check_options(owner: str, name: str, value: Any, accepted: Collection[str],
     if value is None and optional:
         return None
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise _fail(owner, name, _optional("a group of options, e.g. "
-                                           f"--set {name}.KEY=VALUE", optional), value)
+        accepts = _optional("a group of options", optional)
+        raise ConfigError(f"{owner}: {name} must be {accepts} (--set {name}.KEY=VALUE), got "
+                          f"{shown(value)}")
     unknown = sorted(set(value) - set(accepted))
     if unknown:
         raise ConfigError(f"{owner}: {name} has no option "

@@ -19,7 +19,11 @@ from sklearn.neighbors import KNeighborsRegressor
 from nao import metrics
 from nao.errors import ConfigError
 from nao.estimator import NAO
+from nao.validation import check_int, check_options
 from search_spaces.base import Arch, SearchSpace
+
+MIN_SET_SIZE = 2  # NAO needs two architectures to fit, a ranking two to compare
+NAO_OPTIONS = tuple(p for p in NAO._PARAMS if p != "random_state")  # the seed sets it
 
 
 def sample_distinct(space: SearchSpace, n: int, rng: np.random.Generator) -> list[Arch]:
@@ -66,18 +70,41 @@ def baselines(seed: int) -> dict[str, Callable[[], object]]:
     }
 
 
+def check_nao_params(nao_params: dict | None) -> dict:
+    """``nao_params`` as :class:`NAO` takes them (every parameter but ``random_state``, which
+    the seed sets), checked by the estimator's own validation before anything is sampled."""
+    check_options("--set", "the NAO estimator", nao_params, NAO_OPTIONS, optional=True)
+    NAO(None, **(nao_params or {}))._validate_params("NAO estimator")  # type: ignore[arg-type]
+    return dict(nao_params or {})
+
+
+def check_sizes(space: SearchSpace, train_size: int, test_size: int) -> None:
+    """Training and test architectures are distinct table entries: both at least
+    :data:`MIN_SET_SIZE` and together no more than the table holds."""
+    if not hasattr(space, "lookup") or not hasattr(space, "benchmark"):
+        raise ConfigError(f"{space.name} has no table to score predictors against; use a "
+                          "tabular space such as nasbench-graph:cora")
+    for flag, size in (("--train-size", train_size), ("--test-size", test_size)):
+        check_int("predictor evaluation", flag, size, MIN_SET_SIZE)
+    held = len(space.benchmark)
+    if train_size + test_size > held:
+        raise ConfigError(f"--train-size {train_size} + --test-size {test_size} = "
+                          f"{train_size + test_size} distinct architectures, but {space.name} "
+                          f"holds {held:,}; ask for {held:,} or fewer together")
+
+
 def evaluate_predictors(space: SearchSpace, train_size: int, test_size: int, seed: int,
                         with_baselines: bool = False, nao_params: dict | None = None) -> dict:
     """One seed: NAO (and optionally the baselines) trained on ``train_size``, scored on
     ``test_size`` other architectures by validation accuracy."""
-    if not hasattr(space, "lookup"):
-        raise ConfigError(f"{space.name} has no table to score predictors against")
+    nao_params = check_nao_params(nao_params)
+    check_sizes(space, train_size, test_size)
     rng = np.random.default_rng(seed)
     archs = sample_distinct(space, train_size + test_size, rng)
     train, test = archs[:train_size], archs[train_size:]
     y_train = np.array([space.lookup(a).valid for a in train])
     y_test = np.array([space.lookup(a).valid for a in test])
-    model = NAO(space, random_state=seed, **(nao_params or {})).fit(train, y_train)
+    model = NAO(space, random_state=seed, **nao_params).fit(train, y_train)
     result = {"nao": ranking_scores(y_test, model.predict(test))}
     tokens = [space.to_tokens(a) for a in test]
     result["nao"]["reconstruction_accuracy"] = metrics.reconstruction_accuracy(

@@ -8,18 +8,26 @@ import time
 
 from search_spaces import get_space
 
-from ..predictor_eval import evaluate_predictors, summarize
+from ..predictor_eval import check_nao_params, check_sizes, evaluate_predictors, summarize
 from .common import add_common, parse_settings, positive_int
 from .search import DEFAULT_SPACE
+
+DEFAULT_TRAIN_SIZE = 100
+DEFAULT_TEST_SIZE = 2000
 
 
 def register(sub) -> None:
     p = sub.add_parser("predictor-eval", help="score NAO's predictor on held-out architectures",
                        description="Train the NAO predictor on N sampled architectures and "
                                    "score how it ranks M others (validation accuracy).")
-    p.add_argument("--space", default=DEFAULT_SPACE)
-    p.add_argument("--train-size", type=positive_int, default=100)
-    p.add_argument("--test-size", type=positive_int, default=2000)
+    p.add_argument("--space", default=DEFAULT_SPACE,
+                   help=f"a search space with a table of accuracies (default {DEFAULT_SPACE})")
+    p.add_argument("--train-size", type=positive_int, default=DEFAULT_TRAIN_SIZE, metavar="N",
+                   help="architectures the predictor is trained on, at least 2 "
+                        f"(default {DEFAULT_TRAIN_SIZE})")
+    p.add_argument("--test-size", type=positive_int, default=DEFAULT_TEST_SIZE, metavar="M",
+                   help="other architectures it ranks, at least 2; train and test together "
+                        f"at most the table's size (default {DEFAULT_TEST_SIZE})")
     p.add_argument("--seeds", type=positive_int, default=1,
                    help="repeat over seeds seed, seed+1, ...; report mean and std (default 1)")
     p.add_argument("--baselines", action="store_true",
@@ -31,15 +39,16 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace):
+    nao_params = check_nao_params(parse_settings(args.settings))  # before the table loads
     space = get_space(args.space)
+    check_sizes(space, args.train_size, args.test_size)
     start = time.perf_counter()
     per_seed = []
     for k in range(args.seeds):
         if not args.quiet:
             print(f"predictor-eval: seed {args.seed + k} ({k + 1}/{args.seeds})", file=sys.stderr)
         per_seed.append(evaluate_predictors(space, args.train_size, args.test_size,
-                                            args.seed + k, args.baselines,
-                                            parse_settings(args.settings)))
+                                            args.seed + k, args.baselines, nao_params))
     out = {"space": space.name, "train_size": args.train_size, "test_size": args.test_size,
            "seeds": [args.seed + k for k in range(args.seeds)], **summarize(per_seed),
            "per_seed": per_seed, "wall_s": round(time.perf_counter() - start, 3)}
