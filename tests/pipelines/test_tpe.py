@@ -1,0 +1,159 @@
+"""Optuna's TPE behind ask/tell: valid, distinct, reproducible, resumable, and every score told
+to the trial that proposed it."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from nao.errors import ConfigError, InvalidArchitectureError
+from pipelines.cli import main
+from pipelines.evaluators import Evaluation, TableEvaluator
+from pipelines.search import run_search
+from pipelines.store import Store
+from pipelines.strategies import make_strategy
+from pipelines.strategies.tpe import INSTALL_HINT, TPEStrategy
+
+optuna = pytest.importorskip("optuna")
+
+
+class CountingEvaluator(TableEvaluator):
+    def __init__(self, space):
+        super().__init__(space)
+        self.calls = 0
+
+    def evaluate(self, arch) -> Evaluation:
+        self.calls += 1
+        return super().evaluate(arch)
+
+
+def search(space, seed=0, budget=40, store=None, evaluator=None, **opts):
+    strategy = make_strategy("tpe", space, random_state=seed, **opts)
+    result = run_search(space, strategy, evaluator or TableEvaluator(space), budget,
+                        strategy_name="tpe", seed=seed, store=store)
+    return strategy, result
+
+
+def complete_trials(strategy):
+    return [t for t in strategy.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+
+
+def test_same_seed_gives_the_same_history(cora):
+    _, a = search(cora, seed=3)
+    _, b = search(cora, seed=3)
+    _, c = search(cora, seed=4)
+    assert a.history == b.history
+    assert a.history != c.history
+
+
+def test_search_counts_distinct_valid_architectures(cora):
+    strategy, result = search(cora, seed=0, budget=60)
+    archs = [cora.from_string(h.arch) for h in result.history]
+    keys = [cora.canonical(a) for a in archs]
+    assert result.queries == 60 == len(set(keys))
+    for arch in archs:
+        assert cora.from_tokens(cora.to_tokens(arch)) == arch
+    assert strategy.n_repeats > 0  # TPE did re-propose, and the loop still got 60 new ones
+
+
+def test_every_trial_is_told_the_score_of_the_architecture_it_proposed(cora):
+    strategy, _ = search(cora, seed=1, budget=60, max_retries=0)
+    trials = complete_trials(strategy)
+    # one trial per told architecture (asked by TPE or added for a random fill) plus the repeats
+    assert len(trials) == len(strategy.archs) + strategy.n_repeats
+    assert strategy.n_random_fill > 0 and strategy.n_repeats > 0
+    for trial in trials:
+        arch = cora.from_tokens(strategy._tokens_of(trial))
+        assert trial.value == cora.lookup(arch).valid
+    told = {cora.canonical(a) for a in strategy.archs}
+    assert {cora.canonical(cora.from_tokens(strategy._tokens_of(t))) for t in trials} == told
+
+
+def test_a_batch_ask_is_distinct_and_new(cora):
+    strategy = TPEStrategy(cora, random_state=2, n_startup_trials=5)
+    told: set = set()
+    for _ in range(5):
+        archs = strategy.ask(6)
+        keys = {cora.canonical(a) for a in archs}
+        assert len(archs) == 6 == len(keys) and not keys & told
+        strategy.tell(archs, [cora.lookup(a).valid for a in archs])
+        told |= keys
+    assert not strategy._pending  # every proposal got its score
+
+
+def test_architectures_the_space_rejects_are_failed_trials_never_proposals(cora, monkeypatch):
+    gat = cora.vocab.index("gat")
+
+    def no_gat_first(arch):
+        if cora.to_tokens(arch)[1] == gat:
+            raise InvalidArchitectureError("no gat first")
+
+    monkeypatch.setattr(cora, "check", no_gat_first)
+    strategy, result = search(cora, seed=5, budget=40)
+    assert all(cora.from_string(h.arch).ops[0] != "gat" for h in result.history)
+    failed = [t for t in strategy.study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert failed and all(strategy._tokens_of(t)[1] == gat for t in failed)
+
+
+def test_state_dict_round_trip_continues_identically(cora):
+    a = TPEStrategy(cora, random_state=5, n_startup_trials=5)
+    run_search(cora, a, TableEvaluator(cora), 20)
+    b = TPEStrategy(cora, random_state=6)
+    b.n_startup_trials = a.n_startup_trials
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))  # the state is plain data
+    assert len(b.study.trials) == len(complete_trials(a))
+    assert [cora.to_string(x) for x in a.ask(3)] == [cora.to_string(x) for x in b.ask(3)]
+
+
+def test_resume_replays_the_search_and_evaluates_only_new_architectures(tmp_path, cora):
+    config = {"space": cora.name, "strategy": "tpe", "seed": 7}
+    store = Store.open_run(tmp_path, config, resume=False)
+    _, first = search(cora, seed=7, budget=15, store=store)
+    store.close()
+
+    evaluator = CountingEvaluator(cora)
+    store = Store.open_run(tmp_path, config, resume=True)
+    _, resumed = search(cora, seed=7, budget=30, store=store, evaluator=evaluator)
+    store.close()
+    assert evaluator.calls == 15
+    assert resumed.history[:15] == first.history
+    assert resumed.history == search(cora, seed=7, budget=30)[1].history
+
+
+def test_tpe_concentrates_on_better_architectures_than_random_search(cora):
+    # queries 31-60 of four seeds pooled: TPE's median validation accuracy beats random
+    # search's (measured 0.003-0.011 ahead on each of seeds 0-7 alone)
+    def late(strategy, seed):
+        st = make_strategy(strategy, cora, random_state=seed)
+        return [h.valid for h in run_search(cora, st, TableEvaluator(cora), 60).history[30:]]
+
+    tpe = [v for seed in range(4) for v in late("tpe", seed)]
+    rand = [v for seed in range(4) for v in late("random", seed)]
+    assert np.median(tpe) > np.median(rand) + 0.003
+
+
+def test_missing_optuna_is_a_config_error_that_says_how_to_install(cora, monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)  # `import optuna` now raises ImportError
+    with pytest.raises(ConfigError) as err:
+        make_strategy("tpe", cora, random_state=0)
+    assert str(err.value) == INSTALL_HINT == (
+        "the tpe strategy needs Optuna: pip install -e '.[optuna]'")
+
+
+def test_cli_search_with_tpe_and_without_optuna(capsys, monkeypatch):
+    assert main(["search", "--strategy", "tpe", "--budget", "12", "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["strategy"] == "tpe" and out["queries"] == 12
+
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    assert main(["search", "--strategy", "tpe", "--budget", "12", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"nao search: error: {INSTALL_HINT}"
+
+
+def test_group_without_multivariate_is_a_config_error(cora):
+    with pytest.raises(ConfigError, match="multivariate"):
+        make_strategy("tpe", cora, random_state=0, multivariate=False, group=True)
