@@ -38,6 +38,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from nao.errors import ConfigError, InvalidArchitectureError
+from nao.validation import check_bool, check_int
 from search_spaces.base import Arch, SearchSpace, Tokens
 
 from .base import Strategy
@@ -47,6 +48,9 @@ DEFAULT_N_STARTUP_TRIALS = 10
 DEFAULT_N_EI_CANDIDATES = 24
 DEFAULT_BATCH_SIZE = 1  # TPE is sequential: each proposal should see every score told before it
 MAX_RETRIES = 20  # TPE proposals per wanted architecture before a random unseen one stands in
+# beyond these limits a proposal takes seconds and a crowded space would look like a hang
+MAX_EI_CANDIDATES = 10_000
+MAX_RETRIES_LIMIT = 10_000
 _SEED_BOUND = 2**31 - 1
 INSTALL_HINT = "the tpe strategy needs Optuna: pip install -e '.[optuna]'"
 
@@ -76,19 +80,17 @@ class TPEStrategy(Strategy):
                  max_retries: int = MAX_RETRIES):
         super().__init__(space, random_state)
         self.optuna = import_optuna()
-        if n_startup_trials < 0 or max_retries < 0:
-            raise ConfigError("tpe strategy: n_startup_trials and max_retries must be at least 0")
-        if n_ei_candidates < 1 or batch_size < 1:
-            raise ConfigError("tpe strategy: n_ei_candidates and batch_size must be at least 1")
-        if group and not multivariate:
-            raise ConfigError("tpe strategy: group=True needs multivariate=True; "
-                              "pass group=False for the independent TPE")
-        self.n_startup_trials = n_startup_trials
-        self.n_ei_candidates = n_ei_candidates
-        self.multivariate = multivariate
-        self.group = group
-        self.batch_size = batch_size
-        self.max_retries = max_retries
+        owner = "tpe strategy"
+        self.n_startup_trials = check_int(owner, "n_startup_trials", n_startup_trials, 0)
+        self.n_ei_candidates = check_int(owner, "n_ei_candidates", n_ei_candidates, 1,
+                                         MAX_EI_CANDIDATES)
+        self.multivariate = check_bool(owner, "multivariate", multivariate)
+        self.group = check_bool(owner, "group", group)
+        self.batch_size = check_int(owner, "batch_size", batch_size, 1)
+        self.max_retries = check_int(owner, "max_retries", max_retries, 0, MAX_RETRIES_LIMIT)
+        if self.group and not self.multivariate:
+            raise ConfigError("tpe strategy: group=true needs multivariate=true; "
+                              "set group=false for the independent TPE")
         self.n_random_fill = 0
         self.n_repeats = 0  # trials that proposed an architecture already told
         self._known: dict[Hashable, float] = {}  # canonical key -> score told

@@ -4,6 +4,7 @@ to the trial that proposed it."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import numpy as np
@@ -154,6 +155,15 @@ def test_cli_search_with_tpe_and_without_optuna(capsys, monkeypatch):
     assert err == f"nao search: error: {INSTALL_HINT}"
 
 
-def test_group_without_multivariate_is_a_config_error(cora):
-    with pytest.raises(ConfigError, match="multivariate"):
-        make_strategy("tpe", cora, random_state=0, multivariate=False, group=True)
+@pytest.mark.parametrize(("options", "message"), [
+    ({"multivariate": False, "group": True}, "group=true needs multivariate=true"),
+    ({"n_startup_trials": -1}, "n_startup_trials must be a whole number >= 0, got -1"),
+    ({"n_ei_candidates": 0}, "n_ei_candidates must be a whole number >= 1"),
+    ({"n_ei_candidates": 2.5}, "n_ei_candidates must be a whole number"),
+    ({"multivariate": "yes"}, "multivariate must be true or false, got 'yes'"),
+    ({"batch_size": True}, "batch_size must be a whole number >= 1, got true"),
+    ({"max_retries": 10**9}, "max_retries must be a whole number >= 0 and <= 10000"),
+])
+def test_bad_options_are_config_errors_naming_the_option(cora, options, message):
+    with pytest.raises(ConfigError, match=re.escape(f"tpe strategy: {message}")):
+        make_strategy("tpe", cora, random_state=0, **options)
