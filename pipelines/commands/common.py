@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 from nao.errors import ConfigError
+from nao.validation import shown, shown_key
 
 
 def _number(cast: type, noun: str, ok, requirement: str):
@@ -14,10 +16,12 @@ def _number(cast: type, noun: str, ok, requirement: str):
     def parse(text: str):
         try:
             value = cast(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        except (ValueError, OverflowError):  # also integers past Python's 4300-digit limit
+            raise argparse.ArgumentTypeError(f"{shown(text)} is not {noun}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{shown(text)} is not a finite number")
         if not ok(value):
-            raise argparse.ArgumentTypeError(f"{text} must be {requirement}")
+            raise argparse.ArgumentTypeError(f"{shown(text)} must be {requirement}")
         return value
 
     return parse
@@ -44,18 +48,27 @@ def parse_settings(items: list[str] | None) -> dict:
     out: dict = {}
     for item in items or []:
         key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set top_k=20")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
+        names = key.split(".")
+        if not sep or not all(n.strip() for n in names):
+            raise ConfigError(f"--set {shown(item)}: expected KEY=VALUE (KEY names separated by "
+                              "dots), e.g. --set top_k=20")
+        value = _setting_value(raw)
         node = out
-        *parents, leaf = key.split(".")
+        *parents, leaf = (n.strip() for n in names)
         for p in parents:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"--set {item!r}: {p} is both a value and a group")
+                raise ConfigError(f"--set {shown(item)}: {shown_key(p)} is both a value and a "
+                                  "group; set one or the other")
         node[leaf] = value
     return out
+
+
+def _setting_value(raw: str):
+    """VALUE of ``--set KEY=VALUE``: JSON when it parses (numbers, true, null, lists, ...),
+    else the text itself."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # also integers past Python's digit limit, deep nests
+        return raw
 
