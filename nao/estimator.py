@@ -423,12 +423,13 @@ def load_plain(path: str | Path) -> object:
         raise ValueError("the file is empty or cut short") from None
     except pickle.UnpicklingError as exc:
         code = re.search(r"GLOBAL ([\w.]+)", str(exc))
-        raise ValueError(f"it refers to {code.group(1)}, code that is never run from a file"
-                         if code else "it holds more than tensors and plain data") from None
+        raise ValueError(f"it refers to {code.group(1)}, which is not plain data; nothing in "
+                         "it was run" if code else "it holds more than tensors and plain data"
+                         ) from None
     except Exception as exc:  # torch raises many types for a damaged or foreign file
         damaged = "zip archive" in str(exc)
         raise ValueError("a damaged or cut-short torch file" if damaged
-                         else f"not a torch file ({one_line(exc)})") from None
+                         else f"not a torch file: {one_line(exc)}") from None
 
 
 def one_line(exc: BaseException) -> str:

@@ -22,7 +22,8 @@ from nao.errors import ConfigError
 from search_spaces.base import Arch, SearchSpace
 
 from .data import ImageData, Split, batches, n_batches
-from .run_files import open_run_dir, save_checkpoint, write_log
+from .run_dir import prepare_run_dir
+from .run_files import open_run_dir, restoring, save_checkpoint, write_log
 from .runtime import Runtime
 
 # NAO / DARTS final-training settings.
@@ -37,6 +38,10 @@ CHANNELS = 16
 LAYERS = 2
 BATCH_SIZE = 64
 EVAL_BATCH_SIZE = 256
+# What a ``nao train`` checkpoint holds besides its config (a resume refuses a file without them).
+CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "scheduler", "scaler", "generator", "torch_rng",
+                   "history", "wall_s")
+WHAT = "nao train"
 
 
 @dataclass
@@ -102,7 +107,10 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
               "momentum": momentum, "weight_decay": weight_decay, "grad_clip": grad_clip,
               "cutout": cutout, "drop_path": drop_path, "auxiliary_weight": auxiliary_weight,
               "seed": random_state}
-    state = open_run_dir(out_dir, config, resume) if out_dir is not None else None
+    state = None
+    if out_dir is not None:
+        prepare_run_dir(out_dir)
+        state = open_run_dir(out_dir, config, resume, WHAT, CHECKPOINT_KEYS)
     runtime = runtime or Runtime("auto")
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
@@ -119,14 +127,15 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
         history: list[dict] = []
         first_epoch = 0
         if state is not None:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            runtime.scaler.load_state_dict(state["scaler"])
-            generator.set_state(state["generator"])
-            torch.set_rng_state(state["torch_rng"])
-            history, first_epoch = state["history"], state["epoch"]
-            start -= state["wall_s"]
+            with restoring(out_dir, WHAT):
+                model.load_state_dict(state["model"])
+                optimizer.load_state_dict(state["optimizer"])
+                scheduler.load_state_dict(state["scheduler"])
+                runtime.scaler.load_state_dict(state["scaler"])
+                generator.set_state(state["generator"])
+                torch.set_rng_state(state["torch_rng"])
+                history, first_epoch = list(state["history"]), int(state["epoch"])
+                start -= float(state["wall_s"])
         from tqdm import tqdm
 
         bar = tqdm(total=epochs * steps, initial=first_epoch * steps, unit="batch", desc="train",

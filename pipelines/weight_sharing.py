@@ -46,7 +46,8 @@ from search_spaces.base import Arch, SearchSpace
 from search_spaces.enas_micro_net import STEM_STRIDES
 
 from .data import ImageData, batches, n_batches
-from .run_files import open_run_dir, save_checkpoint, write_log
+from .run_dir import prepare_run_dir
+from .run_files import open_run_dir, restoring, save_checkpoint, write_log
 from .runtime import Runtime
 from .strategies import make_strategy
 from .supernet_evaluator import EVAL_BATCHES, SupernetEvaluator
@@ -67,6 +68,10 @@ SURVIVOR_FRACTION = 0.5  # nao / random: the better half of the pool survives ea
 RL_STEPS = 3  # ENAS alternates several controller updates with each epoch of shared training
 NAO_ROUNDS = 5  # nao / random: pool turnovers spread evenly over the run
 FINAL_CANDIDATES = 5
+# What a ``nao ws`` checkpoint holds besides its config (a resume refuses a file without them).
+CHECKPOINT_KEYS = ("epoch", "supernet", "optimizer", "scheduler", "scaler", "strategy", "pool",
+                   "history", "rng", "train_gen", "eval_gen", "wall_s")
+WHAT = "nao ws"
 
 
 @dataclass(frozen=True)
@@ -196,7 +201,10 @@ class WeightSharingSearch:
             raise ConfigError(f"batch size {self.batch_size} exceeds the {len(data.train)} "
                               "training images; lower --batch-size")
         config = self._config(data, policy)
-        state = open_run_dir(self.out_dir, config, self.resume) if self.out_dir else None
+        state = None
+        if self.out_dir is not None:
+            prepare_run_dir(self.out_dir)
+            state = open_run_dir(self.out_dir, config, self.resume, WHAT, CHECKPOINT_KEYS)
         seed = 0 if self.random_state is None else int(self.random_state)
         runtime = Runtime(self.device, self.threads)
         with torch.random.fork_rng(devices=[]):
@@ -221,17 +229,18 @@ class WeightSharingSearch:
             history: list[dict] = []
             start_epoch, wall_before = 0, 0.0
         else:
-            supernet.load_state_dict(state["supernet"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            runtime.scaler.load_state_dict(state["scaler"])
-            strategy.load_state_dict(state["strategy"])
-            pool = [self.space.from_string(s) for s in state["pool"]]
-            history = state["history"]
-            rng.bit_generator.state = state["rng"]
-            train_gen.set_state(state["train_gen"])
-            evaluator.generator.set_state(state["eval_gen"])
-            start_epoch, wall_before = state["epoch"], state["wall_s"]
+            with restoring(self.out_dir, WHAT):
+                supernet.load_state_dict(state["supernet"])
+                optimizer.load_state_dict(state["optimizer"])
+                scheduler.load_state_dict(state["scheduler"])
+                runtime.scaler.load_state_dict(state["scaler"])
+                strategy.load_state_dict(state["strategy"])
+                pool = [self.space.from_string(s) for s in state["pool"]]
+                history = list(state["history"])
+                rng.bit_generator.state = state["rng"]
+                train_gen.set_state(state["train_gen"])
+                evaluator.generator.set_state(state["eval_gen"])
+                start_epoch, wall_before = int(state["epoch"]), float(state["wall_s"])
         started = time.perf_counter()
         epochs_bar = self._bar(total=self.epochs, initial=start_epoch, unit="epoch",
                                desc=f"ws {self.controller} on {data.name}")

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 
+from nao.errors import ConfigError
 from search_spaces.enas_micro_net import STEM_STRIDES
 
 from ..data import DATASETS, load_data
+from ..run_dir import lock_run_dir
+from ..run_files import CHECKPOINT, check_run_dir
 from ..runtime import DEVICES, Runtime
 from .common import positive_int
 
@@ -50,3 +55,24 @@ def load(args: argparse.Namespace):
 
 def runtime(args: argparse.Namespace) -> Runtime:
     return Runtime(args.device, args.threads)
+
+
+def claim_out(args: argparse.Namespace, what: str, keys: tuple[str, ...]) -> AbstractContextManager:
+    """``--out`` / ``--resume`` checked before any data is loaded or any epoch runs: the
+    directory is writable, no other process writes to it, and a fresh run finds no checkpoint
+    there while a resumed run finds a readable one. The returned context holds the directory's
+    lock for the run's lifetime."""
+    if args.out is None:
+        if args.resume:
+            raise ConfigError("--resume needs --out DIR (the run directory to continue)")
+        return nullcontext()
+    if args.resume and not Path(args.out).exists():
+        raise ConfigError(f"--resume: no checkpoint at {Path(args.out) / CHECKPOINT}; run "
+                          "without --resume")
+    lock = lock_run_dir(args.out, what)
+    try:
+        check_run_dir(args.out, args.resume, what, keys)
+    except BaseException:
+        lock.release()
+        raise
+    return lock

@@ -9,14 +9,16 @@ from search_spaces import get_space
 from ..weight_sharing import (
     BATCH_SIZE,
     CHANNELS,
+    CHECKPOINT_KEYS,
     CONTROLLERS,
     LAYERS,
     NAO_ROUNDS,
     POOL_SIZE,
+    WHAT,
     WeightSharingSearch,
 )
 from .common import add_common, parse_settings, positive_int
-from .data_options import add_training_options, load
+from .data_options import add_training_options, claim_out, load
 
 DEFAULT_SPACE = "enas-micro"
 DEFAULT_EPOCHS = 20
@@ -60,8 +62,9 @@ def run(args: argparse.Namespace):
         threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,
         progress=not args.quiet)
     search.policy()  # reject bad options before loading data
-    data = load(args)
-    out = search.fit(data).result(data)
+    with claim_out(args, WHAT, CHECKPOINT_KEYS):
+        data = load(args)
+        out = search.fit(data).result(data)
     last = out["history"][-1] if out["history"] else {}
     lines = [
         f"space     {out['space']}   controller {out['controller']}   data {data.name}   "
