@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nao.errors import ConfigError
+from nao.validation import shown, shown_key
 from search_spaces import get_space
 from search_spaces.base import SearchSpace
 
@@ -33,6 +35,8 @@ PLOT_SKIP_FRACTION = 0.1  # the y-axis frames the mean curves from this share of
 PLOT_PAD, PLOT_MIN_PAD = 0.3, 0.002
 MARKDOWN_NAME, JSON_NAME, PLOT_NAME = "benchmark.md", "benchmark.json", "benchmark.png"
 RUNS_DIR = "runs"  # under a benchmark's output directory: one JSON file per finished search
+CACHE_FIELDS = {"space", "strategy", "options", "archs", "valid", "test", "best", "wall_s"}
+LABEL = re.compile(r"[A-Za-z0-9_-]+")  # a label names files in runs/, so it stays a plain name
 
 
 @dataclass(frozen=True)
@@ -54,16 +58,18 @@ def parse_strategies(text: str) -> list[str]:
     benchmark can compare variants (``--set nao-ens.n_models=3``)."""
     entries = [s.strip() for s in text.split(",")]
     if not text.strip() or any(not e for e in entries):
-        raise ConfigError(f"--strategies {text!r}: give comma-separated names, e.g. nao,rl,random")
+        raise ConfigError(f"--strategies {shown(text)}: give comma-separated names, e.g. "
+                          "nao,rl,random")
     labels = [label_of(e) for e in entries]
     unknown = [base_strategy(e) for e in entries if base_strategy(e) not in STRATEGIES]
     if unknown:
-        raise ConfigError(f"--strategies: unknown strategy {', '.join(map(repr, unknown))}; "
+        raise ConfigError(f"--strategies: unknown strategy {', '.join(map(shown, unknown))}; "
                           f"choose from {', '.join(sorted(STRATEGIES))} (or LABEL=STRATEGY)")
-    bad = [lab for lab in labels if not lab or any(c in lab for c in "./ ")]
+    bad = [lab for lab in labels if not LABEL.fullmatch(lab)]
     if bad:
-        raise ConfigError(f"--strategies: label {bad[0]!r} must be a non-empty name without "
-                          "'.', '/' or spaces, e.g. nao-ens=nao")
+        raise ConfigError(f"--strategies: label {shown(bad[0])} must be a non-empty name of "
+                          "letters, digits, '-' and '_', without '.', '/' or spaces, e.g. "
+                          "nao-ens=nao")
     repeated = sorted({n for n in labels if labels.count(n) > 1})
     if repeated:
         raise ConfigError(f"--strategies: {', '.join(repeated)} given more than once")
@@ -86,11 +92,11 @@ def split_options(settings: dict, strategies: Sequence[str]) -> dict[str, dict]:
     options: dict[str, dict] = {name: {} for name in labels}
     for name, value in settings.items():
         if not isinstance(value, dict):
-            raise ConfigError(f"--set {name}={value!r}: prefix each option with its strategy, "
-                              f"e.g. --set {labels[0]}.{name}={json.dumps(value)}")
+            raise ConfigError(f"--set {shown_key(name)}={shown(value)}: prefix each option with "
+                              f"its strategy, e.g. --set {labels[0]}.{shown_key(name)}=...")
         if name not in options:
-            raise ConfigError(f"--set {name}.*: {name!r} is not among --strategies "
-                              f"({', '.join(labels)})")
+            raise ConfigError(f"--set {shown_key(name)}.*: {shown(name)} is not among "
+                              f"--strategies ({', '.join(labels)})")
         options[name] = value
     return options
 
@@ -150,9 +156,11 @@ def load_cached_run(cache_dir: Path, space_name: str, strategy: str, seed: int, 
         record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    same = (record.get("space") == space_name and record.get("strategy") == base_strategy(strategy)
-            and record.get("options") == json.loads(json.dumps(options))
-            and len(record.get("valid", ())) >= budget)
+    if not _well_formed(record):  # valid JSON but not what _save_run writes: search again
+        return None
+    same = (record["space"] == space_name and record["strategy"] == base_strategy(strategy)
+            and record["options"] == json.loads(json.dumps(options))
+            and len(record["valid"]) >= budget)
     if not same:
         return None
     valid = tuple(record["valid"][:budget])
@@ -164,6 +172,25 @@ def load_cached_run(cache_dir: Path, space_name: str, strategy: str, seed: int, 
                            _space(space_name).benchmark)
     wall_s = record["wall_s"] * budget / len(record["valid"])  # an estimate when cut
     return Run(label_of(strategy), seed, valid, test, best, wall_s, reused=True)
+
+
+def _well_formed(record: object) -> bool:
+    """Whether a cached run has every field :func:`_save_run` writes, of the right type and
+    length; anything else (a damaged or hand-edited file) is treated as no cache."""
+    if not isinstance(record, dict) or not CACHE_FIELDS <= set(record):
+        return False
+    valid, test, archs = record["valid"], record["test"], record["archs"]
+    if not all(isinstance(x, list) for x in (valid, test, archs)):
+        return False
+    if not len(valid) == len(test) == len(archs) or not valid:
+        return False
+
+    def number(x: object) -> bool:
+        return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+    return (all(number(v) for v in valid) and all(t is None or number(t) for t in test)
+            and all(isinstance(a, str) for a in archs) and isinstance(record["best"], dict)
+            and number(record["wall_s"]) and isinstance(record["options"], dict))
 
 
 def run_all(space_name: str, strategies: Sequence[str], budget: int, seeds: Sequence[int],
@@ -235,6 +262,21 @@ def summarize(runs: Sequence[Run], space: SearchSpace, budget: int) -> dict:
     return results
 
 
+def check_setup(space_name: str, strategies: Sequence[str],
+                options: dict[str, dict] | None = None, seed0: int = 0
+                ) -> tuple[SearchSpace, dict[str, dict]]:
+    """The space (with a table) and every strategy built once with its options, so a bad name
+    or option is a :class:`ConfigError` before any search starts (not in a worker, after
+    others finished). Returns the space and the options keyed by every label."""
+    space = get_space(space_name)
+    TableEvaluator(space)  # a space without a table is a ConfigError
+    labels = [label_of(s) for s in strategies]
+    options = {lab: dict((options or {}).get(lab, {})) for lab in labels}
+    for s, lab in zip(strategies, labels, strict=True):
+        make_strategy(base_strategy(s), space, random_state=seed0, **options[lab])
+    return space, options
+
+
 def run_benchmark(space_name: str, strategies: Sequence[str], budget: int, n_seeds: int,
                   seed0: int = 0, options: dict[str, dict] | None = None, n_jobs: int = -1,
                   on_done: Callable[[Run], None] | None = None,
@@ -244,12 +286,8 @@ def run_benchmark(space_name: str, strategies: Sequence[str], budget: int, n_see
     names or ``label=name`` entries (:func:`parse_strategies`); ``options`` are keyed by label.
     With ``cache_dir`` every finished search is kept there and reused by the next call
     (``reuse=False``: searched again, and the new result replaces the saved one)."""
-    space = get_space(space_name)
-    TableEvaluator(space)  # a space without a table is a ConfigError before any work starts
+    space, options = check_setup(space_name, strategies, options, seed0)
     labels = [label_of(s) for s in strategies]
-    options = {lab: dict((options or {}).get(lab, {})) for lab in labels}
-    for s, lab in zip(strategies, labels, strict=True):  # bad options fail here, not in a worker
-        make_strategy(base_strategy(s), space, random_state=seed0, **options[lab])
     checkpoints = sorted(set(checkpoints or checkpoints_for(budget)))
     if checkpoints[0] < 1 or checkpoints[-1] > budget:
         raise ConfigError(f"checkpoints must lie between 1 and the budget ({budget})")

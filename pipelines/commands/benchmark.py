@@ -6,7 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..benchmark import RUNS_DIR, markdown, parse_strategies, run_benchmark, split_options, write
+from ..benchmark import (
+    RUNS_DIR,
+    check_setup,
+    markdown,
+    parse_strategies,
+    run_benchmark,
+    split_options,
+    write,
+)
+from ..run_dir import prepare_run_dir
 from .common import add_common, non_negative_int, parse_settings, positive_int
 from .search import DEFAULT_SPACE
 
@@ -51,6 +60,9 @@ def register(sub) -> None:
 def run(args: argparse.Namespace):
     strategies = parse_strategies(args.strategies)
     options = split_options(parse_settings(args.settings), strategies)
+    check_setup(args.space, strategies, options, args.seed0)  # every option, before any search
+    out_dir = Path(args.out or f"benchmark-{args.space.replace(':', '-')}")
+    prepare_run_dir(out_dir)
     n_runs = len(strategies) * args.seeds
     bar = None
     if not args.quiet:
@@ -64,7 +76,6 @@ def run(args: argparse.Namespace):
             bar.set_postfix(last=f"{run.strategy}/{run.seed}", refresh=False)
             bar.update(1)
 
-    out_dir = Path(args.out or f"benchmark-{args.space.replace(':', '-')}")
     cache_dir = out_dir / RUNS_DIR
     try:
         report = run_benchmark(args.space, strategies, args.budget, args.seeds, args.seed0,
