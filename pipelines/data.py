@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from nao.errors import ConfigError, DataError
+from nao.validation import shown
 
 DATASETS = ("digits", "fashion-mnist", "cifar10", "cifar100", "standin")
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
@@ -57,6 +58,7 @@ BUILTIN_DATASETS = {  # data sets that read no files: why they take no --data-di
 DOWNLOADABLE = ("cifar10", "cifar100")
 
 STANDIN_SHAPE = (3, 32, 32)  # CIFAR-like
+STANDIN_MAX_VALUES = 3 * 256 * 256  # C*H*W of the largest stand-in image (memory stays < 1 GB)
 STANDIN_CLASSES = 10
 STANDIN_SIZES = (500, 200, 200)  # train, valid, test
 STANDIN_PATTERN_GRID = 4  # class patterns are smooth: a 4x4 grid upsampled, so crops keep them
@@ -138,7 +140,7 @@ def load_data(name: str, seed: int = 0, data_dir: str | Path | None = None,
     """
     family, _, arg = name.partition(":")
     if family not in DATASETS:
-        raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+        raise ConfigError(f"unknown data set {shown(name)}; choose one of {', '.join(DATASETS)}")
     if arg and family != "standin":
         raise ConfigError(f"data set {family} takes no ':' option (only standin:CxHxW does)")
     _check_file_options(family, data_dir, download)
@@ -341,11 +343,12 @@ def _cifar(family: str, data_dir: str | Path | None, download: bool) -> tuple[Sp
 def _standin_shape(arg: str) -> tuple[int, int, int]:
     if not arg:
         return STANDIN_SHAPE
-    match = re.fullmatch(r"(\d+)x(\d+)x(\d+)", arg)
-    if not match or min(int(g) for g in match.groups()) < 1:
-        raise ConfigError(f"standin:{arg}: expected standin:CxHxW with positive sizes, "
-                          "e.g. standin:3x32x32")
-    c, h, w = (int(g) for g in match.groups())
+    match = re.fullmatch(r"([0-9]{1,6})x([0-9]{1,6})x([0-9]{1,6})", arg)
+    sizes = tuple(int(g) for g in match.groups()) if match else ()
+    if not sizes or min(sizes) < 1 or math.prod(sizes) > STANDIN_MAX_VALUES:
+        raise ConfigError(f"standin:{shown(arg)}: expected standin:CxHxW with positive sizes and "
+                          f"C*H*W at most {STANDIN_MAX_VALUES:,}, e.g. standin:3x32x32")
+    c, h, w = sizes
     return c, h, w
 
 
