@@ -1,0 +1,230 @@
+"""Run directories of ``nao train`` / ``nao ws``: a checkpoint is read as plain data (a crafted
+one runs no code), every file that is not a checkpoint of the resuming command is one line and
+exit 2, and ``--out`` is checked and locked before any data is loaded."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+import pipelines.commands.data_options as data_options
+from pipelines.cli import main
+from pipelines.run_dir import RunDirLock
+from pipelines.run_files import CHECKPOINT, read_checkpoint, save_checkpoint
+from pipelines.training import CHECKPOINT_KEYS
+from search_spaces import get_space
+
+ARCH = get_space("enas-micro").to_string(get_space("enas-micro").sample(np.random.default_rng(0)))
+TINY = ["--data", "standin:1x8x8", "--epochs", "1", "--channels", "4", "--layers", "1",
+        "--batch-size", "50", "--device", "cpu", "--threads", "1", "--quiet", "--json"]
+COMMANDS = {
+    "train": ["train", "--arch", ARCH, *TINY],
+    "ws": ["ws", "--controller", "random", "--pool-size", "4", *TINY],
+}
+
+
+class TouchOnLoad:
+    """Unpickling this calls ``Path.touch(marker)``: the file's code ran if the marker exists."""
+
+    def __init__(self, marker: pathlib.Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (self.marker,)
+
+
+class SystemOnLoad(TouchOnLoad):
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.fixture(scope="module")
+def real_checkpoint(tmp_path_factory) -> bytes:
+    """The bytes of a real one-epoch ``nao train`` checkpoint."""
+    out = tmp_path_factory.mktemp("real")
+    assert main([*COMMANDS["train"], "--out", str(out)]) == 0
+    return (out / CHECKPOINT).read_bytes()
+
+
+def write_bad(path: pathlib.Path, kind: str, marker: pathlib.Path, real: bytes) -> None:
+    """A ``checkpoint.pt`` of one bad kind at ``path``."""
+    state = {"config": {}, **{k: 0 for k in CHECKPOINT_KEYS}}
+    if kind == "torch-code":  # every key a checkpoint needs, and code in the config
+        torch.save({**state, "config": {"x": TouchOnLoad(marker)}}, path)
+    elif kind == "pickle-code":  # a plain pickle (torch's legacy format) calling os.system
+        path.write_bytes(pickle.dumps(SystemOnLoad(marker), protocol=2))
+    elif kind == "garbage":
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes())
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        path.write_bytes(real[: len(real) // 2])
+    elif kind == "list":
+        torch.save([1, 2], path)
+    elif kind == "tensor":
+        torch.save(torch.zeros(3), path)
+    elif kind == "missing-keys":
+        torch.save({"config": {}, "epoch": 1}, path)
+    elif kind == "config-not-a-dict":
+        torch.save({**state, "config": [1]}, path)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        raise AssertionError(kind)
+
+
+BAD_KINDS = ["torch-code", "pickle-code", "garbage", "empty", "truncated", "list", "tensor",
+             "missing-keys", "config-not-a-dict", "directory"]
+
+
+@pytest.fixture
+def no_data_loading(monkeypatch):
+    """Fail the test if the command gets as far as loading its data set."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data was loaded before the run directory was checked")
+
+    monkeypatch.setattr(data_options, "load_data", refuse)
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str]:
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = int(exc.code)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("kind", BAD_KINDS)
+def test_resume_from_a_bad_checkpoint_is_one_line_exit_2_and_runs_no_code(
+        command, kind, tmp_path, capsys, real_checkpoint, no_data_loading):
+    marker = tmp_path / "MARKER"
+    run = tmp_path / "run"
+    run.mkdir()
+    write_bad(run / CHECKPOINT, kind, marker, real_checkpoint)
+    code, err = run_cli([*COMMANDS[command], "--out", str(run), "--resume"], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"is not a checkpoint of nao {command}" in err and str(run / CHECKPOINT) in err
+    assert "remove it or choose another --out" in err
+    assert not marker.exists()
+
+
+def test_the_code_payloads_do_run_when_unpickled_unsafely(tmp_path, real_checkpoint):
+    """The crafted files above are real attacks: an unrestricted load creates the marker."""
+    for kind in ("torch-code", "pickle-code"):
+        marker = tmp_path / f"MARKER-{kind}"
+        write_bad(tmp_path / kind, kind, marker, real_checkpoint)
+        with contextlib.suppress(RuntimeError):  # the plain pickle has no torch magic number
+            torch.load(tmp_path / kind, weights_only=False)
+        assert marker.exists()
+
+
+def test_a_checkpoint_of_the_other_command_is_refused(tmp_path, capsys, real_checkpoint,
+                                                      no_data_loading):
+    (tmp_path / CHECKPOINT).write_bytes(real_checkpoint)  # a nao train checkpoint
+    code, err = run_cli([*COMMANDS["ws"], "--out", str(tmp_path), "--resume"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "not a checkpoint of nao ws (no supernet" in err
+
+
+def test_a_checkpoint_whose_contents_do_not_fit_is_one_line(tmp_path, capsys, real_checkpoint):
+    """Right keys and config, wrong weights: the restore's torch error becomes the one line."""
+    (tmp_path / CHECKPOINT).write_bytes(real_checkpoint)
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    state["model"] = {"stem.0.weight": torch.zeros(1)}
+    torch.save(state, tmp_path / CHECKPOINT)
+    code, err = run_cli([*COMMANDS["train"], "--out", str(tmp_path), "--resume"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "is not a checkpoint of nao train (RuntimeError" in err
+
+
+def test_a_saved_checkpoint_holds_only_plain_data(tmp_path):
+    """numpy scalars and arrays (the rl controller's baseline, say) are saved as Python numbers
+    and lists, so the weights_only load accepts the file."""
+    state = {"config": {"seed": np.int64(3)}, "baseline": np.float64(0.25),
+             "scores": [np.float32(0.5)], "pair": (np.int64(1), "a"), "table": np.arange(3),
+             "weights": torch.ones(2)}
+    save_checkpoint(tmp_path, state)
+    back = read_checkpoint(tmp_path / CHECKPOINT, "test", ("baseline",))
+    assert back["config"] == {"seed": 3} and type(back["config"]["seed"]) is int
+    assert back["baseline"] == 0.25 and type(back["baseline"]) is float
+    assert back["scores"] == [0.5] and back["pair"] == (1, "a") and back["table"] == [0, 1, 2]
+    assert torch.equal(back["weights"], torch.ones(2))
+
+
+# ----- --out checked and locked before any work ------------------------------------------------
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("out, message", [
+    ("FILE", "is a file, not a directory"),
+    ("/sys/nao-run", "cannot write there"),
+    ("/proc/nao-run", "cannot write there"),
+])
+def test_an_unwritable_out_is_one_line_before_loading_data(command, out, message, tmp_path,
+                                                          capsys, no_data_loading):
+    if out == "FILE":
+        out = str(tmp_path / "a-file")
+        pathlib.Path(out).write_text("not a directory")
+    code, err = run_cli([*COMMANDS[command], "--out", out], capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err and out in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_read_only_out_is_one_line_before_loading_data(command, tmp_path, capsys,
+                                                        no_data_loading):
+    tmp_path.chmod(0o500)
+    try:
+        code, err = run_cli([*COMMANDS[command], "--out", str(tmp_path / "run")], capsys)
+    finally:
+        tmp_path.chmod(0o700)
+    assert code == 2 and err.count("\n") == 1 and "cannot write there" in err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_second_writer_of_the_same_out_is_refused_before_loading_data(command, tmp_path,
+                                                                       capsys, no_data_loading):
+    with RunDirLock(tmp_path, "other run"):
+        code, err = run_cli([*COMMANDS[command], "--out", str(tmp_path)], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert f"another nao {command} is writing to {tmp_path}" in err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_fresh_run_into_a_used_out_is_refused_before_loading_data(command, tmp_path, capsys,
+                                                                   real_checkpoint,
+                                                                   no_data_loading):
+    (tmp_path / CHECKPOINT).write_bytes(real_checkpoint)
+    code, err = run_cli([*COMMANDS[command], "--out", str(tmp_path)], capsys)
+    assert code == 2 and err.count("\n") == 1 and "already holds a run" in err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_resume_into_a_missing_out_is_refused_and_creates_nothing(command, tmp_path, capsys,
+                                                                  no_data_loading):
+    out = tmp_path / "never-made"
+    code, err = run_cli([*COMMANDS[command], "--out", str(out), "--resume"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "no checkpoint" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_the_lock_is_released_when_the_run_ends(command, tmp_path, capsys, monkeypatch):
+    assert main([*COMMANDS[command], "--out", str(tmp_path)]) == 0
+    RunDirLock(tmp_path).release()  # free again after a finished run
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the data set broke")
+
+    monkeypatch.setattr(data_options, "load_data", broken)
+    try:  # however the command line reports an unexpected error, the lock must go
+        assert main([*COMMANDS[command], "--out", str(tmp_path / "failed")]) != 0
+    except RuntimeError:
+        pass
+    RunDirLock(tmp_path / "failed").release()  # and after a failed one
