@@ -49,7 +49,7 @@ DEFAULT_BATCH_SIZE = 10
 MAX_RESAMPLE_ROUNDS = 10  # controller draws per ask before the shortfall is filled at random
 REWARD_SCALINGS = ("std", "none")
 # option bounds: far beyond useful values, so a typo is a clear error, not a failed allocation
-MAX_HIDDEN_SIZE = 4096
+MAX_HIDDEN_SIZE = 1024  # ENAS uses 100
 MAX_RESAMPLE_LIMIT = 1000
 MIN_TEMPERATURE = 1e-3  # logits are divided by it; smaller overflows to inf/nan probabilities
 MAX_WEIGHT = 1e3  # entropy_weight and tanh_constant above it overflow float32 to nan
