@@ -16,8 +16,9 @@ mapped to valid ones and distort its densities. With position and choice set, a 
 choices never change (an op, or an input of a fixed node) is one parameter across every trial, so
 the multivariate TPE models all positions jointly; only where the grammar narrows the choices does
 the parameter split, and then the split follows the context that narrowed it. Optuna's
-``group=True`` decomposition keeps such conditional parameters in the joint model of the trials
-they occur in instead of sampling them independently.
+``group=True`` decomposition gives such conditional parameters a joint model of their own instead
+of leaving them to the independent fallback: on NAS-Bench-Graph the four ops and the first input
+link form one group modelled jointly, and each choice set of the later links is a group of its own.
 
 Repeats. The loop counts distinct architectures, so a trial that proposes an architecture already
 told is told its known score at once (TPE should learn from it like any trial) and TPE is asked
