@@ -1,0 +1,103 @@
+"""``NAO.load`` reads a saved estimator as plain data: a crafted file runs no code, and any file
+that ``NAO.save`` did not write is one :class:`DataError` line naming the file."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from nao import NAO
+from nao.errors import DataError
+
+TINY = {"epochs": 2, "embedding_size": 8, "hidden_size": 8, "mlp_hidden_size": 8,
+        "max_symmetries": 1, "random_state": 0}
+
+
+class TouchOnLoad:
+    """Unpickling this calls ``Path.touch(marker)``: the file's code ran if the marker exists."""
+
+    def __init__(self, marker: pathlib.Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (self.marker,)
+
+
+class SystemOnLoad(TouchOnLoad):
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.fixture(scope="module")
+def saved(cora, cora_sample, tmp_path_factory) -> pathlib.Path:
+    archs, y = cora_sample
+    path = tmp_path_factory.mktemp("model") / "nao.pt"
+    NAO(cora, **TINY).fit(archs[:12], y[:12]).save(path)
+    return path
+
+
+def test_a_saved_model_loads_as_plain_data_and_predicts_the_same(saved, cora, cora_sample):
+    archs, y = cora_sample
+    blob = torch.load(saved, weights_only=True)  # nothing in it needs the unsafe unpickler
+    assert blob["space"] == cora.name
+    np.testing.assert_allclose(NAO.load(saved).predict(archs),
+                               NAO(cora, **TINY).fit(archs[:12], y[:12]).predict(archs),
+                               rtol=1e-6)
+
+
+def bad_file(path: pathlib.Path, kind: str, marker: pathlib.Path, saved: pathlib.Path) -> None:
+    good = torch.load(saved, weights_only=True)
+    if kind == "torch-code":  # all the keys of a model, and code in its parameters
+        torch.save({**good, "params": {"x": TouchOnLoad(marker)}}, path)
+    elif kind == "pickle-code":
+        path.write_bytes(pickle.dumps(SystemOnLoad(marker), protocol=2))
+    elif kind == "garbage":
+        path.write_bytes(np.random.default_rng(1).integers(0, 256, 2048, np.uint8).tobytes())
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        data = saved.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "list":
+        torch.save([1, 2], path)
+    elif kind == "tensor":
+        torch.save(torch.zeros(2), path)
+    elif kind == "missing-keys":
+        torch.save({k: v for k, v in good.items() if k != "state_dict"}, path)
+    elif kind == "unknown-param":
+        torch.save({**good, "params": {**good["params"], "bogus": 1}}, path)
+    elif kind == "unknown-space":
+        torch.save({**good, "space": "no-such-space"}, path)
+    elif kind == "wrong-weights":
+        torch.save({**good, "state_dict": {"encoder.weight": torch.zeros(1)}}, path)
+    elif kind == "missing-file":
+        pass
+    else:
+        raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["torch-code", "pickle-code", "garbage", "empty", "truncated",
+                                  "list", "tensor", "missing-keys", "unknown-param",
+                                  "unknown-space", "wrong-weights", "missing-file"])
+def test_load_refuses_anything_save_did_not_write_with_one_line(kind, tmp_path, saved):
+    marker = tmp_path / "MARKER"
+    path = tmp_path / "model.pt"
+    bad_file(path, kind, marker, saved)
+    with pytest.raises(DataError) as info:
+        NAO.load(path)
+    message = str(info.value)
+    assert message.startswith(f"{path} is not a NAO model written by NAO.save (")
+    assert "\n" not in message and len(message) < 400
+    assert not marker.exists()
+
+
+def test_load_names_the_code_a_crafted_file_asked_for(tmp_path, saved):
+    path = tmp_path / "model.pt"
+    bad_file(path, "pickle-code", tmp_path / "MARKER", saved)
+    with pytest.raises(DataError, match=r"refers to (posix|os)\.system, which is not plain data"):
+        NAO.load(path)
