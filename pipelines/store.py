@@ -12,7 +12,9 @@ one line and left byte for byte as it was.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -47,19 +49,9 @@ def _not_a_store(path: Path, why: str) -> ConfigError:
                        "directory of an earlier nao search, or run without --resume")
 
 
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    """A connection that cannot change the file or create files beside it.
-
-    Without a ``-wal`` file the database file is the whole content and ``immutable`` opens it
-    without locks, journals or ``-shm``; with one (a killed run) read-only mode reads it too.
-    """
-    mode = "mode=ro" if path.with_name(path.name + "-wal").exists() else "immutable=1"
-    return sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
-
-
 def read_stored_config(path: Path) -> dict:
-    """The configuration of the store at ``path``, checked read-only; ConfigError unless it
-    is a readable store of this project."""
+    """The configuration of the store at ``path``, checked without changing a byte of it or
+    creating a file beside it; ConfigError unless it is a readable store of this project."""
     if not path.is_file():
         raise _not_a_store(path, "not a file")
     with open(path, "rb") as fh:
@@ -68,8 +60,21 @@ def read_stored_config(path: Path) -> dict:
         raise _not_a_store(path, "the file is empty")
     if header != SQLITE_HEADER:
         raise _not_a_store(path, "not a SQLite file")
+    wal = path.with_name(path.name + "-wal")
+    if not wal.exists():  # the file is the whole content: read it in place, without locks
+        return _inspect(f"{path.resolve().as_uri()}?immutable=1", path)
+    # a killed writer left a -wal: even a read-only reader rewrites the -shm index beside it,
+    # so read a private copy of both instead
+    with tempfile.TemporaryDirectory(prefix="nao-store-check-") as scratch:
+        copy = Path(scratch) / path.name
+        shutil.copyfile(path, copy)
+        shutil.copyfile(wal, copy.with_name(wal.name))
+        return _inspect(f"{copy.as_uri()}?mode=ro", path)
+
+
+def _inspect(uri: str, path: Path) -> dict:
     try:
-        conn = _connect_read_only(path)
+        conn = sqlite3.connect(uri, uri=True)
     except sqlite3.Error as exc:
         raise _not_a_store(path, f"cannot open it: {exc}") from None
     try:
