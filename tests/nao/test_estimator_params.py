@@ -1,0 +1,113 @@
+"""NAO's parameters are checked for type and range (``NAO._validate_params``, also run by
+``fit``) with the shared checks of :mod:`nao.validation`, before any training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nao.errors import ConfigError
+from nao.estimator import NAO
+from nao.validation import check_bool, check_choice, check_float, check_int, check_options
+
+BAD_PARAMS = [
+    ("embedding_size", 0), ("hidden_size", 1.5), ("hidden_size", 10**6), ("mlp_hidden_size", "8"),
+    ("encoder_layers", 0), ("decoder_layers", True), ("mlp_layers", -1), ("dropout", 1.0),
+    ("dropout", -0.1), ("trade_off", 1.5), ("epochs", -1), ("epochs", 0), ("epochs", "abc"),
+    ("batch_size", 0), ("lr", 0.0), ("lr", float("nan")), ("weight_decay", -1e-4),
+    ("grad_clip", 0), ("max_symmetries", 0), ("patience", 0), ("tol", float("inf")),
+    ("step_size", 0), ("max_step_size", 0.5), ("max_step_size", 1e9), ("warm_start", "maybe"),
+    ("warm_patience", 2.5), ("target_transform", "log"), ("num_threads", 10**6),
+    ("device", "tpu"), ("random_state", -1), ("random_state", "abc"),
+]
+
+
+@pytest.mark.parametrize("param, value", BAD_PARAMS)
+def test_each_bad_parameter_is_named_before_any_training(cora, cora_sample, monkeypatch, param,
+                                                         value):
+    monkeypatch.setattr(NAO, "_train", lambda *a, **k: pytest.fail("training started"))
+    archs, scores = cora_sample
+    with pytest.raises(ConfigError, match=rf"^NAO: {param} must be .*, got "):
+        NAO(cora, **{param: value}).fit(archs, scores)
+
+
+def test_a_parameter_set_after_construction_is_checked_by_fit(cora, cora_sample):
+    # scikit-learn style: parameters may change between __init__ and fit
+    est = NAO(cora)
+    est.epochs = "abc"
+    with pytest.raises(ConfigError, match="epochs must be a whole number >= 1, got 'abc'"):
+        est.fit(*cora_sample)
+
+
+def test_the_caller_names_the_parameters():
+    with pytest.raises(ConfigError, match=r"^nao strategy: nao_params\.epochs must be"):
+        NAO(None, epochs=-1)._validate_params("nao strategy", prefix="nao_params.")
+
+
+def test_defaults_and_the_strategy_presets_are_valid():
+    from pipelines.strategies.nao_strategy import DEFAULT_NAO_PARAMS, PRESETS
+
+    NAO(None)._validate_params()
+    NAO(None, **DEFAULT_NAO_PARAMS)._validate_params()
+    NAO(None, **PRESETS["paper"]["nao_params"])._validate_params()
+
+
+def test_numpy_numbers_and_optional_nulls_are_accepted():
+    est = NAO(None, epochs=np.int64(3), lr=np.float32(0.01), patience=None, warm_patience=None,
+              num_threads=None, random_state=np.int64(5), dropout=0)
+    est._validate_params()
+
+
+def test_a_small_fit_with_valid_edge_values_trains(cora, cora_sample):
+    archs, scores = cora_sample
+    est = NAO(cora, epochs=1, batch_size=1, mlp_layers=0, dropout=0, trade_off=1,
+              max_symmetries=1, hidden_size=8, embedding_size=4, mlp_hidden_size=4,
+              random_state=0).fit(archs[:4], scores[:4])
+    assert len(est.loss_curve_) == 1
+
+
+# ----- the shared checks -----------------------------------------------------------------------
+@pytest.mark.parametrize("value", [True, 1.5, 3.0, "3", None, [3]])
+def test_a_whole_number_must_be_an_integer(value):
+    with pytest.raises(ConfigError, match="x must be a whole number"):
+        check_int("o", "x", value)
+
+
+def test_a_whole_number_in_range_is_returned_as_int():
+    assert check_int("o", "x", np.int32(4), 1, 4) == 4 and type(check_int("o", "x", 4)) is int
+    assert check_int("o", "x", None, 1, optional=True) is None
+    with pytest.raises(ConfigError, match=r"x must be a whole number >= 1 and <= 4, got 5"):
+        check_int("o", "x", 5, 1, 4)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 10**400, "1",
+                                   False, 0.0, 2.0])
+def test_a_real_number_must_be_finite_and_in_range(value):
+    with pytest.raises(ConfigError, match=r"^o: x must be a finite number > 0 and < 2, got "):
+        check_float("o", "x", value, 0, 2, low_open=True, high_open=True)
+
+
+def test_a_real_number_may_be_an_integer_and_comes_back_as_float():
+    assert check_float("o", "x", 1, 0, 1) == 1.0 and type(check_float("o", "x", 1)) is float
+
+
+@pytest.mark.parametrize("value", ["true", 1, 0, None, "maybe"])
+def test_a_flag_must_be_true_or_false(value):
+    with pytest.raises(ConfigError, match="x must be true or false"):
+        check_bool("o", "x", value)
+
+
+def test_a_choice_and_a_group_name_what_they_accept():
+    assert check_choice("o", "x", "b", ("a", "b")) == "b"
+    with pytest.raises(ConfigError, match="x must be one of a, b, got 'c'"):
+        check_choice("o", "x", "c", ("a", "b"))
+    with pytest.raises(ConfigError, match="g has no option zz; it takes a, b"):
+        check_options("o", "g", {"a": 1, "zz": 2}, ("a", "b"))
+    with pytest.raises(ConfigError, match="g must be a group of options"):
+        check_options("o", "g", [1], ("a",))
+
+
+def test_a_message_is_one_short_line_whatever_the_value():
+    with pytest.raises(ConfigError) as err:
+        check_int("o", "x", "line one\nline two" + "z" * 500)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 120
