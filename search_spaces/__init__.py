@@ -33,7 +33,8 @@ def _enas_micro(arg: str | None) -> SearchSpace:
     from .enas_micro import EnasMicroSpace
 
     if arg is not None:
-        raise ConfigError(f"enas-micro takes no ':{arg}' option; use plain enas-micro")
+        raise ConfigError(f"enas-micro takes no option after ':' (got {arg!r}); use plain "
+                          "enas-micro")
     return EnasMicroSpace()
 
 

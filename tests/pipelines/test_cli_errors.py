@@ -1,0 +1,186 @@
+"""The one place where errors become what a user sees: one line on stderr, exit 2 for bad input,
+exit 1 and a pointer to ``--debug`` for anything unexpected, the traceback only with
+``--debug``; plus ``--version``, ``--help`` and the malformed ``--space`` names."""
+
+from __future__ import annotations
+
+import errno
+import importlib.metadata
+import sqlite3
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pipelines.commands.search as search_command
+from nao.errors import ConfigError
+from pipelines import cli
+from pipelines.cli import main
+from search_spaces import available, get_space
+
+SEARCH = ["search", "--strategy", "random", "--budget", "3", "--quiet"]
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def raising(exc: BaseException):
+    def run(_args):
+        raise exc
+
+    return run
+
+
+def test_unexpected_exception_is_one_line_naming_debug_and_exit_1(capsys, monkeypatch):
+    monkeypatch.setattr(search_command, "run", raising(RuntimeError("boom\nsecond line")))
+    code, out, err = run_cli(capsys, *SEARCH)
+    assert code == 1 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("nao search: internal error: RuntimeError: boom second line")
+    assert "nao --debug search" in lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("where", ["before the command", "after the command"])
+def test_debug_flag_shows_the_traceback_then_the_line(capsys, monkeypatch, where):
+    monkeypatch.setattr(search_command, "run", raising(RuntimeError("boom")))
+    args = ["--debug", *SEARCH] if where == "before the command" else [*SEARCH, "--debug"]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 1
+    assert err.startswith("Traceback (most recent call last):")
+    assert 'raise exc' in err  # the frame where it happened
+    assert err.strip().splitlines()[-1].startswith("nao search: internal error: RuntimeError")
+
+
+def test_bad_input_with_debug_keeps_exit_2_and_adds_the_traceback(capsys):
+    code, _, err = run_cli(capsys, "--debug", "search", "--space", "bogus")
+    assert code == 2
+    assert "Traceback" in err
+    assert err.strip().splitlines()[-1].startswith("nao search: error: unknown search space")
+
+
+def test_a_multi_line_user_error_is_still_one_line(capsys, monkeypatch):
+    monkeypatch.setattr(search_command, "run", raising(ConfigError("first\n  second")))
+    code, _, err = run_cli(capsys, *SEARCH)
+    assert code == 2
+    assert err == "nao search: error: first second\n"
+
+
+@pytest.mark.parametrize(
+    ("exc", "fragments"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device", "/runs/a/store.sqlite"),
+         ["/runs/a/store.sqlite: No space left on device", "free some space"]),
+        (PermissionError(errno.EACCES, "Permission denied", "/runs/b"),
+         ["/runs/b: Permission denied", "choose a path you may write to"]),
+        (sqlite3.OperationalError("database or disk is full"),
+         ["database or disk is full", "disk has space"]),
+        (sqlite3.DatabaseError("file is not a database"), ["file is not a database"]),
+    ],
+)
+def test_os_and_sqlite_errors_become_one_clear_line(capsys, monkeypatch, exc, fragments):
+    monkeypatch.setattr(search_command, "run", raising(exc))
+    code, out, err = run_cli(capsys, *SEARCH)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nao search: error:")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in err
+
+
+def test_a_bare_interrupt_says_interrupted_and_claims_nothing(capsys, monkeypatch):
+    monkeypatch.setattr(search_command, "run", raising(KeyboardInterrupt()))
+    code, _, err = run_cli(capsys, *SEARCH)
+    assert code == 130
+    assert err == "nao search: interrupted\n"
+
+
+def test_version_is_the_installed_distributions(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"nao {importlib.metadata.version('nao')}"
+
+
+def test_version_without_an_installed_distribution_still_answers(capsys, monkeypatch):
+    def missing(_name):
+        raise importlib.metadata.PackageNotFoundError("nao")
+
+    monkeypatch.setattr(importlib.metadata, "version", missing)
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == "nao unknown (not installed)"
+
+
+def test_help_description_is_whole_sentences(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert " ".join(cli.DESCRIPTION.split()) in out
+    assert cli.DESCRIPTION.endswith(".")
+    assert "--debug" in out and "--version" in out
+
+
+def test_show_has_no_quiet_flag_but_keeps_json(capsys, tmp_path):
+    with pytest.raises(SystemExit) as info:
+        main(["show", "--arch", "0,0,1,2:gcn,gat,sage,skip", "--quiet"])
+    assert info.value.code == 2
+    assert "unrecognized arguments: --quiet" in capsys.readouterr().err
+    picture = tmp_path / "a.png"
+    code, out, _ = run_cli(capsys, "show", "--arch", "0,0,1,2:gcn,gat,sage,skip", "--json",
+                           "--out", str(picture))
+    assert code == 0 and picture.is_file() and str(picture) in out
+
+
+# ----- --space names ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("name", "fragments"),
+    [
+        ("nasbench-graph:", ["needs a dataset after ':'", "cora, citeseer"]),
+        ("nasbench-graph:cora:x", ["unknown NAS-Bench-Graph dataset 'cora:x'", "cora, citeseer"]),
+        ("nasbench-graph: cora", ["unknown NAS-Bench-Graph dataset ' cora'"]),
+        ("enas-micro:foo", ["enas-micro takes no option after ':' (got 'foo')"]),
+        ("enas-micro:", ["enas-micro takes no option after ':' (got '')"]),
+        (" ", ["unknown search space ' '", "enas-micro, nasbench-graph"]),
+        ("", ["unknown search space ''"]),
+        (":cora", ["unknown search space ':cora'"]),
+    ],
+)
+def test_malformed_space_names_are_one_line_before_any_work(capsys, monkeypatch, name,
+                                                             fragments):
+    monkeypatch.setattr(search_command, "run_search",
+                        raising(AssertionError("searched a malformed space")))
+    code, _, err = run_cli(capsys, *SEARCH, "--space", name)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nao search: error:")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+SPACE_TEXT = st.one_of(
+    st.text(max_size=30),
+    st.builds(lambda family, sep, rest: family + sep + rest,
+              st.sampled_from([*available(), "NASBENCH-GRAPH", "enas"]),
+              st.sampled_from(["", ":", "::"]), st.text(max_size=15)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(SPACE_TEXT)
+def test_any_space_name_gives_a_space_or_a_config_error(name):
+    try:
+        space = get_space(name)
+    except ConfigError as exc:
+        assert "\n" not in str(exc)  # names are quoted, so the message stays one line
+        return
+    family, sep, _ = name.partition(":")
+    assert family in available()
+    assert space.name == name or (not sep and space.name.startswith(family))
