@@ -184,3 +184,67 @@ def test_fresh_searches_again_and_keeps_the_other_saved_searches(tmp_path):
     assert not any(r["reused"] for r in report["runs"])
     # --fresh replaces what it searched again and leaves every other finished search alone
     assert (out / "runs" / "evolution-seed0.json").exists()
+
+
+@pytest.mark.parametrize("label, setting, message", [
+    ("nao", "nao.top_k=abc", "nao strategy: top_k must be a whole number"),
+    ("nao", "nao.nao_params.epochs=-1", "nao_params.epochs must be a whole number >= 1"),
+    ("rl", "rl.lr=-1", "rl strategy: lr must be"),
+    ("evolution", "evolution.sample_size=50", "evolution strategy: sample_size"),
+    ("random", "random.batch_size=0", "random strategy: batch_size"),
+])
+def test_every_strategys_options_are_checked_before_any_search(label, setting, message,
+                                                               tmp_path, monkeypatch, capsys):
+    import pipelines.benchmark as bench
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a search started before the options were checked")
+
+    monkeypatch.setattr(bench, "run_all", forbidden)
+    monkeypatch.setattr(bench, "run_one", forbidden)
+    out = tmp_path / "bench"
+    # the bad strategy comes last, so checking only the first one would let a search start
+    code = main(["benchmark", "--budget", "5", "--seeds", "1", "--jobs", "1", "--quiet",
+                 "--strategies", f"random-first=random,{label}", "--set", setting,
+                 "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err
+    assert not out.exists()  # nothing written either
+
+
+def test_an_out_that_is_a_file_is_refused_before_any_search(tmp_path, capsys):
+    target = tmp_path / "a-file"
+    target.write_text("keep me")
+    code = main(["benchmark", "--budget", "5", "--seeds", "1", "--jobs", "1", "--quiet",
+                 "--strategies", "random", "--out", str(target)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "is a file" in err
+    assert target.read_text() == "keep me"
+
+
+DAMAGE = {
+    "missing test": lambda r: {k: v for k, v in r.items() if k != "test"},
+    "missing best": lambda r: {k: v for k, v in r.items() if k != "best"},
+    "missing archs": lambda r: {k: v for k, v in r.items() if k != "archs"},
+    "missing wall_s": lambda r: {k: v for k, v in r.items() if k != "wall_s"},
+    "valid not a list": lambda r: {**r, "valid": "0.5"},
+    "a score not a number": lambda r: {**r, "valid": ["x"] * len(r["valid"])},
+    "test shorter": lambda r: {**r, "test": r["test"][:-1]},
+    "not an object": lambda r: [r],
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_cached_run_with_missing_or_wrong_fields_is_searched_again(damage, tmp_path):
+    cache = tmp_path / "runs"
+    first = run_benchmark("nasbench-graph:cora", ["evolution"], 10, 1, n_jobs=1, cache_dir=cache)
+    path = cache / "evolution-seed0.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps(DAMAGE[damage](record)))
+    again = run_benchmark("nasbench-graph:cora", ["evolution"], 10, 1, n_jobs=1,
+                          cache_dir=cache)  # an intact file would be reused (test above)
+    assert not again["runs"][0]["reused"]
+    assert again["results"]["evolution"]["curve"] == first["results"]["evolution"]["curve"]
+    rewritten = json.loads(path.read_text())  # the damaged file is replaced
+    assert {k: v for k, v in rewritten.items() if k != "wall_s"} == \
+        {k: v for k, v in record.items() if k != "wall_s"}
