@@ -98,10 +98,21 @@ def test_symmetries_are_equivalent_and_start_with_the_arch(cora):
     assert len(cora.symmetries(cora.from_string("0,0,0,0:gcn,gat,sage,gin"))) > 1
 
 
-def test_lookup_returns_recorded_accuracies(cora):
-    arch = GraphArch((0, 1, 2, 3), ("gcn", "gcn", "gcn", "gcn"))
+@pytest.mark.parametrize("links, ops", [
+    ((0, 1, 2, 3), ("gcn", "gcn", "gcn", "gcn")),  # recorded validation above test
+    ((0, 0, 1, 2), ("gat", "sage", "gin", "gcn")),  # recorded test above validation
+])
+def test_lookup_returns_recorded_accuracies(cora, links, ops):
+    """The record is the raw table entry, read by nas_bench_graph's own reader and hash:
+    validation from ``valid_perf``, test from ``perf`` (so a swap of the two fails)."""
+    from nas_bench_graph.architecture import Arch as BenchArch
+    from nas_bench_graph.readbench import light_read  # the package's own file, a trusted pickle
+
+    raw = light_read("cora")[BenchArch(list(links), list(ops)).valid_hash()]
+    assert raw["valid_perf"] != raw["perf"]  # the fields can be told apart
+    arch = GraphArch(links, ops)
     record = cora.lookup(arch)
-    assert 0 < record.test <= 1 and 0 < record.valid <= 1
+    assert (record.valid, record.test) == (raw["valid_perf"], raw["perf"])
     assert record == cora.lookup(cora.symmetries(arch)[-1])
 
 
