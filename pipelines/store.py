@@ -132,9 +132,9 @@ class Store:
         )
 
     @classmethod
-    def open_run(cls, out_dir: str | Path, config: dict, resume: bool) -> Store:
-        """Open ``out_dir``'s store; a fresh run refuses to overwrite one, a resumed run refuses
-        anything but a store made with the same configuration (checked before any write)."""
+    def check_can_open(cls, out_dir: str | Path, resume: bool) -> Path:
+        """The store's path, if a fresh run would not overwrite one and a resumed run has one;
+        cheap and side-effect free, so a command calls it before creating anything."""
         path = Path(out_dir) / cls.FILENAME
         if path.exists() and not resume:
             raise ConfigError(
@@ -142,6 +142,13 @@ class Store:
             )
         if resume and not path.exists():
             raise ConfigError(f"--resume: no search to resume at {path}; run without --resume")
+        return path
+
+    @classmethod
+    def open_run(cls, out_dir: str | Path, config: dict, resume: bool) -> Store:
+        """Open ``out_dir``'s store; a fresh run refuses to overwrite one, a resumed run refuses
+        anything but a store made with the same configuration (checked before any write)."""
+        path = cls.check_can_open(out_dir, resume)
         if resume:
             saved = read_stored_config(path)
             diff = config_difference(saved, config)

@@ -67,6 +67,7 @@ def run(args: argparse.Namespace):
     if not args.out:
         result = search_with_progress(args, space, strategy, None)
         return report(result.to_dict(), space)
+    Store.check_can_open(args.out, args.resume)  # before the directory is created
     with lock_run_dir(args.out, "search"):
         store = Store.open_run(args.out, config, args.resume)
         try:

@@ -155,6 +155,15 @@ def test_resume_with_other_options_touches_nothing(tmp_path, capsys):
     assert not (tmp_path / f"{Store.FILENAME}-wal").exists()
 
 
+def test_resume_of_a_missing_directory_creates_nothing(tmp_path, capsys, monkeypatch):
+    forbid_evaluation(monkeypatch)
+    code, _, err = run_cli(capsys, *RANDOM, "--budget", "5", "--out", str(tmp_path / "typo"),
+                           "--resume")
+    assert code == 2
+    assert_one_error_line(err, "no search to resume")
+    assert not (tmp_path / "typo").exists()
+
+
 # ----- the run directory ----------------------------------------------------------------------
 
 def test_out_that_is_a_file_is_one_line_before_any_work(tmp_path, capsys, monkeypatch):
