@@ -47,10 +47,34 @@ def test_search_summary_names_rank_and_queries(capsys):
     assert "random on nasbench-graph:cora" in err  # progress goes to stderr
 
 
-def test_nao_search_with_preset_and_settings(capsys):
-    code, out, _ = run_cli(["search", "--budget", "15", "--json", "--quiet", *NAO_FAST], capsys)
+def test_nao_search_with_preset_and_settings(capsys, monkeypatch):
+    """--preset paper sets what --set leaves alone, --set overrides the preset, and the fitted
+    estimator gets the merged nao_params."""
+    import pipelines.commands.search as search_cmd
+    from pipelines.strategies.nao_strategy import DEFAULT_NAO_PARAMS, PRESETS
+
+    made = []
+    real_make = search_cmd.make_strategy
+
+    def keep(*args, **kwargs):
+        made.append(real_make(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(search_cmd, "make_strategy", keep)
+    code, out, _ = run_cli(["search", "--budget", "15", "--json", "--quiet", "--preset", "paper",
+                            *NAO_FAST], capsys)
     assert code == 0
     assert json.loads(out)["queries"] == 15
+    (strategy,) = made
+    paper = PRESETS["paper"]
+    assert paper["n_init"] != 10 and paper["top_k"] != 5  # so the --set values below show
+    assert (strategy.n_init, strategy.round_size, strategy.top_k) == (10, 5, 5)  # --set wins
+    assert strategy.candidate_factor == paper["candidate_factor"]  # the preset's, not default
+    model = strategy.model  # NAO fitted once the 10 initial architectures were in
+    assert model is not None and model.epochs == 40 and model.patience is None  # --set
+    for key in ("hidden_size", "target_transform", "warm_patience"):
+        assert paper["nao_params"][key] != DEFAULT_NAO_PARAMS[key]
+        assert getattr(model, key) == paper["nao_params"][key]  # the preset's nao_params
 
 
 @pytest.mark.parametrize(
