@@ -173,7 +173,7 @@ SPACE_TEXT = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(SPACE_TEXT)
 def test_any_space_name_gives_a_space_or_a_config_error(name):
     try:
