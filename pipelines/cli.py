@@ -18,8 +18,6 @@ from collections.abc import Sequence
 
 from nao.errors import NaoError
 
-from .commands import COMMANDS
-
 DESCRIPTION = ("Neural Architecture Optimization: search architectures with NAO and the "
                "strategies it is compared with, evaluate its performance predictor, train and "
                "draw what was found. Every command takes --help.")
@@ -57,6 +55,8 @@ def package_version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .commands import COMMANDS  # here, so a Ctrl-C while torch loads is caught in main
+
     parser = OneLineParser(prog="nao", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"nao {package_version()}")
     parser.add_argument("--debug", action="store_true",
@@ -122,7 +122,12 @@ def fail(command: str, message: str, code: int, debug: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except KeyboardInterrupt:
+        sys.stderr.write("nao: interrupted while starting; nothing was done\n")
+        return EXIT_INTERRUPTED
+    args = parser.parse_args(argv)
     command, debug = args.command, bool(getattr(args, "debug", False))
     try:
         result, summary = args.run(args)
