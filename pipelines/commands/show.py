@@ -30,6 +30,8 @@ def register(sub) -> None:
                         "SPACE-arch.png in the current directory, ':' in SPACE written '-')")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object on stdout instead of the text form")
+    p.add_argument("--quiet", action="store_true",
+                   help="print only the path of the picture, not the graph as text")
     p.set_defaults(run=run)
 
 
@@ -41,4 +43,6 @@ def run(args: argparse.Namespace):
     path = draw(graphs, args.out or default_out(space.name), title=f"{space.name}   {text}")
     path = path.resolve()
     out = {"space": space.name, "arch": text, "path": str(path)}
+    if args.quiet:
+        return out, f"wrote {path}"
     return out, f"{describe(graphs)}\nwrote {path}"

@@ -127,15 +127,16 @@ def test_help_description_is_whole_sentences(capsys):
     assert "--debug" in out and "--version" in out
 
 
-def test_show_has_no_quiet_flag_but_keeps_json(capsys, tmp_path):
-    with pytest.raises(SystemExit) as info:
-        main(["show", "--arch", "0,0,1,2:gcn,gat,sage,skip", "--quiet"])
-    assert info.value.code == 2
-    assert "unrecognized arguments: --quiet" in capsys.readouterr().err
-    picture = tmp_path / "a.png"
-    code, out, _ = run_cli(capsys, "show", "--arch", "0,0,1,2:gcn,gat,sage,skip", "--json",
-                           "--out", str(picture))
-    assert code == 0 and picture.is_file() and str(picture) in out
+def test_show_quiet_prints_only_the_picture_path_and_json_is_unchanged(capsys, tmp_path):
+    arch = ["show", "--arch", "0,0,1,2:gcn,gat,sage,skip", "--out", str(tmp_path / "a.png")]
+    code, loud, _ = run_cli(capsys, *arch)
+    assert code == 0 and len(loud.strip().splitlines()) > 1  # the text graph, then the path
+    code, quiet, _ = run_cli(capsys, *arch, "--quiet")
+    assert code == 0 and quiet == f"wrote {(tmp_path / 'a.png').resolve()}\n"
+    assert quiet.strip() == loud.strip().splitlines()[-1]
+    code, as_json, _ = run_cli(capsys, *arch, "--json")
+    code_q, as_json_quiet, _ = run_cli(capsys, *arch, "--json", "--quiet")
+    assert code == code_q == 0 and as_json == as_json_quiet
 
 
 # ----- --space names ------------------------------------------------------------------------
