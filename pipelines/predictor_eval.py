@@ -86,7 +86,7 @@ def check_sizes(space: SearchSpace, train_size: int, test_size: int) -> None:
                           "tabular space such as nasbench-graph:cora")
     for flag, size in (("--train-size", train_size), ("--test-size", test_size)):
         check_int("predictor evaluation", flag, size, MIN_SET_SIZE)
-    held = len(space.benchmark)
+    held = space.size if hasattr(space, "size") else len(space.benchmark)
     if train_size + test_size > held:
         raise ConfigError(f"--train-size {train_size} + --test-size {test_size} = "
                           f"{train_size + test_size} distinct architectures, but {space.name} "

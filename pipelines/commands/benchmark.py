@@ -17,7 +17,7 @@ from ..benchmark import (
 )
 from ..run_dir import prepare_run_dir
 from .common import add_common, non_negative_int, parse_settings, positive_int
-from .search import DEFAULT_SPACE
+from .search import DEFAULT_SPACE, check_budget
 
 DEFAULT_STRATEGIES = "nao,rl,evolution,random"
 DEFAULT_BUDGET = 100
@@ -60,7 +60,8 @@ def register(sub) -> None:
 def run(args: argparse.Namespace):
     strategies = parse_strategies(args.strategies)
     options = split_options(parse_settings(args.settings), strategies)
-    check_setup(args.space, strategies, options, args.seed0)  # every option, before any search
+    space, _ = check_setup(args.space, strategies, options, args.seed0)  # before any search
+    check_budget(space, args.budget)
     out_dir = Path(args.out or f"benchmark-{args.space.replace(':', '-')}")
     prepare_run_dir(out_dir)
     n_runs = len(strategies) * args.seeds

@@ -248,3 +248,13 @@ def test_a_cached_run_with_missing_or_wrong_fields_is_searched_again(damage, tmp
     rewritten = json.loads(path.read_text())  # the damaged file is replaced
     assert {k: v for k, v in rewritten.items() if k != "wall_s"} == \
         {k: v for k, v in record.items() if k != "wall_s"}
+
+
+def test_a_budget_beyond_the_table_is_refused_before_any_search(tmp_path, monkeypatch, capsys):
+    import pipelines.benchmark as bench
+
+    monkeypatch.setattr(bench, "run_all", lambda *a, **k: pytest.fail("a search started"))
+    code = main(["benchmark", "--budget", "26207", "--seeds", "1", "--jobs", "1", "--quiet",
+                 "--strategies", "random", "--out", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "26,206 architectures" in err
