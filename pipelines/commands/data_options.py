@@ -15,6 +15,10 @@ from ..run_files import CHECKPOINT, check_run_dir
 from ..runtime import DEVICES, Runtime
 from .common import positive_int
 
+# One thread by default: on a shared CPU torch's threads spin-wait on each other (measured in
+# docs/results.md); a user with idle cores to spare can raise it.
+THREADS = 1
+
 
 def add_training_options(parser: argparse.ArgumentParser, channels: int, layers: int,
                          batch_size: int) -> None:
@@ -33,9 +37,10 @@ def add_training_options(parser: argparse.ArgumentParser, channels: int, layers:
                              "validation and test stay whole (default: all)")
     parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="auto = CUDA (mixed precision) when present, else CPU (default auto)")
-    parser.add_argument("--threads", type=positive_int, default=None,
-                        help="torch CPU threads (default: torch's choice; 1 is fastest for these "
-                             "small networks on a busy machine)")
+    parser.add_argument("--threads", type=positive_int, default=THREADS,
+                        help=f"torch CPU threads (default {THREADS}: these networks are small, "
+                             "and more threads stall each other whenever another process keeps "
+                             "a core busy; timings in docs/results.md)")
     parser.add_argument("--channels", type=positive_int, default=channels,
                         help=f"channels of the first cells (default {channels})")
     parser.add_argument("--layers", type=positive_int, default=layers,

@@ -228,3 +228,17 @@ def test_the_lock_is_released_when_the_run_ends(command, tmp_path, capsys, monke
     except RuntimeError:
         pass
     RunDirLock(tmp_path / "failed").release()  # and after a failed one
+
+
+# ----- defaults for a shared machine -----------------------------------------------------------
+@pytest.mark.parametrize("command", COMMANDS)
+def test_the_commands_train_on_one_thread_unless_told_otherwise(command, capsys):
+    """More threads stall each other on a busy CPU, so the default is one (docs/results.md)."""
+    argv = list(COMMANDS[command])
+    del argv[argv.index("--threads"):argv.index("--threads") + 2]
+    torch.set_num_threads(2)
+    try:
+        assert main(argv) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(1)
