@@ -232,7 +232,7 @@ def test_the_lock_is_released_when_the_run_ends(command, tmp_path, capsys, monke
 
 # ----- defaults for a shared machine -----------------------------------------------------------
 @pytest.mark.parametrize("command", COMMANDS)
-def test_the_commands_train_on_one_thread_unless_told_otherwise(command, capsys):
+def test_the_commands_train_on_one_thread_by_default(command, capsys):
     """More threads stall each other on a busy CPU, so the default is one (docs/results.md)."""
     argv = list(COMMANDS[command])
     del argv[argv.index("--threads"):argv.index("--threads") + 2]
