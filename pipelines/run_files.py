@@ -31,11 +31,15 @@ LOG_JSONL = "log.jsonl"
 
 
 def save_checkpoint(out_dir: str | Path, state: dict) -> Path:
-    """Write ``state`` atomically: a kill while saving leaves the previous checkpoint whole."""
+    """Write ``state`` atomically: a kill while saving leaves the previous checkpoint whole, and
+    the new one is on disk before it replaces it (so a crash of the machine cannot leave an
+    empty file under the checkpoint's name)."""
     path = Path(out_dir) / CHECKPOINT
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(plain(state), tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
     return path
 
