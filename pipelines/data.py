@@ -138,12 +138,7 @@ def load_data(name: str, seed: int = 0, data_dir: str | Path | None = None,
     quick runs on a CPU); validation and test are unchanged. A missing file is one
     :class:`DataError` saying where we looked and how to get the data.
     """
-    family, _, arg = name.partition(":")
-    if family not in DATASETS:
-        raise ConfigError(f"unknown data set {shown(name)}; choose one of {', '.join(DATASETS)}")
-    if arg and family != "standin":
-        raise ConfigError(f"data set {family} takes no ':' option (only standin:CxHxW does)")
-    _check_file_options(family, data_dir, download)
+    family, arg = check_data_options(name, data_dir, download)
     if family == "digits":
         train, valid, test, classes = _digits(seed)
     elif family == "fashion-mnist":
@@ -160,6 +155,22 @@ def load_data(name: str, seed: int = 0, data_dir: str | Path | None = None,
     mean, std = _channel_stats(train)
     return ImageData(family if family != "standin" else name, train, valid, test, classes,
                      mean, std, AUGMENTATION[family])
+
+
+def check_data_options(name: str, data_dir: str | Path | None = None,
+                       download: bool = False) -> tuple[str, str]:
+    """``name``'s family and ``:`` option, after the checks that need no file, so a command can
+    call this before it creates anything: a ConfigError for an unknown name, a misplaced or bad
+    option, or a file option the data set would silently ignore."""
+    family, _, arg = name.partition(":")
+    if family not in DATASETS:
+        raise ConfigError(f"unknown data set {shown(name)}; choose one of {', '.join(DATASETS)}")
+    if arg and family != "standin":
+        raise ConfigError(f"data set {family} takes no ':' option (only standin:CxHxW does)")
+    if family == "standin":
+        _standin_shape(arg)
+    _check_file_options(family, data_dir, download)
+    return family, arg
 
 
 def _check_file_options(family: str, data_dir: str | Path | None, download: bool) -> None:

@@ -438,3 +438,23 @@ def test_cifar_with_a_file_missing_is_a_one_line_error(tmp_path, cifar_md5_relax
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()
     with pytest.raises(DataError, match="not found .or corrupt. in " + str(tmp_path)):
         load_data("cifar10", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("name, kwargs, error", [
+    ("mnist", {}, "unknown data set"),
+    ("digits:8x8", {}, "takes no ':'"),
+    ("standin:3x0x4", {}, "CxHxW"),
+    ("digits", {"data_dir": "/nowhere"}, "takes no --data-dir"),
+    ("fashion-mnist", {"download": True}, "only fetches CIFAR"),
+])
+def test_data_options_are_checked_without_touching_a_file(name, kwargs, error, monkeypatch):
+    def no_files(*args, **kwargs):
+        raise AssertionError("a data file was read")
+
+    monkeypatch.setattr(data_mod, "read_idx", no_files)
+    monkeypatch.setattr(data_mod, "_digits", no_files)
+    with pytest.raises(ConfigError, match=error):
+        data_mod.check_data_options(name, **kwargs)
+    with pytest.raises(ConfigError, match=error):
+        load_data(name, **kwargs)  # load_data runs the same checks first
+    assert data_mod.check_data_options("standin:1x2x3") == ("standin", "1x2x3")
