@@ -9,7 +9,7 @@ from pathlib import Path
 from nao.errors import ConfigError
 from search_spaces.enas_micro_net import STEM_STRIDES
 
-from ..data import DATASETS, load_data
+from ..data import DATASETS, check_data_options, load_data
 from ..run_dir import lock_run_dir
 from ..run_files import CHECKPOINT, check_run_dir
 from ..runtime import DEVICES, Runtime
@@ -52,6 +52,12 @@ def add_training_options(parser: argparse.ArgumentParser, channels: int, layers:
                         help=f"training minibatch size (default {batch_size})")
 
 
+def check(args: argparse.Namespace) -> None:
+    """The data options' checks that need no file, so a command refuses them before it creates
+    its run directory."""
+    check_data_options(args.data, args.data_dir, args.download)
+
+
 def load(args: argparse.Namespace):
     """The data set the options name, split by ``--seed``."""
     return load_data(args.data, seed=args.seed, data_dir=args.data_dir, download=args.download,
@@ -67,6 +73,7 @@ def claim_out(args: argparse.Namespace, what: str, keys: tuple[str, ...]) -> Abs
     directory is writable, no other process writes to it, and a fresh run finds no checkpoint
     there while a resumed run finds a readable one. The returned context holds the directory's
     lock for the run's lifetime."""
+    check(args)  # bad data options are refused before --out is created
     if args.out is None:
         if args.resume:
             raise ConfigError("--resume needs --out DIR (the run directory to continue)")

@@ -207,6 +207,22 @@ def test_cli_train_bad_input_exits_2_with_one_line(arch_text, argv, message, cap
     assert code == 2 and message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("command", ["train", "ws"])
+@pytest.mark.parametrize("argv, message", [
+    (["--data-dir", "/tmp"], "takes no --data-dir"),
+    (["--data", "fashion-mnist", "--download"], "only fetches CIFAR"),
+    (["--data", "standin:0x1x1"], "CxHxW"),
+])
+def test_bad_data_options_are_refused_before_out_is_created(arch_text, tmp_path, command, argv,
+                                                            message, capsys):
+    out = tmp_path / "run"
+    base = ["train", "--arch", arch_text] if command == "train" else ["ws"]
+    code = main([*base, "--epochs", "1", *TINY, "--out", str(out), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
 def test_cli_train_device_cuda_without_a_gpu_exits_2(arch_text, capsys):
     assert main(["train", "--arch", arch_text, *TINY, "--device", "cuda"]) == 2
