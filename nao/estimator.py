@@ -34,6 +34,7 @@ MAX_WIDTH = 4096
 MAX_LAYERS = 16
 MAX_THREADS = 256
 MAX_PROPOSE_STEPS = 10_000  # propose tries step_size, 2 * step_size, ... up to max_step_size
+PROPOSE_BATCH_STEPS = 16  # most step sizes propose decodes in one batch
 TARGET_TRANSFORMS = ("minmax", "rank")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -333,26 +334,48 @@ class NAO:
         The encoder outputs of every seed move along the predictor's gradient with step size
         ``step_size``, ``2 * step_size``, ... (at most ``max_step_size``) and are decoded; an
         architecture is new when its canonical key is neither among the training architectures,
-        the seeds, ``exclude``, nor already proposed. Proposals come in the order found.
+        the seeds, ``exclude``, nor already proposed. Proposals come in the order found (step
+        by step, seed by seed).
         """
         self._check_fitted()
+        seeds = list(seeds)
         seen = set(self.train_keys_) | {self.space.canonical(a) for a in seeds}
         if exclude is not None:
             seen |= set(exclude)
-        tokens = self._tokens(list(seeds)).to(self.device_)
         found: list[Arch] = []
-        step = self.step_size
-        while len(found) < n and step <= self.max_step_size and len(seeds):
-            outputs, emb, _ = self.model_.improve(tokens, step)
-            for arch in self.decode(emb, outputs):
+        if n <= 0 or not seeds:
+            return found
+        # The encoder outputs and the gradient do not depend on the step size: computed once,
+        # then each step only moves, normalizes and decodes. Several steps are decoded in one
+        # batch (doubling up to PROPOSE_BATCH_STEPS), as propose often needs many.
+        outputs, grad = self.model_.gradient(self._tokens(seeds).to(self.device_))
+        steps = self._step_sizes()
+        chunk = 1
+        while steps and len(found) < n:
+            batch, steps = steps[:chunk], steps[chunk:]
+            chunk = min(2 * chunk, PROPOSE_BATCH_STEPS)
+            moved = [self.model_.move(outputs, grad, step) for step in batch]
+            decoded = self.decode(torch.cat([emb for _, emb in moved]),
+                                  torch.cat([out for out, _ in moved]))
+            for arch in decoded:  # step-major, seed-minor: the order of one step at a time
                 key = self.space.canonical(arch)
                 if key not in seen:
                     seen.add(key)
                     found.append(arch)
                     if len(found) >= n:
                         break
-            step += self.step_size
         return found
+
+    def _step_sizes(self) -> list[float]:
+        """``step_size``, ``2 * step_size``, ... up to ``max_step_size``, each the sum of the
+        previous and ``step_size`` (not a product), so the steps are the floats they always
+        were."""
+        steps: list[float] = []
+        step = self.step_size
+        while step <= self.max_step_size:
+            steps.append(step)
+            step += self.step_size
+        return steps
 
     # ----- persistence ---------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -110,16 +110,30 @@ class NAOModel(nn.Module):
         log_probs = self.decoder(tokens, outputs, embedding, masks)
         return prediction, log_probs
 
+    def gradient(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The per-token encoder outputs of ``tokens`` and the predictor's gradient with respect
+        to them: what every step size of :meth:`improve` starts from, so computed once."""
+        with torch.enable_grad():  # also when the caller is inside torch.no_grad()
+            outputs, _ = self.encoder(tokens)
+            outputs = outputs.detach().requires_grad_(True)
+            prediction = self.predictor(pool(outputs))
+            (grad,) = torch.autograd.grad(prediction.sum(), outputs)
+        return outputs.detach(), grad
+
+    @staticmethod
+    def move(outputs: torch.Tensor, grad: torch.Tensor,
+             step_size: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """``outputs`` moved ``step_size`` along ``grad``, re-normalized, and their pooled
+        embedding."""
+        moved = F.normalize(outputs + step_size * grad, p=2, dim=-1)
+        return moved, pool(moved)
+
     def improve(self, tokens: torch.Tensor, step_size: float):
         """Move the per-token encoder outputs along the predictor's gradient.
 
         Returns the moved (re-normalized) outputs, their pooled embedding and the prediction
         for the moved embedding.
         """
-        outputs, embedding = self.encoder(tokens)
-        outputs = outputs.detach().requires_grad_(True)
-        prediction = self.predictor(pool(outputs))
-        (grad,) = torch.autograd.grad(prediction.sum(), outputs)
-        moved = F.normalize(outputs + step_size * grad, p=2, dim=-1).detach()
-        moved_embedding = pool(moved)
-        return moved, moved_embedding, self.predictor(moved_embedding).detach()
+        moved, moved_embedding = self.move(*self.gradient(tokens), step_size)
+        with torch.no_grad():
+            return moved, moved_embedding, self.predictor(moved_embedding)
