@@ -173,7 +173,15 @@ class WeightSharingSearch:
             raise ConfigError("the rl controller learns on-policy: keep must be 0")
         if self.resume and self.out_dir is None:
             raise ConfigError("--resume needs --out DIR (the run directory to continue)")
-        return PoolPolicy(keep, steps, every)
+        policy = PoolPolicy(keep, steps, every)
+        self._make_controller(policy, seed=0)  # bad --set options fail here, before any data
+        return policy
+
+    def _make_controller(self, policy: PoolPolicy, seed: int):
+        """The controller strategy: the pool defaults under the user's options."""
+        options = strategy_defaults(self.controller, self.pool_size, policy.keep)
+        options.update(self.controller_options or {})
+        return make_strategy(self.controller, self.space, random_state=seed, **options)
 
     def _config(self, data: ImageData, policy: PoolPolicy) -> dict:
         """What a resumed run must share with the checkpoint (the device may differ)."""
@@ -216,9 +224,7 @@ class WeightSharingSearch:
                                     nesterov=True, weight_decay=self.weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs,
                                                                eta_min=self.lr_min)
-        options = strategy_defaults(self.controller, self.pool_size, policy.keep)
-        options.update(self.controller_options or {})
-        strategy = make_strategy(self.controller, self.space, random_state=seed, **options)
+        strategy = self._make_controller(policy, seed)
         rng = np.random.default_rng(seed)  # which pool member trains on each minibatch
         train_gen = torch.Generator().manual_seed(seed)
         evaluator = SupernetEvaluator(supernet, data, batch_size=self.batch_size,

@@ -82,6 +82,9 @@ def run(args: argparse.Namespace):
         report = run_benchmark(args.space, strategies, args.budget, args.seeds, args.seed0,
                                options, n_jobs=args.jobs or -1, on_done=on_done,
                                cache_dir=cache_dir, reuse=not args.fresh)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted; every finished search is in {cache_dir}, and the "
+                                "same command continues from them") from None
     finally:
         if bar is not None:
             bar.close()

@@ -88,3 +88,13 @@ def claim_out(args: argparse.Namespace, what: str, keys: tuple[str, ...]) -> Abs
         lock.release()
         raise
     return lock
+
+
+def interrupted(args: argparse.Namespace) -> KeyboardInterrupt:
+    """A Ctrl-C that says truly what was kept: the last finished epoch is in ``--out``."""
+    if args.out is None:
+        return KeyboardInterrupt("interrupted; nothing was saved (pass --out DIR to keep a "
+                                 "checkpoint at every epoch end)")
+    return KeyboardInterrupt(f"interrupted; the finished epochs are in "
+                             f"{Path(args.out) / CHECKPOINT}; run the same command with --resume "
+                             "to continue")

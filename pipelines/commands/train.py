@@ -25,7 +25,7 @@ from .common import (
     positive_float,
     positive_int,
 )
-from .data_options import add_training_options, claim_out, load, runtime
+from .data_options import add_training_options, claim_out, interrupted, load, runtime
 
 DEFAULT_SPACE = "enas-micro"
 DEFAULT_EPOCHS = 20
@@ -69,14 +69,17 @@ def run(args: argparse.Namespace):
         raise ConfigError(f"{space.name} cannot build networks; choose a space such as enas-micro")
     arch = space.from_string(args.arch)
     rt = runtime(args)
-    with claim_out(args, WHAT, CHECKPOINT_KEYS):
-        data = load(args)
-        result = train_architecture(
-            space, arch, data, epochs=args.epochs, channels=args.channels, layers=args.layers,
-            batch_size=args.batch_size, lr=args.lr, cutout=args.cutout, drop_path=args.drop_path,
-            auxiliary_weight=args.auxiliary_weight, stem_stride=args.stem_stride, runtime=rt,
-            random_state=args.seed, out_dir=args.out, resume=args.resume,
-            progress=not args.quiet)
+    try:
+        with claim_out(args, WHAT, CHECKPOINT_KEYS):
+            data = load(args)
+            result = train_architecture(
+                space, arch, data, epochs=args.epochs, channels=args.channels, layers=args.layers,
+                batch_size=args.batch_size, lr=args.lr, cutout=args.cutout, drop_path=args.drop_path,
+                auxiliary_weight=args.auxiliary_weight, stem_stride=args.stem_stride, runtime=rt,
+                random_state=args.seed, out_dir=args.out, resume=args.resume,
+                progress=not args.quiet)
+    except KeyboardInterrupt:
+        raise interrupted(args) from None
     out = {"space": space.name, "arch": space.to_string(arch), "data": data.summary(),
            "epochs": args.epochs, "stem_stride": args.stem_stride, "seed": args.seed,
            "device": str(rt.device),

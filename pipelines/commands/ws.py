@@ -18,7 +18,7 @@ from ..weight_sharing import (
     WeightSharingSearch,
 )
 from .common import add_common, parse_settings, positive_int
-from .data_options import add_training_options, claim_out, load
+from .data_options import add_training_options, claim_out, interrupted, load
 
 DEFAULT_SPACE = "enas-micro"
 DEFAULT_EPOCHS = 20
@@ -62,9 +62,12 @@ def run(args: argparse.Namespace):
         threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,
         progress=not args.quiet)
     search.policy()  # reject bad options before loading data
-    with claim_out(args, WHAT, CHECKPOINT_KEYS):
-        data = load(args)
-        out = search.fit(data).result(data)
+    try:
+        with claim_out(args, WHAT, CHECKPOINT_KEYS):
+            data = load(args)
+            out = search.fit(data).result(data)
+    except KeyboardInterrupt:
+        raise interrupted(args) from None
     last = out["history"][-1] if out["history"] else {}
     lines = [
         f"space     {out['space']}   controller {out['controller']}   data {data.name}   "
