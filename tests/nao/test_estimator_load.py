@@ -3,34 +3,19 @@ that ``NAO.save`` did not write is one :class:`DataError` line naming the file."
 
 from __future__ import annotations
 
-import os
 import pathlib
 import pickle
 
 import numpy as np
 import pytest
 import torch
+from support import SystemOnLoad, TouchOnLoad
 
 from nao import NAO
 from nao.errors import DataError
 
 TINY = {"epochs": 2, "embedding_size": 8, "hidden_size": 8, "mlp_hidden_size": 8,
         "max_symmetries": 1, "random_state": 0}
-
-
-class TouchOnLoad:
-    """Unpickling this calls ``Path.touch(marker)``: the file's code ran if the marker exists."""
-
-    def __init__(self, marker: pathlib.Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return pathlib.Path.touch, (self.marker,)
-
-
-class SystemOnLoad(TouchOnLoad):
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from support import SystemOnLoad, TouchOnLoad
 
 import pipelines.commands.data_options as data_options
 from pipelines.cli import main
@@ -27,21 +28,6 @@ COMMANDS = {
     "train": ["train", "--arch", ARCH, *TINY],
     "ws": ["ws", "--controller", "random", "--pool-size", "4", *TINY],
 }
-
-
-class TouchOnLoad:
-    """Unpickling this calls ``Path.touch(marker)``: the file's code ran if the marker exists."""
-
-    def __init__(self, marker: pathlib.Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return pathlib.Path.touch, (self.marker,)
-
-
-class SystemOnLoad(TouchOnLoad):
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
 
 
 @pytest.fixture(scope="module")

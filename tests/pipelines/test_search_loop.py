@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from support import CountingEvaluator
 
-from pipelines.evaluators import Evaluation, TableEvaluator
+from pipelines.evaluators import TableEvaluator
 from pipelines.search import SearchStalledError, run_search
 from pipelines.store import Store
 from pipelines.strategies import make_strategy
@@ -12,14 +13,7 @@ SMALL_NAO = {"n_init": 10, "round_size": 5, "top_k": 5,
              "nao_params": {"epochs": 40, "patience": None, "max_symmetries": 2}}
 
 
-class CountingEvaluator(TableEvaluator):
-    def __init__(self, space):
-        super().__init__(space)
-        self.calls = 0
 
-    def evaluate(self, arch) -> Evaluation:
-        self.calls += 1
-        return super().evaluate(arch)
 
 
 def search(space, strategy="random", seed=0, budget=20, store=None, evaluator=None, **opts):

@@ -9,10 +9,11 @@ import sys
 
 import numpy as np
 import pytest
+from support import CountingEvaluator
 
 from nao.errors import ConfigError, InvalidArchitectureError
 from pipelines.cli import main
-from pipelines.evaluators import Evaluation, TableEvaluator
+from pipelines.evaluators import TableEvaluator
 from pipelines.search import run_search
 from pipelines.store import Store
 from pipelines.strategies import make_strategy
@@ -21,14 +22,7 @@ from pipelines.strategies.tpe import INSTALL_HINT, TPEStrategy
 optuna = pytest.importorskip("optuna")
 
 
-class CountingEvaluator(TableEvaluator):
-    def __init__(self, space):
-        super().__init__(space)
-        self.calls = 0
 
-    def evaluate(self, arch) -> Evaluation:
-        self.calls += 1
-        return super().evaluate(arch)
 
 
 def search(space, seed=0, budget=40, store=None, evaluator=None, **opts):
