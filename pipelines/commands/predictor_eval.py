@@ -31,7 +31,8 @@ def register(sub) -> None:
     p.add_argument("--seeds", type=positive_int, default=1,
                    help="repeat over seeds seed, seed+1, ...; report mean and std (default 1)")
     p.add_argument("--baselines", action="store_true",
-                   help="also fit random forest, Gaussian process and k-NN on one-hot tokens")
+                   help="also fit random forest, Gaussian process, k-NN and gradient boosting "
+                        "on one-hot tokens")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
                    help="NAO estimator option, e.g. --set epochs=500")
     add_common(p)

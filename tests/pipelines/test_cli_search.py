@@ -109,7 +109,8 @@ def test_predictor_eval_json_has_the_design_keys(capsys):
     result = json.loads(out)
     for key in ("pairwise_accuracy", "kendall_tau", "spearman", "reconstruction_accuracy"):
         assert key in result["nao"]
-    assert set(result["baselines"]) == {"random_forest", "gaussian_process", "knn"}
+    assert set(result["baselines"]) == {"random_forest", "gaussian_process", "knn",
+                                         "gradient_boosting"}
     for metrics in result["baselines"].values():
         assert 0.0 <= metrics["pairwise_accuracy"] <= 1.0
 
