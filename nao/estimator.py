@@ -10,6 +10,7 @@ architectures decode), except that targets are scaled by rank rather than min-ma
 
 from __future__ import annotations
 
+import copy
 import math
 import pickle
 import re
@@ -36,6 +37,9 @@ MAX_THREADS = 256
 MAX_PROPOSE_STEPS = 10_000  # propose tries step_size, 2 * step_size, ... up to max_step_size
 PROPOSE_BATCH_STEPS = 16  # most step sizes propose decodes in one batch
 TARGET_TRANSFORMS = ("minmax", "rank")
+RANK_LOSSES = ("hinge", "logistic")
+RANK_MARGIN = 0.05  # hinge: the better of a pair should be predicted this much higher (of 0..1)
+RANK_SCALE = 10.0  # logistic: prediction gaps (0..1) are multiplied by this inside the sigmoid
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -79,6 +83,9 @@ class NAO:
     ``num_threads`` caps torch's CPU threads while training (``None`` leaves torch's setting):
     these networks are tiny, gain nothing from more threads, and stall badly when the cores are
     shared with other work.
+    ``rank_loss_weight`` > 0 adds a pairwise ranking loss on the predictions within each
+    minibatch to the joint loss (``rank_loss``: ``hinge`` with margin ``RANK_MARGIN`` or
+    ``logistic``, RankNet's): a search only uses the predictor's order. 0 is the plain loss.
     """
 
     def __init__(self, space: SearchSpace, *, embedding_size: int = 48, hidden_size: int = 96,
@@ -89,7 +96,8 @@ class NAO:
                  patience: int | None = 100, tol: float = 1e-4, step_size: float = 1.0,
                  max_step_size: float = 100.0, warm_start: bool = False,
                  warm_patience: int | None = None,
-                 target_transform: str = "rank", num_threads: int | None = 1,
+                 target_transform: str = "rank", rank_loss_weight: float = 0.0,
+                 rank_loss: str = "hinge", num_threads: int | None = 1,
                  device: str = "cpu",
                  random_state: int | None = None):
         self.space = space
@@ -114,6 +122,8 @@ class NAO:
         self.warm_start = warm_start
         self.warm_patience = warm_patience
         self.target_transform = target_transform
+        self.rank_loss_weight = rank_loss_weight
+        self.rank_loss = rank_loss
         self.num_threads = num_threads
         self.device = device
         self.random_state = random_state
@@ -121,7 +131,8 @@ class NAO:
     _PARAMS = ("embedding_size", "hidden_size", "encoder_layers", "decoder_layers", "mlp_layers",
                "mlp_hidden_size", "dropout", "trade_off", "epochs", "batch_size", "lr",
                "weight_decay", "grad_clip", "max_symmetries", "patience", "tol", "step_size",
-               "max_step_size", "warm_start", "warm_patience", "target_transform", "num_threads", "device", "random_state")
+               "max_step_size", "warm_start", "warm_patience", "target_transform",
+               "rank_loss_weight", "rank_loss", "num_threads", "device", "random_state")
 
     def get_params(self) -> dict:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -155,6 +166,8 @@ class NAO:
                     step * MAX_PROPOSE_STEPS)
         check_bool(owner, name("warm_start"), self.warm_start)
         check_choice(owner, name("target_transform"), self.target_transform, TARGET_TRANSFORMS)
+        check_float(owner, name("rank_loss_weight"), self.rank_loss_weight, 0)
+        check_choice(owner, name("rank_loss"), self.rank_loss, RANK_LOSSES)
         check_int(owner, name("num_threads"), self.num_threads, 1, MAX_THREADS, optional=True)
         check_choice(owner, name("device"), self.device, DEVICES)
         check_int(owner, name("random_state"), self.random_state, 0, optional=True)
@@ -229,16 +242,75 @@ class NAO:
             torch.manual_seed(seed)
             continued = self.warm_start and hasattr(self, "model_")
             if not continued:
-                self.model_ = NAOModel(
-                    len(self.space.vocab), self.embedding_size, self.hidden_size,
-                    self.encoder_layers, self.decoder_layers, self.mlp_layers,
-                    self.mlp_hidden_size, self.dropout,
-                ).to(self.device_)
+                pretrained = getattr(self, "pretrained_", None)
+                self.model_ = copy.deepcopy(pretrained) if pretrained is not None \
+                    else self._new_model()
             patience = self.patience
             if continued and self.warm_patience is not None:
                 patience = self.warm_patience
             self.loss_curve_ = self._train(train_archs, train_y, rng, patience)
         return self
+
+    def _new_model(self) -> NAOModel:
+        return NAOModel(
+            len(self.space.vocab), self.embedding_size, self.hidden_size,
+            self.encoder_layers, self.decoder_layers, self.mlp_layers,
+            self.mlp_hidden_size, self.dropout,
+        ).to(self.device_)
+
+    def pretrain(self, archs: Sequence[Arch], epochs: int = 20) -> NAO:
+        """Train encoder and decoder on unevaluated architectures, reconstruction only
+        (arch2vec, SemiNAS): the autoencoder half needs no labels, and the space gives
+        architectures for free. The next fresh :meth:`fit` starts from these networks instead
+        of random ones (kept in ``pretrained_``; not saved by :meth:`state_dict`)."""
+        self._validate_params()
+        check_int("NAO", "pretrain epochs", epochs, 1)
+        archs = list(archs)
+        if not archs:
+            raise ConfigError("pretrain needs at least 1 architecture")
+        for arch in archs:  # reject foreign architectures with the space's own error
+            self.space.from_tokens(self.space.to_tokens(arch))
+        rng = np.random.default_rng(self.random_state)
+        seed = int(rng.integers(2**31 - 1))
+        self.device_ = resolve_device(self.device)
+        train_archs, _ = self._augment(archs, np.zeros(len(archs)), rng)
+        with torch.random.fork_rng(devices=[]), _torch_threads(self.num_threads):
+            torch.manual_seed(seed)
+            model = self._new_model()
+            tokens = self._tokens(train_archs).to(self.device_)
+            masks = self._masks(tokens.cpu()).to(self.device_)
+            opt = torch.optim.Adam(model.parameters(), lr=self.lr,
+                                   weight_decay=self.weight_decay)
+            model.train()
+            curve: list[float] = []
+            for _epoch in range(epochs):
+                order = torch.from_numpy(rng.permutation(len(train_archs))).to(self.device_)
+                total = 0.0
+                for start in range(0, len(order), self.batch_size):
+                    idx = order[start:start + self.batch_size]
+                    outputs, embedding = model.encoder(tokens[idx])
+                    log_probs = model.decoder(tokens[idx], outputs, embedding, masks[idx])
+                    loss = F.nll_loss(log_probs.reshape(-1, log_probs.shape[-1]),
+                                      tokens[idx].reshape(-1))
+                    opt.zero_grad()
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
+                    opt.step()
+                    total += loss.item() * len(idx)
+                curve.append(total / len(order))
+        self.pretrained_ = model.eval()
+        self.pretrain_curve_ = curve
+        return self
+
+    def _pair_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Mean pairwise ranking loss over the pairs of a minibatch whose targets differ."""
+        gap = pred.unsqueeze(1) - pred.unsqueeze(0)  # gap[i, j] = pred_i - pred_j
+        better = target.unsqueeze(1) > target.unsqueeze(0)
+        if not bool(better.any()):
+            return pred.sum() * 0.0
+        if self.rank_loss == "hinge":
+            return F.relu(RANK_MARGIN - gap[better]).mean()
+        return F.softplus(-RANK_SCALE * gap[better]).mean()
 
     def _train(self, archs: list[Arch], y: np.ndarray, rng: np.random.Generator,
                patience: int | None) -> list[float]:
@@ -261,6 +333,8 @@ class NAO:
                 nll = F.nll_loss(log_probs.reshape(-1, log_probs.shape[-1]),
                                  tokens[idx].reshape(-1))
                 loss = self.trade_off * mse + (1 - self.trade_off) * nll
+                if self.rank_loss_weight:
+                    loss = loss + self.rank_loss_weight * self._pair_loss(pred, target[idx])
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)

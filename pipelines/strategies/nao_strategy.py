@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nao.errors import ConfigError
 from nao.estimator import NAO
 from nao.validation import check_bool, check_choice, check_float, check_int, check_options
 from search_spaces.base import Arch, SearchSpace
@@ -30,6 +31,8 @@ PRESETS: dict[str, dict] = {
                              "target_transform": "minmax", "warm_patience": None}},
 }
 FIT_ON = ("all", "latest")
+ACQUISITIONS = ("mean", "ucb", "thompson")
+MUTATION_TRIES = 10  # tries per wanted mutation before giving up on new ones (small spaces)
 MAX_CANDIDATE_FACTOR = 100.0  # decoding more candidates than this per wanted one is all waste
 MAX_MODELS = 100
 # what nao_params may set: every estimator parameter but the two this strategy sets itself
@@ -54,6 +57,17 @@ class NAOStrategy(Strategy):
     :meth:`tell` only (with their scores there) instead of on everything told (``"all"``): under
     weight sharing, scores drift as the shared weights train, so the loop re-scores its pool and
     tells it whole each round, and NAO-WS fits on the current pool.
+
+    Levers from the literature, all off by default (docs/results.md measures them):
+    ``mutation_candidates`` adds that many unseen mutations of the ``top_k`` seeds to the
+    candidates the predictor ranks (BANANAS: local moves beside the embedding step).
+    ``acquisition`` ranks the candidates by the ensemble's ``mean`` prediction, by ``ucb``
+    (mean + ``ucb_kappa`` * spread over the ``n_models`` members) or by ``thompson`` (each pick
+    takes the best remaining candidate of one randomly drawn member); the last two need
+    ``n_models`` > 1. ``pretrain_archs`` > 0 trains each model's encoder and decoder on that
+    many unevaluated random architectures (reconstruction only, ``pretrain_epochs``) before the
+    first fit (arch2vec, SemiNAS); warm start carries the pre-trained networks on, a cold
+    refit starts without them.
     """
 
     label = "nao"  # how messages name the strategy
@@ -62,7 +76,9 @@ class NAOStrategy(Strategy):
                  round_size: int = 10, top_k: int = 20, warm_start: bool = True,
                  candidate_factor: float = 3.0, random_candidates: int = 0,
                  nao_params: dict | None = None, fit_on: str = "all", n_models: int = 1,
-                 pseudo_labels: int = 0):
+                 pseudo_labels: int = 0, mutation_candidates: int = 0,
+                 acquisition: str = "mean", ucb_kappa: float = 1.0, pretrain_archs: int = 0,
+                 pretrain_epochs: int = 20):
         super().__init__(space, random_state)
         owner = f"{self.label} strategy"
         self.n_init = check_int(owner, "n_init", n_init, 2)  # NAO needs data to fit
@@ -75,6 +91,15 @@ class NAOStrategy(Strategy):
         self.fit_on = check_choice(owner, "fit_on", fit_on, FIT_ON)
         self.n_models = check_int(owner, "n_models", n_models, 1, MAX_MODELS)
         self.pseudo_labels = check_int(owner, "pseudo_labels", pseudo_labels, 0)
+        self.mutation_candidates = check_int(owner, "mutation_candidates", mutation_candidates,
+                                             0)
+        self.acquisition = check_choice(owner, "acquisition", acquisition, ACQUISITIONS)
+        if self.acquisition != "mean" and self.n_models == 1:
+            raise ConfigError(f"{owner}: acquisition {self.acquisition} needs the spread of an "
+                              "ensemble; set n_models to 2 or more, or use acquisition mean")
+        self.ucb_kappa = check_float(owner, "ucb_kappa", ucb_kappa, 0)
+        self.pretrain_archs = check_int(owner, "pretrain_archs", pretrain_archs, 0)
+        self.pretrain_epochs = check_int(owner, "pretrain_epochs", pretrain_epochs, 1)
         check_options(owner, "nao_params", nao_params, NAO_OPTIONS, optional=True)
         self.nao_params = {**DEFAULT_NAO_PARAMS, **(nao_params or {})}
         # the estimator's own check, now rather than at the first fit after n_init evaluations
@@ -97,8 +122,13 @@ class NAOStrategy(Strategy):
     def _fit(self) -> list[NAO]:
         seeds = [int(self.rng.integers(2**31 - 1)) for _ in range(self.n_models)]
         if not self.models or not self.warm_start:
+            first = not self.models
             self.models = [NAO(self.space, random_state=seed, warm_start=self.warm_start,
                                **self.nao_params) for seed in seeds]
+            if first and self.pretrain_archs:
+                unlabelled = self.sample_unseen(self.pretrain_archs)
+                for model in self.models:
+                    model.pretrain(unlabelled, self.pretrain_epochs)
         archs, scores = self._training_set()
         for model, seed in zip(self.models, seeds, strict=True):
             model.random_state = seed
@@ -113,6 +143,35 @@ class NAOStrategy(Strategy):
     def _predict(self, archs: list[Arch]) -> np.ndarray:
         """Mean prediction of the ensemble."""
         return np.mean([m.predict(archs) for m in self.models], axis=0)
+
+    def _pick(self, candidates: list[Arch], n: int) -> list[int]:
+        """Indices of the ``n`` candidates the acquisition ranks highest."""
+        if self.acquisition == "mean":
+            return list(np.argsort(-self._predict(candidates), kind="stable")[:n])
+        member = np.array([m.predict(candidates) for m in self.models])
+        if self.acquisition == "ucb":
+            score = member.mean(axis=0) + self.ucb_kappa * member.std(axis=0)
+            return list(np.argsort(-score, kind="stable")[:n])
+        picked: list[int] = []  # thompson: one member's belief per pick
+        for _ in range(n):
+            row = member[int(self.rng.integers(len(self.models)))].copy()
+            row[picked] = -np.inf
+            picked.append(int(np.argmax(row)))
+        return picked
+
+    def _mutations(self, seeds: list[Arch], exclude: set) -> list[Arch]:
+        """``mutation_candidates`` unseen mutations of the seeds, the seeds taken in turn."""
+        taken = set(exclude)
+        out: list[Arch] = []
+        for i in range(self.mutation_candidates * MUTATION_TRIES):
+            if len(out) >= self.mutation_candidates:
+                break
+            child = self.space.mutate(seeds[i % len(seeds)], self.rng)
+            key = self.space.canonical(child)
+            if key not in taken:
+                taken.add(key)
+                out.append(child)
+        return out
 
     def _training_set(self) -> tuple[list[Arch], list[float]]:
         if self.fit_on == "latest" and self.n_last_told:
@@ -150,12 +209,14 @@ class NAOStrategy(Strategy):
             keys = {self.space.canonical(a) for a in proposals}
             proposals += model.propose(seeds, -(-wanted // len(models)),
                                        exclude=self.seen | keys)
+        if self.mutation_candidates:
+            keys = {self.space.canonical(a) for a in proposals}
+            proposals += self._mutations(seeds, self.seen | keys)
         if self.random_candidates:
             keys = {self.space.canonical(a) for a in proposals}
             proposals += self.sample_unseen(self.random_candidates, exclude=keys)
         if len(proposals) > n:
-            predicted = self._predict(proposals)
-            keep = np.argsort(-predicted, kind="stable")[:n]
+            keep = self._pick(proposals, n)
             proposals = [proposals[i] for i in sorted(keep)]
         if len(proposals) < n:
             keys = {self.space.canonical(a) for a in proposals}
