@@ -65,10 +65,11 @@ def build_pool(space: SearchSpace, size: int, seed: int, source: str,
 
 
 def warm_strategy(space: SearchSpace, archs: list[Arch], scores: list[float],
-                  seed: int) -> NAOStrategy:
-    """A default ``nao`` strategy whose networks were fitted in the previous round (on all but
-    the last ``ROUND`` of the pool) and that has since been told the whole pool."""
-    strategy = NAOStrategy(space, random_state=seed)
+                  seed: int, nao_params: dict | None = None) -> NAOStrategy:
+    """A default ``nao`` strategy (``nao_params`` on top of its defaults) whose networks were
+    fitted in the previous round (on all but the last ``ROUND`` of the pool) and that has since
+    been told the whole pool."""
+    strategy = NAOStrategy(space, random_state=seed, nao_params=nao_params)
     strategy.tell(archs[:-ROUND], scores[:-ROUND])
     strategy.ask(ROUND)
     strategy.tell(archs[-ROUND:], scores[-ROUND:])
@@ -146,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool-cache", type=Path, default=None,
                         help="folder to keep the pools in, so another run reuses them")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="an estimator option for the timed rounds (nao_params), to time a "
+                        "variant, e.g. --set warm_patience=10")
     parser.add_argument("--search", action="store_true",
                         help="also time `nao search` (defaults) end to end")
     parser.add_argument("--search-seeds", default="0", help="seeds of the timed searches")
@@ -153,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    nao_params = {key: json.loads(value) for key, value in
+                  (item.split("=", 1) for item in args.set)}
 
     rows = []
     if not args.no_rounds:
@@ -162,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             archs, scores = build_pool(space, max(pools), args.seed, args.pool_from,
                                        args.pool_cache)
             for size in pools:
-                strategy = warm_strategy(space, archs[:size], scores[:size], args.seed)
+                strategy = warm_strategy(space, archs[:size], scores[:size], args.seed,
+                                     nao_params)
                 row = {"space": name, "pool": size, "load": load(),
                        **time_round(strategy, args.repeats)}
                 row["load_after"] = load()
@@ -176,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             searches.append({**time_search(int(seed)), "load": before, "load_after": load()})
 
     if args.json:
-        print(json.dumps({"code": os.path.dirname(nao.__file__), "rounds": rows,
+        print(json.dumps({"code": os.path.dirname(nao.__file__), "nao_params": nao_params,
+                          "rounds": rows,
                           "searches": searches}, indent=1))
         return 0
     if rows:
