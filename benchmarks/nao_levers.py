@@ -1,0 +1,99 @@
+"""Measure the NAO levers of issue 10 beside the default ``nao`` and ``evolution``.
+
+    python benchmarks/nao_levers.py --datasets cora --seeds 5 --levers mut,pre --out /tmp/levers
+    python benchmarks/nao_levers.py --levers mutpre,init20 --set nao-init20.top_k=10
+
+Each lever is a variant label of ``nao`` with its options (``LEVERS``); the searches run through
+``nao benchmark``'s machinery, so finished ones are kept in OUT/<dataset>/runs/ and a second
+call with more levers or seeds runs only the new searches. Prints one Markdown table: per
+dataset and variant, mean best validation accuracy and median validation rank at each budget,
+the change against ``nao`` at the largest budget, and the mean wall time of one search. Tune on
+the development datasets only (cora, citeseer, pubmed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pipelines.benchmark import RUNS_DIR, run_benchmark, split_options
+from pipelines.commands.common import parse_settings
+
+PRETRAIN = {"pretrain_archs": 1000, "pretrain_epochs": 20}
+LEVERS: dict[str, dict] = {
+    "mut": {"mutation_candidates": 30},
+    "ucb": {"n_models": 3, "acquisition": "ucb"},
+    "thompson": {"n_models": 3, "acquisition": "thompson"},
+    "rank": {"nao_params": {"rank_loss_weight": 1.0}},
+    "pre": PRETRAIN,
+    "init10": {"n_init": 10},
+    "init20": {"n_init": 20},
+    "mutpre": {"mutation_candidates": 30, **PRETRAIN},
+}
+BASELINES = ("nao", "evolution")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", default="cora,citeseer,pubmed")
+    p.add_argument("--levers", default=",".join(LEVERS), help=f"of {', '.join(LEVERS)}")
+    p.add_argument("--budgets", default="50,100", help="query counts to report (50,100)")
+    p.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (10)")
+    p.add_argument("--jobs", type=int, default=2, help="parallel searches (2)")
+    p.add_argument("--out", type=Path, default=Path("levers"), help="output directory")
+    p.add_argument("--set", action="append", dest="settings", metavar="LABEL.KEY=VALUE",
+                   help="more options for a variant (label nao-LEVER)")
+    return p.parse_args(argv)
+
+
+def variants(levers: list[str], settings: list[str] | None) -> tuple[list[str], dict]:
+    """Strategy entries and options by label, the baselines first."""
+    unknown = [name for name in levers if name not in LEVERS]
+    if unknown:
+        sys.exit(f"unknown lever {unknown[0]}; choose from {', '.join(LEVERS)}")
+    strategies = [*BASELINES, *(f"nao-{name}=nao" for name in levers)]
+    options = {f"nao-{name}": dict(LEVERS[name]) for name in levers}
+    extra = split_options(parse_settings(settings or []), strategies)
+    for label, opts in extra.items():
+        options.setdefault(label, {}).update(opts)
+    return strategies, options
+
+
+def rows(report: dict, budgets: list[int]) -> list[str]:
+    dataset = report["space"].split(":")[-1]
+    base = report["results"]["nao"]["curve"][budgets[-1] - 1]
+    out = []
+    for label, res in report["results"].items():
+        cells = []
+        for q in budgets:
+            point = res["curve"][q - 1]
+            cells += [f"{point['mean_valid']:.4f}", f"{point['median_valid_rank']:g}"]
+        last = res["curve"][budgets[-1] - 1]
+        delta = (f"{last['mean_valid'] - base['mean_valid']:+.4f} / "
+                 f"{last['median_valid_rank'] - base['median_valid_rank']:+g}")
+        out.append(f"| {dataset} | {label} | {' | '.join(cells)} | {delta} | "
+                   f"{res['mean_wall_s']:.0f} |")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    budgets = sorted({int(b) for b in args.budgets.split(",")})
+    strategies, options = variants([x for x in args.levers.split(",") if x], args.settings)
+    head = " | ".join(f"mean valid @{q} | median rank @{q}" for q in budgets)
+    lines = [f"| dataset | variant | {head} | vs nao @{budgets[-1]} (mean / rank) | s/search |",
+             "| --- | --- |" + " ---: |" * (2 * len(budgets) + 2)]
+    for dataset in args.datasets.split(","):
+        report = run_benchmark(f"nasbench-graph:{dataset}", strategies, budgets[-1], args.seeds,
+                               options=options, n_jobs=args.jobs,
+                               cache_dir=args.out / dataset / RUNS_DIR)
+        lines += rows(report, budgets)
+    print(f"{args.seeds} seeds; s/search is the mean wall time of one {budgets[-1]}-query "
+          "search (an estimate for reused longer ones)\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
