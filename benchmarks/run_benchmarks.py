@@ -36,7 +36,7 @@ from pipelines.commands.common import parse_settings
 DATASETS = "cora,citeseer,pubmed"
 BUDGETS = "50,100,200"
 SEEDS = 20
-STRATEGIES = "nao,rl,evolution,random"
+STRATEGIES = "nao,tpe,rl,evolution,random"
 OUT = Path(__file__).resolve().parent / "results"
 START, END = "<!-- benchmark-tables:start -->", "<!-- benchmark-tables:end -->"
 
