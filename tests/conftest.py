@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
+from hypothesis import settings
 
 from search_spaces import get_space
 
 # The networks in the tests are tiny: one thread is as fast, and on a busy two-core machine
 # several threads stall each other for seconds.
 torch.set_num_threads(1)
+
+# CI fuzzes on a fixed seed, so whether a submission lands does not depend on luck; a developer's
+# run explores new inputs every time (and Hypothesis replays what it found in .hypothesis/).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

@@ -60,6 +60,9 @@ def parse_settings(items: list[str] | None) -> dict:
             if not isinstance(node, dict):
                 raise ConfigError(f"--set {shown(item)}: {shown_key(p)} is both a value and a "
                                   "group; set one or the other")
+        if leaf in node and isinstance(node[leaf], dict) != isinstance(value, dict):
+            raise ConfigError(f"--set {shown(item)}: {shown_key(leaf)} is both a value and a "
+                              "group; set one or the other")
         node[leaf] = value
     return out
 

@@ -239,3 +239,19 @@ def test_a_data_set_name_that_names_nothing_is_one_line_before_loading(name):
     if family in DATASETS and (not arg or family == "standin"):
         return  # a real data set (loading it is not name parsing)
     assert clean(lambda: load_data(name)) is None
+
+
+@pytest.mark.parametrize("items", [
+    ["top_k.top_k=1", "top_k=2"],  # a group, then a value under the same name
+    ["top_k=2", "top_k.top_k=1"],  # a value, then a group
+    ["nao_params.epochs=5", "nao_params=null"],
+])
+def test_a_name_set_as_both_value_and_group_is_refused_in_either_order(items):
+    with pytest.raises(NaoError, match="both a value and a group"):
+        common.parse_settings(items)
+
+
+def test_a_value_set_twice_keeps_the_last_and_groups_merge():
+    assert common.parse_settings(["top_k=1", "top_k=2"]) == {"top_k": 2}
+    assert common.parse_settings(["nao_params.epochs=5", "nao_params.lr=0.1"]) == {
+        "nao_params": {"epochs": 5, "lr": 0.1}}
