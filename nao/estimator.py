@@ -229,11 +229,7 @@ class NAO:
             raise ConfigError("fit needs at least 2 evaluated architectures")
         if not np.all(np.isfinite(y)):
             raise ConfigError("fit got a score that is NaN or infinite; drop failed evaluations")
-        for arch in archs:  # reject foreign architectures with the space's own error
-            self.space.from_tokens(self.space.to_tokens(arch))
-        rng = np.random.default_rng(self.random_state)
-        seed = int(rng.integers(2**31 - 1))
-        self.device_ = resolve_device(self.device)
+        rng, seed = self._start(archs)
         self.y_sorted_ = np.sort(y)
         self.train_keys_ = {self.space.canonical(a) for a in archs}
         train_archs, train_y = self._augment(archs, self._scale(y), rng)
@@ -250,6 +246,16 @@ class NAO:
                 patience = self.warm_patience
             self.loss_curve_ = self._train(train_archs, train_y, rng, patience)
         return self
+
+    def _start(self, archs: Sequence[Arch]) -> tuple[np.random.Generator, int]:
+        """What every training run begins with: foreign architectures rejected with the space's
+        own error, the generator and torch seed of ``random_state``, the device resolved."""
+        for arch in archs:
+            self.space.from_tokens(self.space.to_tokens(arch))
+        rng = np.random.default_rng(self.random_state)
+        seed = int(rng.integers(2**31 - 1))
+        self.device_ = resolve_device(self.device)
+        return rng, seed
 
     def _new_model(self) -> NAOModel:
         return NAOModel(
@@ -268,11 +274,7 @@ class NAO:
         archs = list(archs)
         if not archs:
             raise ConfigError("pretrain needs at least 1 architecture")
-        for arch in archs:  # reject foreign architectures with the space's own error
-            self.space.from_tokens(self.space.to_tokens(arch))
-        rng = np.random.default_rng(self.random_state)
-        seed = int(rng.integers(2**31 - 1))
-        self.device_ = resolve_device(self.device)
+        rng, seed = self._start(archs)
         train_archs, _ = self._augment(archs, np.zeros(len(archs)), rng)
         with torch.random.fork_rng(devices=[]), _torch_threads(self.num_threads):
             torch.manual_seed(seed)
