@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 import pathlib
+import pickle
+
+import numpy as np
+import torch
 
 from pipelines.evaluators import Evaluation, TableEvaluator
 
@@ -36,3 +40,27 @@ class CountingEvaluator(TableEvaluator):
     def evaluate(self, arch) -> Evaluation:
         self.calls += 1
         return super().evaluate(arch)
+
+
+GENERIC_BAD_KINDS = ("pickle-code", "garbage", "empty", "truncated", "list", "tensor")
+
+
+def write_generic_bad(path: pathlib.Path, kind: str, marker: pathlib.Path, good: bytes) -> bool:
+    """Write a file that no torch-saved dict of ours can be read from, whatever it holds: a
+    plain pickle calling ``os.system``, random bytes, nothing, the first half of ``good``, or a
+    valid torch file of another type. False when ``kind`` is not one of these."""
+    if kind == "pickle-code":  # a plain pickle (torch's legacy format) calling os.system
+        path.write_bytes(pickle.dumps(SystemOnLoad(marker), protocol=2))
+    elif kind == "garbage":
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes())
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    elif kind == "list":
+        torch.save([1, 2], path)
+    elif kind == "tensor":
+        torch.save(torch.zeros(3), path)
+    else:
+        return False
+    return True

@@ -7,12 +7,11 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
-import pickle
 
 import numpy as np
 import pytest
 import torch
-from support import SystemOnLoad, TouchOnLoad
+from support import TouchOnLoad, write_generic_bad
 
 import pipelines.commands.data_options as data_options
 from pipelines.cli import main
@@ -41,20 +40,10 @@ def real_checkpoint(tmp_path_factory) -> bytes:
 def write_bad(path: pathlib.Path, kind: str, marker: pathlib.Path, real: bytes) -> None:
     """A ``checkpoint.pt`` of one bad kind at ``path``."""
     state = {"config": {}, **{k: 0 for k in CHECKPOINT_KEYS}}
+    if write_generic_bad(path, kind, marker, real):
+        return
     if kind == "torch-code":  # every key a checkpoint needs, and code in the config
         torch.save({**state, "config": {"x": TouchOnLoad(marker)}}, path)
-    elif kind == "pickle-code":  # a plain pickle (torch's legacy format) calling os.system
-        path.write_bytes(pickle.dumps(SystemOnLoad(marker), protocol=2))
-    elif kind == "garbage":
-        path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes())
-    elif kind == "empty":
-        path.write_bytes(b"")
-    elif kind == "truncated":
-        path.write_bytes(real[: len(real) // 2])
-    elif kind == "list":
-        torch.save([1, 2], path)
-    elif kind == "tensor":
-        torch.save(torch.zeros(3), path)
     elif kind == "missing-keys":
         torch.save({"config": {}, "epoch": 1}, path)
     elif kind == "config-not-a-dict":
