@@ -18,17 +18,24 @@ from search_spaces.base import Arch, SearchSpace
 from ..options import deep_merge
 from .base import Strategy
 
-# The defaults below were chosen on cora and citeseer (docs/results.md); the paper preset is NAO
-# as published: every decoded architecture evaluated, min-max targets, the paper's layer sizes.
-# warm_patience 20: a round continues networks already fitted to all but the newest few
-# architectures, which need far fewer epochs than a fresh start (docs/results.md, Tuning NAO).
+# The defaults below were chosen on the development datasets cora, citeseer and pubmed
+# (docs/results.md, "Levers for NAO"): a pairwise rank loss beside MSE in the predictor (only the
+# order picks), 10 mutations of the seeds ranked beside the embedding-step proposals (BANANAS),
+# encoder and decoder pre-trained on 1000 unevaluated architectures (arch2vec, SemiNAS), and
+# warm_patience 10 (a continued fit needs few epochs). The paper preset is NAO as published:
+# every decoded architecture evaluated, min-max targets, MSE only, the paper's layer sizes.
 DEFAULT_NAO_PARAMS: dict = {"embedding_size": 32, "hidden_size": 64, "mlp_hidden_size": 100,
-                            "target_transform": "rank", "warm_patience": 20}
+                            "target_transform": "rank", "warm_patience": 10,
+                            "rank_loss_weight": 1.0}
+# the levers' off settings: NAO as it was before issue 10, for the paper preset and NAO-WS
+LEVERS_OFF: dict = {"mutation_candidates": 0, "pretrain_archs": 0,
+                    "nao_params": {"rank_loss_weight": 0.0}}
 PRESETS: dict[str, dict] = {
     "paper": {"n_init": 30, "round_size": 10, "top_k": 10, "warm_start": True,
-              "candidate_factor": 1.0,
+              "candidate_factor": 1.0, "mutation_candidates": 0, "pretrain_archs": 0,
               "nao_params": {"embedding_size": 48, "hidden_size": 96, "mlp_hidden_size": 200,
-                             "target_transform": "minmax", "warm_patience": None}},
+                             "target_transform": "minmax", "warm_patience": None,
+                             "rank_loss_weight": 0.0}},
 }
 FIT_ON = ("all", "latest")
 ACQUISITIONS = ("mean", "ucb", "thompson")
@@ -58,7 +65,7 @@ class NAOStrategy(Strategy):
     weight sharing, scores drift as the shared weights train, so the loop re-scores its pool and
     tells it whole each round, and NAO-WS fits on the current pool.
 
-    Levers from the literature, all off by default (docs/results.md measures them):
+    Levers from the literature (docs/results.md measures each; ``LEVERS_OFF`` turns them off):
     ``mutation_candidates`` adds that many unseen mutations of the ``top_k`` seeds to the
     candidates the predictor ranks (BANANAS: local moves beside the embedding step).
     ``acquisition`` ranks the candidates by the ensemble's ``mean`` prediction, by ``ucb``
@@ -76,8 +83,8 @@ class NAOStrategy(Strategy):
                  round_size: int = 10, top_k: int = 20, warm_start: bool = True,
                  candidate_factor: float = 3.0, random_candidates: int = 0,
                  nao_params: dict | None = None, fit_on: str = "all", n_models: int = 1,
-                 pseudo_labels: int = 0, mutation_candidates: int = 0,
-                 acquisition: str = "mean", ucb_kappa: float = 1.0, pretrain_archs: int = 0,
+                 pseudo_labels: int = 0, mutation_candidates: int = 10,
+                 acquisition: str = "mean", ucb_kappa: float = 1.0, pretrain_archs: int = 1000,
                  pretrain_epochs: int = 20):
         super().__init__(space, random_state)
         owner = f"{self.label} strategy"
