@@ -1,13 +1,12 @@
-"""Neural Architecture Optimization: encoder, predictor, decoder and the NAO estimator."""
+"""Neural Architecture Optimization: encoder, predictor, decoder and the NAO estimator.
+
+The core of the package: it knows no concrete search space (only the protocol of
+:mod:`nao.space`), and search spaces and pipelines import it, never the other way round.
+"""
 
 from .errors import ConfigError, DataError, InvalidArchitectureError, NaoError
+from .estimator import NAO
+from .space import TokenSpace
 
-__all__ = ["NAO", "NaoError", "ConfigError", "DataError", "InvalidArchitectureError"]
-
-
-def __getattr__(name: str):
-    if name == "NAO":  # imported lazily so `search_spaces` can use the errors without torch
-        from .estimator import NAO
-
-        return NAO
-    raise AttributeError(name)
+__all__ = ["NAO", "TokenSpace", "NaoError", "ConfigError", "DataError",
+           "InvalidArchitectureError"]

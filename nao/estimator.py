@@ -11,11 +11,12 @@ architectures decode), except that targets are scaled by rank rather than min-ma
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import pickle
 import re
 import warnings
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,10 +24,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from search_spaces.base import Arch, SearchSpace
-
 from .errors import ConfigError, DataError, NaoError
 from .model import NAOModel
+from .space import Arch, TokenSpace
+from .threads import torch_threads
 from .validation import check_bool, check_choice, check_float, check_int
 
 # Upper bounds of the network options: far above any useful value, low enough that a typo is a
@@ -43,18 +44,6 @@ RANK_SCALE = 10.0  # logistic: prediction gaps (0..1) are multiplied by this ins
 DEVICES = ("auto", "cpu", "cuda")
 
 
-@contextmanager
-def _torch_threads(n: int | None):
-    """Run a block with ``n`` torch CPU threads, restoring the previous count."""
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def resolve_device(device: str) -> torch.device:
     """``auto`` picks CUDA when present, else CPU."""
     if device == "auto":
@@ -66,8 +55,15 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def keyword_parameters(init: Callable) -> tuple[str, ...]:
+    """The keyword-only parameters of ``init``, in signature order: an estimator's
+    hyperparameters, read from the one place they are declared."""
+    return tuple(p.name for p in inspect.signature(init).parameters.values()
+                 if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
 class NAO:
-    """Encoder-predictor-decoder over a :class:`SearchSpace`.
+    """Encoder-predictor-decoder over a search space (any :class:`~nao.space.TokenSpace`).
 
     Parameters are stored as given (scikit-learn convention); learned state ends in ``_``.
     ``max_symmetries`` caps how many equivalent token sequences of each training architecture
@@ -88,7 +84,7 @@ class NAO:
     ``logistic``, RankNet's): a search only uses the predictor's order. 0 is the plain loss.
     """
 
-    def __init__(self, space: SearchSpace, *, embedding_size: int = 48, hidden_size: int = 96,
+    def __init__(self, space: TokenSpace, *, embedding_size: int = 48, hidden_size: int = 96,
                  encoder_layers: int = 1, decoder_layers: int = 1, mlp_layers: int = 3,
                  mlp_hidden_size: int = 200, dropout: float = 0.1, trade_off: float = 0.8,
                  epochs: int = 1000, batch_size: int = 100, lr: float = 1e-3,
@@ -128,14 +124,23 @@ class NAO:
         self.device = device
         self.random_state = random_state
 
-    _PARAMS = ("embedding_size", "hidden_size", "encoder_layers", "decoder_layers", "mlp_layers",
-               "mlp_hidden_size", "dropout", "trade_off", "epochs", "batch_size", "lr",
-               "weight_decay", "grad_clip", "max_symmetries", "patience", "tol", "step_size",
-               "max_step_size", "warm_start", "warm_patience", "target_transform",
-               "rank_loss_weight", "rank_loss", "num_threads", "device", "random_state")
+    # the hyperparameters (every parameter but the space): what state_dict saves
+    _PARAMS = keyword_parameters(__init__)
 
-    def get_params(self) -> dict:
-        return {name: getattr(self, name) for name in self._PARAMS}
+    def get_params(self, deep: bool = True) -> dict:
+        """Every ``__init__`` parameter by name, the space included (scikit-learn's
+        ``get_params``; ``deep`` is accepted for its signature: NAO holds no estimators)."""
+        return {"space": self.space, **{name: getattr(self, name) for name in self._PARAMS}}
+
+    def set_params(self, **params) -> NAO:
+        """Change parameters by name (scikit-learn's ``set_params``); ``fit`` checks values."""
+        known = self.get_params()
+        if unknown := [name for name in params if name not in known]:
+            raise ConfigError(f"NAO has no parameter {unknown[0]!r}; use one of "
+                              f"{', '.join(known)}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
 
     def _validate_params(self, owner: str = "NAO", prefix: str = "") -> None:
         """Every parameter's type and range (scikit-learn's ``_validate_params``): ``fit`` and
@@ -234,7 +239,7 @@ class NAO:
         self.train_keys_ = {self.space.canonical(a) for a in archs}
         train_archs, train_y = self._augment(archs, self._scale(y), rng)
 
-        with torch.random.fork_rng(devices=[]), _torch_threads(self.num_threads):
+        with torch.random.fork_rng(devices=[]), torch_threads(self.num_threads):
             torch.manual_seed(seed)
             continued = self.warm_start and hasattr(self, "model_")
             if not continued:
@@ -276,7 +281,7 @@ class NAO:
             raise ConfigError("pretrain needs at least 1 architecture")
         rng, seed = self._start(archs)
         train_archs, _ = self._augment(archs, np.zeros(len(archs)), rng)
-        with torch.random.fork_rng(devices=[]), _torch_threads(self.num_threads):
+        with torch.random.fork_rng(devices=[]), torch_threads(self.num_threads):
             torch.manual_seed(seed)
             model = self._new_model()
             tokens = self._tokens(train_archs).to(self.device_)
@@ -459,7 +464,7 @@ class NAO:
         self._check_fitted()
         return {
             "space": self.space.name,
-            "params": self.get_params(),
+            "params": {name: getattr(self, name) for name in self._PARAMS},
             "state_dict": {k: v.cpu() for k, v in self.model_.state_dict().items()},
             "y_sorted": self.y_sorted_.tolist(),
             "train_keys": sorted(self.train_keys_, key=repr),
@@ -467,10 +472,10 @@ class NAO:
         }
 
     @classmethod
-    def from_state_dict(cls, blob: dict, space: SearchSpace | None = None) -> NAO:
-        from search_spaces import get_space
-
-        space = space or get_space(blob["space"])
+    def from_state_dict(cls, blob: dict, space: TokenSpace) -> NAO:
+        """The estimator :meth:`state_dict` gave, over ``space``: the space it was saved for
+        (a saved model holds that space's name, not the space)."""
+        check_space(blob["space"], space, "this NAO model")
         est = cls(space, **blob["params"])
         est.device_ = resolve_device(est.device)
         est.model_ = NAOModel(len(space.vocab), est.embedding_size, est.hidden_size,
@@ -487,21 +492,43 @@ class NAO:
         torch.save(self.state_dict(), Path(path))
 
     @classmethod
-    def load(cls, path: str | Path, space: SearchSpace | None = None) -> NAO:
-        """An estimator written by :meth:`save`. The file is read as plain data only, so no code
-        in it runs; anything else is a :class:`DataError` naming the file."""
-        try:
+    def load(cls, path: str | Path, space: TokenSpace) -> NAO:
+        """An estimator written by :meth:`save`, over the space it was saved for. The file is
+        read as plain data only, so no code in it runs; anything else is a :class:`DataError`
+        naming the file, and another space a :class:`ConfigError`."""
+        with _not_a_model(path):
             blob = load_plain(path)
             if not isinstance(blob, dict) or not set(SAVED_KEYS) <= set(blob):
                 keys = ", ".join(k for k in SAVED_KEYS if k not in blob) \
                     if isinstance(blob, dict) else ""
                 raise ValueError(f"no {keys}" if keys else f"a {type(blob).__name__}")
+            if not isinstance(blob["space"], str):
+                raise ValueError(f"its space is a {type(blob['space']).__name__}, not a name")
+        check_space(blob["space"], space, f"the NAO model in {path}")
+        with _not_a_model(path):
             return cls.from_state_dict(blob, space)
-        except (ValueError, TypeError, KeyError, RuntimeError, AttributeError, NaoError) as exc:
-            reason = str(exc).splitlines()[0] if isinstance(exc, ValueError) and str(exc) \
-                else one_line(exc)
-            raise DataError(f"{path} is not a NAO model written by NAO.save ({reason}); pass a "
-                            "file that NAO.save wrote") from None
+
+
+def check_space(saved: str, space: object, what: str) -> None:
+    """A saved model is loaded only over a space, and only the one it was saved for."""
+    if not isinstance(space, TokenSpace):
+        raise ConfigError(f"loading {what} needs the search space object it was saved for, got "
+                          f"{type(space).__name__}; pass search_spaces.get_space({saved!r})")
+    if space.name != saved:
+        raise ConfigError(f"{what} was saved for space {saved!r}, not {space.name!r}; load it "
+                          f"with search_spaces.get_space({saved!r})")
+
+
+@contextmanager
+def _not_a_model(path: str | Path) -> Iterator[None]:
+    """Whatever goes wrong reading a saved model becomes one :class:`DataError` line."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError, RuntimeError, AttributeError, NaoError) as exc:
+        reason = str(exc).splitlines()[0] if isinstance(exc, ValueError) and str(exc) \
+            else one_line(exc)
+        raise DataError(f"{path} is not a NAO model written by NAO.save ({reason}); pass a "
+                        "file that NAO.save wrote") from None
 
 
 SAVED_KEYS = ("space", "params", "state_dict", "y_sorted", "train_keys", "loss_curve")

@@ -24,14 +24,14 @@ default, 70 with ``lr=0.01``, 82 for random search; citeseer 92, 8 and 72. For t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from nao.errors import InvalidArchitectureError
+from nao.threads import torch_threads
 from nao.validation import check_choice, check_float, check_int
 from search_spaces.base import Arch, SearchSpace
 
@@ -54,18 +54,9 @@ MAX_RESAMPLE_LIMIT = 1000
 MIN_TEMPERATURE = 1e-3  # logits are divided by it; smaller overflows to inf/nan probabilities
 MAX_WEIGHT = 1e3  # entropy_weight and tanh_constant above it overflow float32 to nan
 _STD_FLOOR = 1e-8
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run torch on one thread: the controller is so small that extra threads only cost
-    synchronization (10x slower on a busy 2-core machine), and parallel searches share cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+# torch threads: the controller is so small that more threads only cost synchronization (10x
+# slower on a busy 2-core machine), and parallel searches share cores
+THREADS = 1
 
 
 class ControllerLSTM(nn.Module):
@@ -179,7 +170,7 @@ class RLController(Strategy):
 
     # ----- ask ---------------------------------------------------------------------------
     def ask(self, n: int) -> list[Arch]:
-        with _one_thread():
+        with torch_threads(THREADS):
             return self._ask(n)
 
     def _ask(self, n: int) -> list[Arch]:
@@ -207,7 +198,7 @@ class RLController(Strategy):
     def tell(self, archs: Sequence[Arch], scores: Sequence[float]) -> None:
         super().tell(archs, scores)
         if len(archs):
-            with _one_thread():
+            with torch_threads(THREADS):
                 self._reinforce(list(archs), np.asarray(scores, dtype=float))
 
     def _advantages(self, scores: np.ndarray) -> np.ndarray:
@@ -244,7 +235,7 @@ class RLController(Strategy):
         """``(n, length)``: log-probability of each token given its prefix under the current
         policy; the row sum is the log-probability of sampling the architecture's sequence."""
         rows = [list(self.space.to_tokens(a)) for a in archs]
-        with torch.no_grad(), _one_thread():
+        with torch.no_grad(), torch_threads(THREADS):
             log_p, _ = self.controller_.log_prob_entropy(torch.tensor(rows, dtype=torch.long),
                                                          self._masks(rows))
         return log_p.numpy()

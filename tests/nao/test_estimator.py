@@ -144,7 +144,7 @@ def test_save_and_load_give_the_same_predictions(tmp_path, cora, cora_sample, fi
     archs, _ = cora_sample
     path = tmp_path / "nao.pt"
     fitted.save(path)
-    loaded = NAO.load(path)
+    loaded = NAO.load(path, cora)
     np.testing.assert_allclose(loaded.predict(archs), fitted.predict(archs))
     assert loaded.get_params() == fitted.get_params()
     assert [cora.canonical(a) for a in loaded.propose(archs[:5], 3)] == \

@@ -66,6 +66,34 @@ def test_a_small_fit_with_valid_edge_values_trains(cora, cora_sample):
     assert len(est.loss_curve_) == 1
 
 
+# ----- scikit-learn's get_params / set_params -----------------------------------------------------
+def test_get_params_gives_every_constructor_argument_so_they_rebuild_the_estimator(cora):
+    est = NAO(cora, epochs=7, lr=0.01, patience=None)
+    params = est.get_params()
+    assert params["space"] is cora and params["epochs"] == 7 and params["patience"] is None
+    assert NAO(**params).get_params() == params
+    assert list(params) == ["space", *NAO._PARAMS]
+    assert "random_state" in NAO._PARAMS and "space" not in NAO._PARAMS
+
+
+def test_set_params_changes_named_parameters_and_refuses_unknown_ones(cora):
+    est = NAO(cora)
+    assert est.set_params(epochs=3, rank_loss="logistic") is est
+    assert (est.epochs, est.rank_loss) == (3, "logistic")
+    with pytest.raises(ConfigError, match=r"^NAO has no parameter 'epoch'; use one of space, "
+                                          r"embedding_size, "):
+        est.set_params(epochs=4, epoch=5)
+    assert est.epochs == 3  # nothing changed
+
+
+def test_a_saved_model_holds_every_hyperparameter_but_not_the_space(cora, cora_sample):
+    archs, y = cora_sample
+    est = NAO(cora, epochs=1, embedding_size=4, hidden_size=4, mlp_hidden_size=4,
+              max_symmetries=1, random_state=0).fit(archs[:4], y[:4])
+    params = est.state_dict()["params"]
+    assert params == {k: v for k, v in est.get_params().items() if k != "space"}
+
+
 # ----- the shared checks -----------------------------------------------------------------------
 @pytest.mark.parametrize("value", [True, 1.5, 3.0, "3", None, [3]])
 def test_a_whole_number_must_be_an_integer(value):
