@@ -1,9 +1,10 @@
-"""Measure the NAO levers of issue 10 beside the default ``nao`` and ``evolution``.
+"""Measure the NAO levers of issue 10 beside the default ``nao``, ``tpe`` and ``evolution``.
 
     python benchmarks/nao_levers.py --datasets cora --seeds 5 --levers mut,pre --out /tmp/levers
     python benchmarks/nao_levers.py --levers mutpre,init20 --set nao-init20.top_k=10
 
-Each lever is a variant label of ``nao`` with its options (``LEVERS``); the searches run through
+Each lever is a variant label of ``nao`` with its options (``LEVERS``) added to NAO as it was
+before issue 10 (every lever off, ``warm_patience`` 20: the ``old`` lever); the searches run through
 ``nao benchmark``'s machinery, so finished ones are kept in OUT/<dataset>/runs/ and a second
 call with more levers or seeds runs only the new searches. Prints one Markdown table: per
 dataset and variant, mean best validation accuracy and median validation rank at each budget,
@@ -19,9 +20,15 @@ from pathlib import Path
 
 from pipelines.benchmark import RUNS_DIR, run_benchmark, split_options
 from pipelines.commands.common import parse_settings
+from pipelines.options import deep_merge
+from pipelines.strategies.nao_strategy import LEVERS_OFF
 
 PRETRAIN = {"pretrain_archs": 1000, "pretrain_epochs": 20}
+# every lever is added to NAO as it was before issue 10 (the levers off, warm_patience 20)
+BEFORE = deep_merge(LEVERS_OFF, {"nao_params": {"warm_patience": 20}})
+RANK_WP10 = {"nao_params": {"rank_loss_weight": 1.0, "warm_patience": 10}}
 LEVERS: dict[str, dict] = {
+    "old": {},  # nao before issue 10
     "mut": {"mutation_candidates": 30},
     "ucb": {"n_models": 3, "acquisition": "ucb"},
     "thompson": {"n_models": 3, "acquisition": "thompson"},
@@ -30,8 +37,13 @@ LEVERS: dict[str, dict] = {
     "init10": {"n_init": 10},
     "init20": {"n_init": 20},
     "mutpre": {"mutation_candidates": 30, **PRETRAIN},
+    # session 6's combinations; rmp is today's default
+    "r": RANK_WP10,
+    "rm": {**RANK_WP10, "mutation_candidates": 10},
+    "rmp": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN},
+    "rmi": {**RANK_WP10, "mutation_candidates": 10, "n_init": 20},
 }
-BASELINES = ("nao", "evolution")
+BASELINES = ("nao", "tpe", "evolution")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,7 +65,7 @@ def variants(levers: list[str], settings: list[str] | None) -> tuple[list[str], 
     if unknown:
         sys.exit(f"unknown lever {unknown[0]}; choose from {', '.join(LEVERS)}")
     strategies = [*BASELINES, *(f"nao-{name}=nao" for name in levers)]
-    options = {f"nao-{name}": dict(LEVERS[name]) for name in levers}
+    options = {f"nao-{name}": deep_merge(BEFORE, LEVERS[name]) for name in levers}
     extra = split_options(parse_settings(settings or []), strategies)
     for label, opts in extra.items():
         options.setdefault(label, {}).update(opts)
