@@ -8,6 +8,8 @@ lets a child start exactly where the supernet is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -116,19 +118,22 @@ def _inside_count(size: int, k: int, like: torch.Tensor) -> torch.Tensor:
     return (high - low + 1).to(like.dtype)
 
 
+OpBuilder = Callable[[int, bool], nn.Module]  # (channels, affine) -> module
+# the cell ops by name (DARTS's OPS); every one keeps channels and spatial size
+OPS: dict[str, OpBuilder] = {
+    "sep_conv_3x3": lambda channels, affine: SepConv(channels, 3, affine),
+    "sep_conv_5x5": lambda channels, affine: SepConv(channels, 5, affine),
+    "avg_pool_3x3": lambda channels, affine: AvgPool(POOL_SIZE),
+    "max_pool_3x3": lambda channels, affine: MaxPool(POOL_SIZE),
+    "identity": lambda channels, affine: nn.Identity(),
+}
+
+
 def make_op(name: str, channels: int, affine: bool) -> nn.Module:
-    """One of the enas-micro ops; every one keeps channels and spatial size."""
-    if name == "sep_conv_3x3":
-        return SepConv(channels, 3, affine)
-    if name == "sep_conv_5x5":
-        return SepConv(channels, 5, affine)
-    if name == "avg_pool_3x3":
-        return AvgPool(POOL_SIZE)
-    if name == "max_pool_3x3":
-        return MaxPool(POOL_SIZE)
-    if name == "identity":
-        return nn.Identity()
-    raise ValueError(f"unknown op {name!r}")
+    """The op ``name`` of :data:`OPS` for ``channels`` channels."""
+    if name not in OPS:
+        raise ValueError(f"unknown op {name!r}; known ops: {', '.join(OPS)}")
+    return OPS[name](channels, affine)
 
 
 def drop_path(x: torch.Tensor, prob: float) -> torch.Tensor:

@@ -4,6 +4,7 @@ Each cell has ``N_NODES`` = 5 nodes. Node ``i`` has two branches; each picks an 
 and the node adds the two results. Inputs are numbered 0 (the cell input k-2), 1 (the cell input
 k-1) and ``2 + j`` (node ``j``), so node ``i`` may pick 0..i+1. Nodes that no later node uses are
 the cell's output (concatenated, then a 1x1 conv back to the cell's channel count, as in ENAS).
+The architecture types live in :mod:`.enas_micro_arch`, the networks in :mod:`.enas_micro_net`.
 
 Tokens, per cell and per node, ``in_a op_a in_b op_b``: the normal cell's 20 then the reduction
 cell's 20, 40 in all. The string form reads like a DARTS genotype::
@@ -18,54 +19,28 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from nao.errors import InvalidArchitectureError
 
 from .base import CellGraph, GraphEdge, GraphNode, SearchSpace, Tokens
+from .enas_micro_arch import (
+    CELL_INPUT_NAMES,
+    CELL_TYPES,
+    N_CELL_INPUTS,
+    N_NODES,
+    OPS,
+    MicroArch,
+    Node,
+    unused_nodes,
+)
+from .enas_micro_net import ChildNetwork, Supernet
 
-if TYPE_CHECKING:
-    from .enas_micro_net import ChildNetwork, Supernet
-
-OPS = ("sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3", "identity")
-N_NODES = 5
-N_CELL_INPUTS = 2  # the outputs of the two previous cells
-CELL_INPUT_NAMES = ("c_{k-2}", "c_{k-1}")
-CELL_TYPES = ("normal", "reduce")
 BRANCH_FIELDS = ("in_a", "op_a", "in_b", "op_b")
 TOKENS_PER_NODE = len(BRANCH_FIELDS)
 TOKENS_PER_CELL = N_NODES * TOKENS_PER_NODE
 MAX_SYMMETRIES = 32  # NAO's augmentation needs a few variants, not all 2**10 branch swaps
-
-
-class Node(NamedTuple):
-    """Two branches: input index (0, 1 = cell inputs; 2 + j = node j) and op of each."""
-
-    in_a: int
-    op_a: str
-    in_b: int
-    op_b: str
-
-
-class MicroArch(NamedTuple):
-    """A normal and a reduction cell, ``N_NODES`` nodes each."""
-
-    normal: tuple[Node, ...]
-    reduce: tuple[Node, ...]
-
-
-def unused_nodes(cell: tuple[Node, ...]) -> tuple[int, ...]:
-    """Indices of the nodes no later node takes as input: they form the cell output."""
-    used = {inp - N_CELL_INPUTS for node in cell for inp in (node.in_a, node.in_b)}
-    return tuple(i for i in range(len(cell)) if i not in used)
-
-
-def used_cell_inputs(cell: tuple[Node, ...]) -> tuple[int, ...]:
-    """Which of the two cell inputs (0 = k-2, 1 = k-1) some branch reads."""
-    used = {inp for node in cell for inp in (node.in_a, node.in_b)}
-    return tuple(k for k in range(N_CELL_INPUTS) if k in used)
 
 
 class EnasMicroSpace(SearchSpace):
@@ -286,8 +261,6 @@ class EnasMicroSpace(SearchSpace):
         ``layers`` normal cells per stage; reductions at 1/3 and 2/3 depth; ``stem_stride`` 2
         halves the input before the first cell.
         """
-        from .enas_micro_net import Supernet
-
         return Supernet(channels, num_classes, layers, in_channels, stem_stride)
 
     def build(self, arch: MicroArch, channels: int, num_classes: int, layers: int,
@@ -295,8 +268,6 @@ class EnasMicroSpace(SearchSpace):
               stem_stride: int = 1) -> ChildNetwork:
         """The child network of ``arch`` alone, for training from scratch or from the
         supernet's weights (:meth:`ChildNetwork.load_from_supernet`)."""
-        from .enas_micro_net import ChildNetwork
-
         self.from_tokens(self.to_tokens(arch))  # reject foreign architectures early
         return ChildNetwork(arch, channels, num_classes, layers, in_channels,
                             auxiliary=auxiliary, drop_path=drop_path, stem_stride=stem_stride)

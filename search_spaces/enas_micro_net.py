@@ -23,16 +23,21 @@ from torch import nn
 
 from nao.errors import ConfigError
 
+from .cnn_ops import OPS as OP_BUILDERS
 from .cnn_ops import AuxiliaryHead, FactorizedReduce, ReLUConvBN, batch_norm, drop_path, make_op
-from .enas_micro import (
+from .enas_micro_arch import (
     N_CELL_INPUTS,
     N_NODES,
     OPS,
     MicroArch,
     Node,
+    branches,
     unused_nodes,
     used_cell_inputs,
 )
+
+if _unbuilt := [op for op in OPS if op not in OP_BUILDERS]:  # checked once, on import
+    raise ImportError(f"enas-micro ops without a builder in search_spaces.cnn_ops.OPS: {_unbuilt}")
 
 STEM_KERNEL = 3
 STEM_STRIDES = (1, 2)
@@ -55,10 +60,6 @@ def cell_layout(layers: int) -> tuple[bool, ...]:
         if stage < N_STAGES - 1:
             layout.append(True)
     return tuple(layout)
-
-
-def branches(node: Node) -> tuple[tuple[int, str], tuple[int, str]]:
-    return (node.in_a, node.op_a), (node.in_b, node.op_b)
 
 
 class Cell(nn.Module):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nao.errors import ConfigError
+from nao.space import TokenSpace
+from search_spaces import available, get_space
 from search_spaces.base import CellGraph, GraphEdge, GraphNode, SearchSpace
 
 
@@ -29,6 +31,23 @@ class TwoBits(SearchSpace):
 
     def from_string(self, text):
         return self.from_tokens([int(c) for c in text])
+
+
+@pytest.mark.parametrize("family", available())
+def test_every_registered_space_is_what_the_nao_estimator_needs(family):
+    assert isinstance(get_space(family), TokenSpace)
+
+
+def test_a_space_missing_a_member_nao_needs_is_not_a_token_space():
+    assert isinstance(TwoBits(), TokenSpace)  # a SearchSpace needs nothing more
+
+    class NoMask:
+        name, vocab, length = "no-mask", ("0",), 1
+        to_tokens = from_tokens = canonical = symmetries = TwoBits.to_tokens
+
+    assert not isinstance(NoMask(), TokenSpace)
+    NoMask.valid_mask = TwoBits.valid_mask
+    assert isinstance(NoMask(), TokenSpace)
 
 
 def test_a_space_without_a_graph_form_says_it_cannot_be_drawn():

@@ -1,4 +1,5 @@
-"""The CPU-fast pooling ops compute exactly what PyTorch's reference pooling does."""
+"""The CPU-fast pooling ops compute exactly what PyTorch's reference pooling does; every op of
+the ``OPS`` table builds a module that keeps the shape."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from search_spaces.cnn_ops import AvgPool, FactorizedReduce, MaxPool, SepConv
+from search_spaces.cnn_ops import OPS, AvgPool, FactorizedReduce, MaxPool, SepConv, make_op
+from search_spaces.enas_micro_arch import OPS as ENAS_OPS
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 8, 8), (2, 4, 7, 5), (1, 2, 1, 1)])
@@ -44,3 +46,20 @@ def test_factorized_reduce_equals_two_strided_convolutions(size):
     cl = x.contiguous(memory_format=torch.channels_last).requires_grad_()
     op.train()(cl).sum().backward()
     assert cl.grad.shape == x.shape
+
+
+@pytest.mark.parametrize("name", list(OPS))
+@pytest.mark.parametrize("affine", [True, False])
+def test_every_cell_op_keeps_channels_and_size_and_has_weights_only_where_it_should(name, affine):
+    op = make_op(name, 4, affine)
+    assert op(torch.randn(2, 4, 7, 5)).shape == (2, 4, 7, 5)
+    has_weights = any(True for _ in op.parameters())
+    assert has_weights == name.startswith("sep_conv")
+    norms = [m for m in op.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all(m.affine == affine for m in norms)
+
+
+def test_every_enas_micro_op_has_a_builder_and_an_unknown_op_is_named():
+    assert set(ENAS_OPS) <= set(OPS)
+    with pytest.raises(ValueError, match="unknown op 'conv_9x9'; known ops: sep_conv_3x3, "):
+        make_op("conv_9x9", 4, True)
