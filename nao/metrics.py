@@ -50,3 +50,10 @@ def reconstruction_accuracy(true_tokens: Sequence[Sequence[int]],
         return float("nan")
     hits = sum(tuple(t) == tuple(d) for t, d in zip(true_tokens, decoded_tokens, strict=True))
     return hits / len(true_tokens)
+
+
+def best_first(scores) -> np.ndarray:
+    """Indices of ``scores`` from the highest down; equal scores keep their order (a stable
+    sort of the negated scores, so a search picks the same architecture on every run). NaN
+    comes last."""
+    return np.argsort(-np.asarray(scores), kind="stable")

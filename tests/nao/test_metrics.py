@@ -39,3 +39,12 @@ def test_reconstruction_accuracy_is_the_exact_match_rate():
 def test_mismatched_lengths_raise():
     with pytest.raises(ValueError):
         metrics.pairwise_accuracy([1, 2], [1])
+
+
+def test_best_first_orders_high_to_low_keeping_ties_in_place_and_nan_last():
+    scores = [0.2, 0.9, float("nan"), 0.5, 0.9, 0.2, 0.5]
+    assert metrics.best_first(scores).tolist() == [1, 4, 3, 6, 0, 5, 2]
+    assert metrics.best_first(np.array([3, 1, 2])).tolist() == [0, 2, 1]  # integers too
+    assert metrics.best_first([]).tolist() == []
+    many = np.random.default_rng(0).integers(0, 5, 200).astype(float)  # long: not insertion sort
+    assert metrics.best_first(many).tolist() == sorted(range(200), key=lambda i: (-many[i], i))
