@@ -62,16 +62,13 @@ def test_registry_rejects_an_option():
         get_space("enas-micro:cifar")
 
 
-def test_string_round_trip_reads_like_a_genotype(space, rng):
+def test_string_form_reads_like_a_genotype(space):
+    """(Round trips of random architectures: tests/search_spaces/test_space_contract.py.)"""
     arch = example_arch()
     text = space.to_string(arch)
     assert text.startswith("normal: 0 sep_conv_3x3 1 identity | 1 avg_pool_3x3 2 sep_conv_5x5")
     assert " ; reduce: 0 max_pool_3x3 1 sep_conv_5x5" in text
     assert space.from_string(text) == arch
-    for _ in range(50):
-        a = space.sample(rng)
-        assert space.from_string(space.to_string(a)) == a
-        assert space.from_tokens(space.to_tokens(a)) == a
 
 
 @pytest.mark.parametrize(
@@ -105,14 +102,6 @@ def test_from_tokens_rejects_a_forward_input_with_its_position(space):
     assert err.value.position == 22 and err.value.expected == "in0, in1"
     with pytest.raises(InvalidArchitectureError):
         space.from_tokens(tokens[:39])
-
-
-def test_sampled_and_mutated_architectures_are_valid_and_mutation_changes(space, rng):
-    for _ in range(30):
-        arch = space.sample(rng)
-        child = space.mutate(arch, rng)
-        assert space.from_tokens(space.to_tokens(child)) == child
-        assert space.canonical(child) != space.canonical(arch)
 
 
 # ----- equivalence -----------------------------------------------------------------------------

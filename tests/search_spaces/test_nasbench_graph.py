@@ -40,14 +40,6 @@ def test_proteins_has_its_own_five_ops_and_table():
     assert len(space.benchmark) == 2021
 
 
-def test_string_round_trip(cora):
-    rng = np.random.default_rng(0)
-    for _ in range(50):
-        arch = cora.sample(rng)
-        assert cora.from_string(cora.to_string(arch)) == arch
-        assert cora.from_tokens(cora.to_tokens(arch)) == arch
-
-
 @pytest.mark.parametrize(
     ("text", "position"),
     [
@@ -87,15 +79,12 @@ def test_isomorphic_architectures_share_a_key(cora):
     assert cora.canonical(a) == cora.canonical(b) != cora.canonical(c)
 
 
-def test_symmetries_are_equivalent_and_start_with_the_arch(cora):
-    rng = np.random.default_rng(1)
-    for _ in range(30):
-        arch = cora.sample(rng)
-        variants = cora.symmetries(arch)
-        assert variants[0] == arch
-        assert len(set(variants)) == len(variants)
-        assert {cora.canonical(v) for v in variants} == {cora.canonical(arch)}
-    assert len(cora.symmetries(cora.from_string("0,0,0,0:gcn,gat,sage,gin"))) > 1
+def test_symmetries_list_the_reordered_parallel_layers(cora):
+    """(What every space's symmetries keep: tests/search_spaces/test_space_contract.py.)"""
+    arch = cora.from_string("0,0,0,0:gcn,gat,sage,gin")
+    variants = cora.symmetries(arch)
+    assert cora.from_string("0,0,0,0:gin,sage,gat,gcn") in variants
+    assert len(variants) == 24  # four different ops on four parallel layers: 4! orders
 
 
 @pytest.mark.parametrize("links, ops", [
@@ -153,14 +142,6 @@ def test_table_loader_reads_numpy_scalars(tmp_path):
 def test_unknown_dataset_is_a_clear_error():
     with pytest.raises(ValueError, match="choose one of"):
         get_space("nasbench-graph:imagenet")
-
-
-def test_mutate_changes_the_architecture_and_stays_valid(cora):
-    rng = np.random.default_rng(2)
-    for arch in [cora.sample(rng) for _ in range(30)]:
-        child = cora.mutate(arch, rng)
-        cora.from_tokens(cora.to_tokens(child))
-        assert cora.canonical(child) != cora.canonical(arch)
 
 
 def test_sample_covers_every_op(cora):
