@@ -18,9 +18,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipelines.benchmark import RUNS_DIR, run_benchmark, split_options
 from pipelines.commands.common import parse_settings
 from pipelines.options import deep_merge
+from pipelines.search.benchmark import RUNS_DIR, run_benchmark, split_options
 from pipelines.strategies.nao_strategy import LEVERS_OFF
 
 PRETRAIN = {"pretrain_archs": 1000, "pretrain_epochs": 20}

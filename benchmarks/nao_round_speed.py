@@ -34,8 +34,8 @@ import torch
 
 import nao
 from nao.estimator import NAO
-from pipelines.evaluators import TableEvaluator
-from pipelines.search import run_search
+from pipelines.search.evaluators import TableEvaluator
+from pipelines.search.loop import run_search
 from pipelines.strategies.evolution import RegularizedEvolution
 from pipelines.strategies.nao_strategy import NAOStrategy
 from search_spaces import get_space

@@ -16,7 +16,7 @@ import time
 
 from joblib import Parallel, delayed
 
-from pipelines.predictor_eval import evaluate_predictors, summarize
+from pipelines.search.predictor_eval import evaluate_predictors, summarize
 from search_spaces import get_space
 
 PAPER = {"embedding_size": 48, "hidden_size": 96, "mlp_hidden_size": 200,

@@ -24,7 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.benchmark import (
+from pipelines.commands.common import parse_settings
+from pipelines.search.benchmark import (
     RUNS_DIR,
     metric_cells,
     parse_strategies,
@@ -32,7 +33,6 @@ from pipelines.benchmark import (
     split_options,
     write,
 )
-from pipelines.commands.common import parse_settings
 
 DATASETS = "cora,citeseer,pubmed"
 BUDGETS = "50,100,200"

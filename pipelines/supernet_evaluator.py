@@ -23,8 +23,8 @@ from torch import nn
 from search_spaces.base import Arch
 
 from .data import ImageData, Split, batches
-from .evaluators import Evaluation, Evaluator
 from .runtime import Runtime
+from .search.evaluators import Evaluation, Evaluator
 
 EVAL_BATCHES = 4  # validation minibatches per scoring call during the search
 

@@ -30,7 +30,7 @@ def cora():
 @pytest.fixture(scope="session")
 def cora_sample(cora):
     """60 distinct cora architectures with their validation accuracy."""
-    from pipelines.predictor_eval import sample_distinct
+    from pipelines.search.predictor_eval import sample_distinct
 
     archs = sample_distinct(cora, 60, np.random.default_rng(123))
     return archs, np.array([cora.lookup(a).valid for a in archs])

@@ -10,7 +10,7 @@ import pickle
 import numpy as np
 import torch
 
-from pipelines.evaluators import Evaluation, TableEvaluator
+from pipelines.search.evaluators import Evaluation, TableEvaluator
 
 
 class TouchOnLoad:

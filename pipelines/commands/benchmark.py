@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..benchmark import (
+from ..run_dir import prepare_run_dir
+from ..search.benchmark import (
     RUNS_DIR,
     check_setup,
     markdown,
@@ -15,7 +16,6 @@ from ..benchmark import (
     split_options,
     write,
 )
-from ..run_dir import prepare_run_dir
 from .common import add_common, non_negative_int, parse_settings, positive_int
 from .search import DEFAULT_SPACE, check_budget
 

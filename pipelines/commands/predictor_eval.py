@@ -8,7 +8,7 @@ import time
 
 from search_spaces import get_space
 
-from ..predictor_eval import check_nao_params, check_sizes, evaluate_predictors, summarize
+from ..search.predictor_eval import check_nao_params, check_sizes, evaluate_predictors, summarize
 from .common import add_common, parse_settings, positive_int
 from .search import DEFAULT_SPACE
 

@@ -56,7 +56,7 @@ def test_propose_moves_towards_higher_predictions(cora, cora_sample, fitted):
     """Each seed's proposal is predicted better than the seed itself far more often than a move
     in a random direction would be (half the time). The seeds are random unseen architectures:
     from the worst seeds any move looks like progress, from the best ones any move looks bad."""
-    from pipelines.predictor_eval import sample_distinct
+    from pipelines.search.predictor_eval import sample_distinct
 
     known = {cora.canonical(a) for a in cora_sample[0]}
     unseen = sample_distinct(cora, 2 * N_PROPOSE_SEEDS, np.random.default_rng(7))

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from nao import NAO
 from nao.model import pool
-from pipelines.predictor_eval import sample_distinct
+from pipelines.search.predictor_eval import sample_distinct
 
 SMALL = {"embedding_size": 16, "hidden_size": 32, "mlp_hidden_size": 64, "epochs": 40,
          "patience": None, "max_symmetries": 2}

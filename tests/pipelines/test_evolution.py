@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nao.errors import ConfigError
-from pipelines.evaluators import TableEvaluator
-from pipelines.search import run_search
+from pipelines.search.evaluators import TableEvaluator
+from pipelines.search.loop import run_search
 from pipelines.strategies import make_strategy
 from pipelines.strategies.evolution import RegularizedEvolution
 from search_spaces import get_space

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from nao.errors import NaoError
 from nao.estimator import NAO
-from pipelines.benchmark import base_strategy, label_of, parse_strategies, split_options
 from pipelines.commands import common
 from pipelines.data import DATASETS, STANDIN_MAX_VALUES, _standin_shape, load_data
+from pipelines.search.benchmark import base_strategy, label_of, parse_strategies, split_options
 from pipelines.strategies import STRATEGIES, make_strategy
 from search_spaces import get_space
 

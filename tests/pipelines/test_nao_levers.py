@@ -10,8 +10,8 @@ import torch
 
 from nao.errors import ConfigError
 from nao.estimator import NAO
-from pipelines.evaluators import TableEvaluator
-from pipelines.search import run_search
+from pipelines.search.evaluators import TableEvaluator
+from pipelines.search.loop import run_search
 from pipelines.strategies import make_strategy
 from pipelines.weight_sharing import WeightSharingSearch, pool_policy
 
@@ -171,7 +171,7 @@ def test_pair_loss_punishes_only_pairs_predicted_in_the_wrong_order(cora, kind):
 def test_pretraining_teaches_the_decoder_architectures_that_had_no_label(cora):
     """10 labelled architectures teach a decoder nothing it can reconstruct; 200 unlabelled
     ones first, and the fitted model rebuilds unseen architectures (0.95 here)."""
-    from pipelines.predictor_eval import sample_distinct
+    from pipelines.search.predictor_eval import sample_distinct
 
     archs = sample_distinct(cora, 230, np.random.default_rng(7))
     labelled, unlabelled, held_out = archs[:10], archs[10:210], archs[210:]

@@ -10,9 +10,9 @@ import pytest
 
 from nao.errors import ConfigError
 from nao.estimator import NAO
-from pipelines import predictor_eval
 from pipelines.cli import main
-from pipelines.evaluators import TableEvaluator
+from pipelines.search import predictor_eval
+from pipelines.search.evaluators import TableEvaluator
 from pipelines.strategies import STRATEGIES, make_strategy
 
 

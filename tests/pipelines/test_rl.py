@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from nao.errors import ConfigError
-from pipelines.evaluators import TableEvaluator
-from pipelines.search import run_search
+from pipelines.search.evaluators import TableEvaluator
+from pipelines.search.loop import run_search
 from pipelines.strategies import make_strategy
 from pipelines.strategies.rl import RLController
 from search_spaces import get_space

@@ -13,9 +13,9 @@ from support import CountingEvaluator
 
 from nao.errors import ConfigError, InvalidArchitectureError
 from pipelines.cli import main
-from pipelines.evaluators import TableEvaluator
-from pipelines.search import run_search
-from pipelines.store import Store
+from pipelines.search.evaluators import TableEvaluator
+from pipelines.search.loop import run_search
+from pipelines.search.store import Store
 from pipelines.strategies import make_strategy
 from pipelines.strategies.tpe import INSTALL_HINT, TPEStrategy
 

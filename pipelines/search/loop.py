@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass, field
 from nao.errors import NaoError
 from search_spaces.base import Arch, SearchSpace
 
+from ..strategies.base import Strategy
 from .evaluators import Evaluation, Evaluator
 from .store import Store, key_text
-from .strategies.base import Strategy
 
 
 @dataclass

@@ -25,9 +25,9 @@ from nao.validation import shown, shown_key
 from search_spaces import get_space
 from search_spaces.base import SearchSpace
 
+from ..strategies import STRATEGIES, make_strategy
 from .evaluators import TableEvaluator
-from .search import pick_record, run_search
-from .strategies import STRATEGIES, make_strategy
+from .loop import pick_record, run_search
 
 CHECKPOINT_FRACTIONS = (0.25, 0.5, 1.0)  # query counts the table shows, as shares of the budget
 CONFIDENCE = 0.95  # the plot's band: this confidence interval of the mean over seeds

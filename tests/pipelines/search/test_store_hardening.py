@@ -13,9 +13,9 @@ import pytest
 
 import pipelines.commands.search as search_command
 from pipelines.cli import main
-from pipelines.evaluators import TableEvaluator
 from pipelines.run_dir import RunDirLock
-from pipelines.store import Store
+from pipelines.search.evaluators import TableEvaluator
+from pipelines.search.store import Store
 from pipelines.strategies.base import Strategy
 
 RANDOM = ["search", "--strategy", "random", "--seed", "3", "--quiet"]

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from support import CountingEvaluator
 
-from pipelines.evaluators import TableEvaluator
-from pipelines.search import SearchStalledError, run_search
-from pipelines.store import Store
+from pipelines.search.evaluators import TableEvaluator
+from pipelines.search.loop import SearchStalledError, run_search
+from pipelines.search.store import Store
 from pipelines.strategies import make_strategy
 from pipelines.strategies.base import Strategy
 

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from pipelines.benchmark import Run, _pick_curves, run_benchmark, run_one
 from pipelines.cli import main
+from pipelines.search.benchmark import Run, _pick_curves, run_benchmark, run_one
 
 STRATEGIES = "random,evolution,rl"
 BUDGET = 12
@@ -131,7 +131,7 @@ def test_a_labelled_variant_runs_its_strategy_with_its_own_options():
 ])
 def test_bad_labels_are_named(text, message):
     from nao.errors import ConfigError
-    from pipelines.benchmark import parse_strategies
+    from pipelines.search.benchmark import parse_strategies
 
     with pytest.raises(ConfigError, match=message):
         parse_strategies(text)
@@ -195,7 +195,7 @@ def test_fresh_searches_again_and_keeps_the_other_saved_searches(tmp_path):
 ])
 def test_every_strategys_options_are_checked_before_any_search(label, setting, message,
                                                                tmp_path, monkeypatch, capsys):
-    import pipelines.benchmark as bench
+    import pipelines.search.benchmark as bench
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a search started before the options were checked")
@@ -251,7 +251,7 @@ def test_a_cached_run_with_missing_or_wrong_fields_is_searched_again(damage, tmp
 
 
 def test_a_budget_beyond_the_table_is_refused_before_any_search(tmp_path, monkeypatch, capsys):
-    import pipelines.benchmark as bench
+    import pipelines.search.benchmark as bench
 
     monkeypatch.setattr(bench, "run_all", lambda *a, **k: pytest.fail("a search started"))
     code = main(["benchmark", "--budget", "26207", "--seeds", "1", "--jobs", "1", "--quiet",
