@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..run_dir import prepare_run_dir
 from ..search.benchmark import (
     RUNS_DIR,
     check_setup,
@@ -16,6 +15,7 @@ from ..search.benchmark import (
     split_options,
     write,
 )
+from ..training.run_dir import prepare_run_dir
 from .common import add_common, non_negative_int, parse_settings, positive_int
 from .search import DEFAULT_SPACE, check_budget
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from nao.errors import ConfigError
 from search_spaces.enas_micro_net import STEM_STRIDES
 
-from ..data import DATASETS, check_data_options, load_data
-from ..run_dir import lock_run_dir
-from ..run_files import CHECKPOINT, check_run_dir
-from ..runtime import DEVICES, Runtime
+from ..training.data import DATASETS, check_data_options, load_data
+from ..training.run_dir import lock_run_dir
+from ..training.run_files import CHECKPOINT, check_run_dir
+from ..training.runtime import DEVICES, Runtime
 from .common import positive_int
 
 # One thread by default: on a shared CPU torch's threads spin-wait on each other (measured in

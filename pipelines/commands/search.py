@@ -9,12 +9,12 @@ from nao.errors import ConfigError
 from search_spaces import get_space
 
 from ..options import deep_merge
-from ..run_dir import lock_run_dir
 from ..search.evaluators import TableEvaluator
 from ..search.loop import SearchStalledError, result_from_store, run_search
 from ..search.store import Store
 from ..strategies import STRATEGIES, make_strategy
 from ..strategies.nao_strategy import PRESETS
+from ..training.run_dir import lock_run_dir
 from .common import add_common, parse_settings, positive_int
 
 DEFAULT_SPACE = "nasbench-graph:cora"

@@ -6,7 +6,7 @@ import argparse
 
 from search_spaces import get_space
 
-from ..training import (
+from ..training.final import (
     AUXILIARY_WEIGHT,
     BATCH_SIZE,
     CHANNELS,

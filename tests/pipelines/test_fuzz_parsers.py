@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from nao.errors import NaoError
 from nao.estimator import NAO
 from pipelines.commands import common
-from pipelines.data import DATASETS, STANDIN_MAX_VALUES, _standin_shape, load_data
 from pipelines.search.benchmark import base_strategy, label_of, parse_strategies, split_options
 from pipelines.strategies import STRATEGIES, make_strategy
+from pipelines.training.data import DATASETS, STANDIN_MAX_VALUES, _standin_shape, load_data
 from search_spaces import get_space
 
 FUZZ = settings(max_examples=150, deadline=None)

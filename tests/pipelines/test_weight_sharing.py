@@ -11,9 +11,9 @@ import torch
 from nao.errors import ConfigError
 from pipelines import weight_sharing as ws_mod
 from pipelines.cli import main
-from pipelines.data import load_data
 from pipelines.strategies import make_strategy
 from pipelines.supernet_evaluator import SupernetEvaluator
+from pipelines.training.data import load_data
 from pipelines.weight_sharing import CONTROLLERS, WeightSharingSearch
 from search_spaces import get_space
 

@@ -13,10 +13,10 @@ import pytest
 
 import pipelines.commands.search as search_command
 from pipelines.cli import main
-from pipelines.run_dir import RunDirLock
 from pipelines.search.evaluators import TableEvaluator
 from pipelines.search.store import Store
 from pipelines.strategies.base import Strategy
+from pipelines.training.run_dir import RunDirLock
 
 RANDOM = ["search", "--strategy", "random", "--seed", "3", "--quiet"]
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from nao.errors import ConfigError, DataError
-from pipelines import data as data_mod
-from pipelines.data import (
+from pipelines.training import data as data_mod
+from pipelines.training.data import (
     FASHION_FILES,
     FASHION_MNIST_DIR,
     Augmentation,

@@ -15,9 +15,9 @@ from support import TouchOnLoad, write_generic_bad
 
 import pipelines.commands.data_options as data_options
 from pipelines.cli import main
-from pipelines.run_dir import RunDirLock
-from pipelines.run_files import CHECKPOINT, read_checkpoint, save_checkpoint
-from pipelines.training import CHECKPOINT_KEYS
+from pipelines.training.final import CHECKPOINT_KEYS
+from pipelines.training.run_dir import RunDirLock
+from pipelines.training.run_files import CHECKPOINT, read_checkpoint, save_checkpoint
 from search_spaces import get_space
 
 ARCH = get_space("enas-micro").to_string(get_space("enas-micro").sample(np.random.default_rng(0)))

@@ -11,9 +11,9 @@ import torch
 
 from nao.errors import ConfigError
 from pipelines.cli import main
-from pipelines.data import load_data
-from pipelines.runtime import Runtime
-from pipelines.training import train_architecture
+from pipelines.training.data import load_data
+from pipelines.training.final import train_architecture
+from pipelines.training.runtime import Runtime
 from search_spaces import get_space
 
 HEAD_MOVED = 0.01  # relative change of the auxiliary classifier over one short epoch
@@ -52,7 +52,7 @@ def test_training_on_digits_beats_chance_and_ramps_drop_path(space, arch_text, m
 
 def test_resume_after_a_kill_gives_the_uninterrupted_result(space, arch_text, tmp_path,
                                                             monkeypatch):
-    import pipelines.training as training_mod
+    import pipelines.training.final as training_mod
 
     data = load_data("digits")
     kwargs = {"epochs": 3, "channels": 4, "layers": 1, "lr": 0.05, "drop_path": 0.2,
