@@ -1,0 +1,112 @@
+"""The contract every registered strategy keeps on every registered space, checked generically: a
+new strategy is tested by its registry line (and, when its defaults are slow, a line in
+``OPTIONS``). What is special to one strategy stays in its own test file."""
+
+from __future__ import annotations
+
+import io
+import zlib
+
+import pytest
+import torch
+
+from pipelines.strategies import STRATEGIES, Strategy, make_strategy
+from pipelines.training.run_files import plain
+from search_spaces import available, get_space
+from search_spaces.base import Arch, SearchSpace
+
+SMALL_NAO = {"n_init": 6, "round_size": 3, "top_k": 3,
+             "nao_params": {"epochs": 10, "patience": None, "max_symmetries": 2}}
+# small budgets keep each strategy fast; a strategy not named here runs with its defaults
+OPTIONS: dict[str, dict] = {
+    "nao": {**SMALL_NAO, "pretrain_archs": 8, "pretrain_epochs": 2, "mutation_candidates": 3},
+    "nao-paper": SMALL_NAO,
+    "random": {"batch_size": 3},
+    "rl": {"batch_size": 3, "hidden_size": 16},
+    "evolution": {"batch_size": 3, "population_size": 5, "sample_size": 2},
+    "tpe": {"batch_size": 3, "n_startup_trials": 4, "n_ei_candidates": 8},
+}
+# the command-line name each space family is tested under: small options where one is large
+SPACE_NAMES = [{"nasbench-graph": "nasbench-graph:cora"}.get(f, f) for f in available()]
+ROUNDS = 3  # NAO's first round is its random start; two more fit and decode
+
+_SPACES: dict[str, SearchSpace] = {}
+
+
+@pytest.fixture(scope="module", params=SPACE_NAMES)
+def space(request) -> SearchSpace:
+    if request.param not in _SPACES:
+        _SPACES[request.param] = get_space(request.param)
+    return _SPACES[request.param]
+
+
+@pytest.fixture(params=sorted(STRATEGIES))
+def name(request) -> str:
+    return request.param
+
+
+def build(name: str, space: SearchSpace, seed: int) -> Strategy:
+    return make_strategy(name, space, random_state=seed, **OPTIONS.get(name, {}))
+
+
+def score(space: SearchSpace, arch: Arch) -> float:
+    """A fixed score per architecture (equivalent ones share it), on any space, table or not."""
+    return zlib.crc32(repr(space.canonical(arch)).encode()) / 2**32
+
+
+def step(strategy: Strategy) -> list[str]:
+    """One ask/tell round of the size the strategy likes; what was asked, as strings."""
+    archs = strategy.ask(strategy.batch_size)
+    strategy.tell(archs, [score(strategy.space, a) for a in archs])
+    return [strategy.space.to_string(a) for a in archs]
+
+
+def run(name: str, space: SearchSpace, seed: int, rounds: int = ROUNDS) -> list[list[str]]:
+    strategy = build(name, space, seed)
+    return [step(strategy) for _ in range(rounds)]
+
+
+def test_asks_are_valid_new_and_distinct_architectures_of_the_space(name, space):
+    strategy = build(name, space, seed=0)
+    told: set = set()
+    for _ in range(ROUNDS):
+        n = strategy.batch_size
+        assert n >= 1
+        archs = strategy.ask(n)
+        assert len(archs) == n  # the space is far from exhausted
+        keys = [space.canonical(a) for a in archs]
+        assert len(set(keys)) == n, "an ask repeats an architecture"
+        assert not told & set(keys), "an ask repeats an architecture already told"
+        for arch in archs:
+            assert space.from_tokens(space.to_tokens(arch)) == arch
+            assert space.from_string(space.to_string(arch)) == arch
+        strategy.tell(archs, [score(space, a) for a in archs])
+        told |= set(keys)
+    assert len(strategy.archs) == len(strategy.scores) == len(told)
+    best, best_score = strategy.best()
+    assert best_score == max(strategy.scores) == score(space, best)
+
+
+def test_the_seed_fixes_the_search_and_another_seed_changes_it(name, space):
+    first = run(name, space, seed=0)
+    assert run(name, space, seed=0) == first
+    assert run(name, space, seed=1) != first
+
+
+def test_a_strategy_restored_from_its_state_mid_search_asks_what_the_original_asks(name, space):
+    """The state goes through the bytes a checkpoint holds (written plain, read back as plain
+    data, as ``nao ws`` saves it) into a strategy built with another seed; from there both
+    continue alike."""
+    original = build(name, space, seed=0)
+    for _ in range(ROUNDS - 1):
+        step(original)
+    buffer = io.BytesIO()
+    torch.save(plain(original.state_dict()), buffer)
+    buffer.seek(0)
+    restored = build(name, space, seed=7)
+    restored.load_state_dict(torch.load(buffer, weights_only=True))
+    assert [space.to_string(a) for a in restored.archs] == [
+        space.to_string(a) for a in original.archs]
+    assert restored.scores == original.scores and restored.best() == original.best()
+    for _ in range(2):
+        assert step(restored) == step(original)
