@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from nao.errors import ConfigError
 
-from .base import Arch, SearchSpace, Tokens
+from .base import Arch, Buildable, Capability, SearchSpace, Tabular, Tokens
 from .tabular import Record, TabularBenchmark
 
 _REGISTRY: dict[str, Callable[[str | None], SearchSpace]] = {}
@@ -45,6 +45,28 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def offering(capability: type[Capability]) -> list[str]:
+    """Names of the registered spaces (each family under its default name) that declare
+    ``capability``; a family that needs an option after ':' is left out."""
+    names = []
+    for family in available():
+        try:
+            space = get_space(family)
+        except ConfigError:
+            continue
+        if isinstance(space, capability):
+            names.append(space.name)
+    return names
+
+
+def require(space: SearchSpace, capability: type[Capability], for_what: str) -> None:
+    """The one check of a capability a command needs: a space without it is the one-line
+    ConfigError naming the spaces that have it."""
+    if not isinstance(space, capability):
+        raise ConfigError(f"space {space.name} has no {capability.what}, which {for_what} "
+                          f"needs; use one of: {', '.join(offering(capability)) or 'none'}")
+
+
 def get_space(name: str) -> SearchSpace:
     """Space by its command-line name, e.g. ``nasbench-graph:cora``; a family's factory gets
     ``None`` without a ``:`` and the text after it otherwise (``""`` for a bare ``:``)."""
@@ -54,4 +76,5 @@ def get_space(name: str) -> SearchSpace:
     return _REGISTRY[family](arg if sep else None)
 
 
-__all__ = ["Arch", "SearchSpace", "Tokens", "Record", "TabularBenchmark", "get_space", "register"]
+__all__ = ["Arch", "SearchSpace", "Tokens", "Record", "TabularBenchmark", "get_space", "register",
+           "available", "Capability", "Tabular", "Buildable", "offering", "require"]

@@ -4,6 +4,11 @@ An architecture is written as a fixed-length sequence of token ids. The space, n
 knows which tokens are valid at each position given the prefix; NAO's decoder, the RL controller
 and mutation all ask :meth:`SearchSpace.valid_tokens`, so none of them holds grammar rules of its
 own.
+
+What a command needs beyond the tokens is a capability a space declares by subclassing it beside
+:class:`SearchSpace`: :class:`Tabular` (a table of recorded accuracies: ``search``, ``benchmark``,
+``predictor-eval``) and :class:`Buildable` (networks: ``train``, ``ws``). Commands check them with
+``search_spaces.require``, never by probing for attributes.
 """
 
 from __future__ import annotations
@@ -12,11 +17,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 import numpy as np
 
 from nao.errors import ConfigError, InvalidArchitectureError
+
+from .tabular import Record, TabularBenchmark
+
+if TYPE_CHECKING:
+    from torch import nn
 
 Arch = Any  # a space-specific, hashable, immutable value (a NamedTuple in the bundled spaces)
 Tokens = tuple[int, ...]
@@ -200,6 +210,54 @@ class SearchSpace(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+class Capability(ABC):  # noqa: B024 - a marker: subclasses declare the abstract members
+    """Something a space offers beyond its tokens, declared by subclassing (``class
+    MySpace(SearchSpace, Tabular)``), so that whether a space has it is ``isinstance``, not a
+    probe for attributes (which would also load a lazily read table)."""
+
+    what: ClassVar[str]  # what a space without it has not, for the one-line error
+
+
+class Tabular(Capability):
+    """Recorded validation and test accuracy of every architecture: what a search scored by
+    table lookup, ``nao benchmark`` and ``nao predictor-eval`` need."""
+
+    what = "table"
+
+    @property
+    @abstractmethod
+    def benchmark(self) -> TabularBenchmark:
+        """The whole table (ranks, optimum); may be read from disk on first use."""
+
+    @abstractmethod
+    def lookup(self, arch: Arch) -> Record:
+        """The record of ``arch`` (raise ``UnknownArchitectureError`` when it has none)."""
+
+    @property
+    def size(self) -> int:
+        """How many distinct architectures the space holds, so a budget or a sample size can be
+        checked before any work (default: the table's entries)."""
+        return len(self.benchmark)
+
+
+class Buildable(Capability):
+    """Networks to train: one architecture alone (``nao train``) and a supernet holding the
+    weights of every architecture (``nao ws``)."""
+
+    what = "networks to build"
+
+    @abstractmethod
+    def build(self, arch: Arch, channels: int, num_classes: int, layers: int, in_channels: int,
+              auxiliary: bool = False, drop_path: float = 0.0, stem_stride: int = 1
+              ) -> nn.Module:
+        """The network of ``arch`` alone."""
+
+    @abstractmethod
+    def build_supernet(self, channels: int, num_classes: int, layers: int, in_channels: int,
+                       stem_stride: int = 1) -> nn.Module:
+        """One network whose weights every architecture of the space shares."""
 
 
 @lru_cache(maxsize=65536)

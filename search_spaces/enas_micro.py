@@ -24,7 +24,7 @@ import numpy as np
 
 from nao.errors import InvalidArchitectureError
 
-from .base import CellGraph, GraphEdge, GraphNode, SearchSpace, Tokens
+from .base import Buildable, CellGraph, GraphEdge, GraphNode, SearchSpace, Tokens
 from .enas_micro_arch import (
     CELL_INPUT_NAMES,
     CELL_TYPES,
@@ -43,7 +43,7 @@ TOKENS_PER_CELL = N_NODES * TOKENS_PER_NODE
 MAX_SYMMETRIES = 32  # NAO's augmentation needs a few variants, not all 2**10 branch swaps
 
 
-class EnasMicroSpace(SearchSpace):
+class EnasMicroSpace(SearchSpace, Buildable):
     """``enas-micro``: 5 ops, 5 nodes per cell, normal + reduction cell, 40 tokens."""
 
     def __init__(self, max_symmetries: int = MAX_SYMMETRIES):

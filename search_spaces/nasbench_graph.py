@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from nao.errors import ConfigError, InvalidArchitectureError, UnknownArchitectureError
 
-from .base import CellGraph, GraphEdge, GraphNode, SearchSpace, Tokens
+from .base import CellGraph, GraphEdge, GraphNode, SearchSpace, Tabular, Tokens
 from .tabular import Record, TabularBenchmark, load_pickle_table
 
 LINK_PATTERNS: tuple[tuple[int, ...], ...] = (
@@ -45,7 +45,7 @@ class GraphArch(NamedTuple):
     ops: tuple[str, ...]
 
 
-class NasBenchGraphSpace(SearchSpace):
+class NasBenchGraphSpace(SearchSpace, Tabular):
     """``nasbench-graph:<dataset>``; the table is loaded on first use."""
 
     def __init__(self, dataset: str = "cora"):

@@ -6,8 +6,15 @@ import pytest
 
 from nao.errors import ConfigError
 from nao.space import TokenSpace
-from search_spaces import available, get_space
-from search_spaces.base import CellGraph, GraphEdge, GraphNode, SearchSpace
+from search_spaces import available, get_space, offering, require
+from search_spaces.base import (
+    Buildable,
+    CellGraph,
+    GraphEdge,
+    GraphNode,
+    SearchSpace,
+    Tabular,
+)
 
 
 class TwoBits(SearchSpace):
@@ -65,3 +72,58 @@ def test_cell_graph_rejects_an_edge_from_a_later_or_unknown_node():
         CellGraph("stray", (a, b), (GraphEdge("a", "c"),))
     with pytest.raises(ValueError, match="kind"):
         CellGraph("kind", (GraphNode("a", "a", "hidden"),), ())
+
+
+# ----- capabilities --------------------------------------------------------------------------
+class TabularBits(TwoBits, Tabular):
+    """Declares a table whose reading would fail: checking the capability must not read it."""
+
+    name = "tabular-bits"
+
+    @property
+    def benchmark(self):
+        raise AssertionError("the table was read to check a capability")
+
+    def lookup(self, arch):
+        return self.benchmark
+
+
+def test_require_passes_a_space_that_declares_the_capability_without_reading_its_table():
+    require(TabularBits(), Tabular, "nao benchmark")
+
+
+@pytest.mark.parametrize("capability", [Tabular, Buildable])
+def test_require_refuses_in_one_line_naming_the_spaces_that_have_the_capability(capability):
+    offered = offering(capability)
+    assert offered and all(isinstance(get_space(n), capability) for n in offered)
+    with pytest.raises(ConfigError) as info:
+        require(TwoBits(), capability, "nao frobnicate")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"space two-bits has no {capability.what}, which nao frobnicate")
+    assert message.endswith(f"use one of: {', '.join(offered)}")
+
+
+def test_a_capability_is_declared_not_sniffed():
+    """Members of the right name do not make a space tabular; declaring it without them is a
+    TypeError at construction, not a surprise in a command."""
+
+    class Lookalike(TwoBits):
+        benchmark, size = {}, 0
+
+        def lookup(self, arch):
+            return None
+
+    with pytest.raises(ConfigError, match="has no table"):
+        require(Lookalike(), Tabular, "nao benchmark")
+
+    class Undeclared(TwoBits, Buildable):
+        pass
+
+    with pytest.raises(TypeError, match="abstract"):
+        Undeclared()
+
+
+def test_the_bundled_spaces_declare_a_table_or_networks():
+    assert offering(Tabular) == ["nasbench-graph:cora"]
+    assert offering(Buildable) == ["enas-micro"]

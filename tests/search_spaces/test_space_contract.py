@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from nao.errors import InvalidArchitectureError
 from search_spaces import available, get_space
-from search_spaces.base import CellGraph, SearchSpace
+from search_spaces.base import CellGraph, SearchSpace, Tabular
 
 # the command-line name each family is tested under: small options where a space is large
 OPTIONS: dict[str, str] = {"nasbench-graph": "nasbench-graph:cora"}
@@ -230,3 +230,14 @@ def test_any_string_parses_to_a_valid_architecture_or_gives_the_one_line_positio
             assert_valid(space, arch)
 
     check()
+
+
+# ----- capabilities ------------------------------------------------------------------------
+def test_a_tabular_space_has_a_record_for_every_sample_shared_by_its_symmetries(space):
+    if not isinstance(space, Tabular):
+        pytest.skip(f"{space.name} declares no table")
+    assert space.size >= len(space.benchmark) > 0
+    for arch in samples(space, seed=13, n=10):
+        record = space.lookup(arch)
+        assert space.lookup(space.symmetries(arch)[-1]) == record
+        assert space.benchmark.valid_rank(record.valid) >= 1
