@@ -6,8 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from nao.errors import ConfigError
-from search_spaces.base import Arch, SearchSpace
+from search_spaces import require
+from search_spaces.base import Arch, SearchSpace, Tabular
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,7 @@ class TableEvaluator(Evaluator):
     """Looks architectures up in the space's tabular benchmark."""
 
     def __init__(self, space: SearchSpace):
-        if getattr(space, "benchmark", None) is None or not hasattr(space, "lookup"):
-            raise ConfigError(f"{space.name} has no table; use a training or supernet evaluator")
+        require(space, Tabular, "a search scored by table lookup (nao search, nao benchmark)")
         self.space = space
         self.benchmark = space.benchmark
 
