@@ -3,14 +3,17 @@ path for its conftest)."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import pathlib
 import pickle
+import struct
 
 import numpy as np
 import torch
 
 from pipelines.search.evaluators import Evaluation, TableEvaluator
+from pipelines.training.data import FASHION_FILES
 
 
 class TouchOnLoad:
@@ -64,3 +67,29 @@ def write_generic_bad(path: pathlib.Path, kind: str, marker: pathlib.Path, good:
     else:
         return False
     return True
+
+
+# ----- fake Fashion-MNIST files (the data tests and `nao ws --data-dir`) ----------------------
+N_FAKE_TRAIN = 40
+N_FAKE_TEST = 12
+FAKE_SIZE = 28
+
+
+def write_idx(path: pathlib.Path, array: np.ndarray, gz: bool = True) -> None:
+    magic = 0x0800 | array.ndim
+    payload = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload += array.astype(np.uint8).tobytes()
+    (gzip.open if gz else open)(path, "wb").write(payload)
+
+
+def make_fake_fashion(folder: pathlib.Path, gz: bool = True) -> None:
+    """Four small idx files in the Fashion-MNIST naming, each image's pixels = its index."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for part, n in (("train", N_FAKE_TRAIN), ("test", N_FAKE_TEST)):
+        images = np.stack([np.full((FAKE_SIZE, FAKE_SIZE), i % 256) for i in range(n)])
+        images[:, 0, 0] = 1 if part == "train" else 2  # train and test images differ
+        suffix = ".gz" if gz else ""
+        write_idx(folder / (FASHION_FILES[f"{part}_images"] + suffix), images, gz)
+        write_idx(folder / (FASHION_FILES[f"{part}_labels"] + suffix), rng.integers(10, size=n),
+                  gz)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from search_spaces import get_space
 
-from ..drawing import describe, draw
+from ..viz.drawing import describe, draw
 
 DEFAULT_SPACE = "nasbench-graph:cora"
 

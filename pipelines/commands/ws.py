@@ -6,7 +6,7 @@ import argparse
 
 from search_spaces import get_space
 
-from ..weight_sharing import (
+from ..oneshot.weight_sharing import (
     BATCH_SIZE,
     CHANNELS,
     CHECKPOINT_KEYS,

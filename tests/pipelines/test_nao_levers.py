@@ -10,10 +10,10 @@ import torch
 
 from nao.errors import ConfigError
 from nao.estimator import NAO
+from pipelines.oneshot.weight_sharing import WeightSharingSearch, pool_policy
 from pipelines.search.evaluators import TableEvaluator
 from pipelines.search.loop import run_search
 from pipelines.strategies import make_strategy
-from pipelines.weight_sharing import WeightSharingSearch, pool_policy
 
 TINY = {"epochs": 20, "patience": None, "max_symmetries": 2}
 SMALL = {"n_init": 10, "round_size": 5, "top_k": 5, "nao_params": TINY}

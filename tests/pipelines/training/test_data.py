@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from support import FAKE_SIZE, N_FAKE_TEST, N_FAKE_TRAIN, make_fake_fashion, write_idx
 
 from nao.errors import ConfigError, DataError
 from pipelines.training import data as data_mod
@@ -23,34 +24,10 @@ from pipelines.training.data import (
     read_idx,
 )
 
-N_FAKE_TRAIN = 40
-N_FAKE_TEST = 12
-FAKE_SIZE = 28
-
 
 def _rows(split) -> list[tuple]:
     pairs = zip(split.images, split.labels, strict=True)
     return [(img.numpy().tobytes(), int(lab)) for img, lab in pairs]
-
-
-def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> None:
-    magic = 0x0800 | array.ndim
-    payload = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
-    payload += array.astype(np.uint8).tobytes()
-    (gzip.open if gz else open)(path, "wb").write(payload)
-
-
-def make_fake_fashion(folder: Path, gz: bool = True) -> None:
-    """Four small idx files in the Fashion-MNIST naming, each image's pixels = its index."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for part, n in (("train", N_FAKE_TRAIN), ("test", N_FAKE_TEST)):
-        images = np.stack([np.full((FAKE_SIZE, FAKE_SIZE), i % 256) for i in range(n)])
-        images[:, 0, 0] = 1 if part == "train" else 2  # train and test images differ
-        suffix = ".gz" if gz else ""
-        write_idx(folder / (FASHION_FILES[f"{part}_images"] + suffix), images, gz)
-        write_idx(folder / (FASHION_FILES[f"{part}_labels"] + suffix), rng.integers(10, size=n),
-                  gz)
 
 
 def test_digits_splits_partition_the_1797_images_and_seed_fixes_them():

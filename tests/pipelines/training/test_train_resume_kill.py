@@ -15,12 +15,12 @@ import pytest
 import torch
 
 from pipelines.cli import main
+from pipelines.oneshot.weight_sharing import CHECKPOINT_KEYS as WS_KEYS
+from pipelines.oneshot.weight_sharing import WeightSharingSearch
 from pipelines.training.data import load_data
 from pipelines.training.final import CHECKPOINT_KEYS, train_architecture
 from pipelines.training.run_files import CHECKPOINT, LOG_JSONL, read_checkpoint
 from pipelines.training.runtime import Runtime
-from pipelines.weight_sharing import CHECKPOINT_KEYS as WS_KEYS
-from pipelines.weight_sharing import WeightSharingSearch
 from search_spaces import get_space
 
 DATA = "standin:1x8x8"

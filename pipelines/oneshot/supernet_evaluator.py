@@ -22,9 +22,9 @@ from torch import nn
 
 from search_spaces.base import Arch
 
-from .search.evaluators import Evaluation, Evaluator
-from .training.data import ImageData, Split, batches
-from .training.runtime import Runtime
+from ..search.evaluators import Evaluation, Evaluator
+from ..training.data import ImageData, Split, batches
+from ..training.runtime import Runtime
 
 EVAL_BATCHES = 4  # validation minibatches per scoring call during the search
 

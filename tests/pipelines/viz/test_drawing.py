@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.drawing import curves, depths, describe, layout
+from pipelines.viz.drawing import curves, depths, describe, layout
 from search_spaces import get_space
 
 

@@ -45,14 +45,14 @@ from nao.errors import ConfigError
 from search_spaces.base import Arch, SearchSpace
 from search_spaces.enas_micro_net import STEM_STRIDES
 
-from .options import deep_merge
-from .strategies import make_strategy
-from .strategies.nao_strategy import LEVERS_OFF
+from ..options import deep_merge
+from ..strategies import make_strategy
+from ..strategies.nao_strategy import LEVERS_OFF
+from ..training.data import ImageData, batches, n_batches
+from ..training.run_dir import prepare_run_dir
+from ..training.run_files import open_run_dir, restoring, save_checkpoint, write_log
+from ..training.runtime import Runtime
 from .supernet_evaluator import EVAL_BATCHES, SupernetEvaluator
-from .training.data import ImageData, batches, n_batches
-from .training.run_dir import prepare_run_dir
-from .training.run_files import open_run_dir, restoring, save_checkpoint, write_log
-from .training.runtime import Runtime
 
 CONTROLLERS = ("nao", "rl", "random")
 WS_WARM_PATIENCE = 20  # NAO-WS's refits as measured in docs/results.md

@@ -7,14 +7,15 @@ import json
 
 import pytest
 import torch
+from support import make_fake_fashion
 
 from nao.errors import ConfigError
-from pipelines import weight_sharing as ws_mod
 from pipelines.cli import main
+from pipelines.oneshot import weight_sharing as ws_mod
+from pipelines.oneshot.supernet_evaluator import SupernetEvaluator
+from pipelines.oneshot.weight_sharing import CONTROLLERS, WeightSharingSearch
 from pipelines.strategies import make_strategy
-from pipelines.supernet_evaluator import SupernetEvaluator
 from pipelines.training.data import load_data
-from pipelines.weight_sharing import CONTROLLERS, WeightSharingSearch
 from search_spaces import get_space
 
 DATA = "standin:1x8x8"
@@ -212,8 +213,6 @@ def test_cli_ws_controller_every_spaces_the_rounds(capsys):
 
 
 def test_cli_ws_reads_data_dir(capsys, tmp_path):
-    from test_data import make_fake_fashion  # tests/pipelines is on sys.path (rootdir mode)
-
     make_fake_fashion(tmp_path)
     code = main(["ws", "--controller", "random", *CLI_TINY, "--data", "fashion-mnist",
                  "--data-dir", str(tmp_path), "--batch-size", "8", "--epochs", "1"])

@@ -1,0 +1,1 @@
+"""Pictures and text of architectures (``nao show``): :mod:`pipelines.viz.drawing`."""
