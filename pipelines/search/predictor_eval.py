@@ -20,7 +20,8 @@ from nao import metrics
 from nao.errors import ConfigError
 from nao.estimator import NAO
 from nao.validation import check_int, check_options
-from search_spaces.base import Arch, SearchSpace
+from search_spaces import require
+from search_spaces.base import Arch, SearchSpace, Tabular
 
 MIN_SET_SIZE = 2  # NAO needs two architectures to fit, a ranking two to compare
 NAO_OPTIONS = tuple(p for p in NAO._PARAMS if p != "random_state")  # the seed sets it
@@ -84,12 +85,10 @@ def check_nao_params(nao_params: dict | None) -> dict:
 def check_sizes(space: SearchSpace, train_size: int, test_size: int) -> None:
     """Training and test architectures are distinct table entries: both at least
     :data:`MIN_SET_SIZE` and together no more than the table holds."""
-    if not hasattr(space, "lookup") or not hasattr(space, "benchmark"):
-        raise ConfigError(f"{space.name} has no table to score predictors against; use a "
-                          "tabular space such as nasbench-graph:cora")
+    require(space, Tabular, "scoring predictors (nao predictor-eval)")
     for flag, size in (("--train-size", train_size), ("--test-size", test_size)):
         check_int("predictor evaluation", flag, size, MIN_SET_SIZE)
-    held = space.size if hasattr(space, "size") else len(space.benchmark)
+    held = space.size
     if train_size + test_size > held:
         raise ConfigError(f"--train-size {train_size} + --test-size {test_size} = "
                           f"{train_size + test_size} distinct architectures, but {space.name} "
