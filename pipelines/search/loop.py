@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from nao.errors import NaoError
-from search_spaces.base import Arch, SearchSpace
+from search_spaces.base import Arch, SearchSpace, Tabular
 
 from ..strategies.base import Strategy
 from .evaluators import Evaluation, Evaluator
@@ -125,7 +125,7 @@ def summarize(space: SearchSpace, history: list[HistoryEntry], strategy_name: st
     accuracy is the pick."""
     best_i = max(range(len(history)), key=lambda i: history[i].valid)
     b = history[best_i]
-    benchmark = getattr(space, "benchmark", None)
+    benchmark = space.benchmark if isinstance(space, Tabular) else None
     best = pick_record(b.arch, b.valid, b.test, b.query, benchmark)
     extra: dict = {}
     if benchmark is not None:
