@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from nao.errors import ConfigError
-from search_spaces import get_space
+from search_spaces import Tabular, get_space
 
 from ..options import deep_merge
 from ..search.evaluators import TableEvaluator
@@ -49,8 +49,10 @@ def strategy_options(args: argparse.Namespace) -> dict:
 
 def check_budget(space, budget: int) -> None:
     """A budget larger than a finite space can never be spent: refuse it before any work."""
-    size = getattr(space, "size", None)
-    if size is not None and budget > size:
+    if not isinstance(space, Tabular):
+        return
+    size = space.size
+    if budget > size:
         raise ConfigError(f"--budget {budget} is more than the {size:,} architectures of "
                           f"{space.name}; choose --budget {size} or less")
 
