@@ -7,7 +7,7 @@
 For each NAS-Bench-Graph dataset it runs ``nao benchmark`` once at the largest budget and reads
 the smaller budgets off the same searches: a strategy never sees its budget, so the first 50
 queries of a 200-query search are the 50-query search (pinned by
-tests/pipelines/test_benchmark.py). Each dataset's benchmark.md/.json/.png go to OUT/<dataset>/,
+tests/pipelines/search/test_benchmark.py). Each dataset's benchmark.md/.json/.png go to OUT/<dataset>/,
 the combined tables to OUT/NAME.md (``--name``, default tables), and with ``--doc`` into that
 file between the markers ``<!-- benchmark-NAME:start -->`` and ``<!-- benchmark-NAME:end -->``.
 A last table sets ``nao`` (when run) against the best other strategy at each budget.

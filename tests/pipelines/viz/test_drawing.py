@@ -1,4 +1,4 @@
-"""Layout and text form of drawn architectures (pictures themselves: tests/pipelines/test_show)."""
+"""Layout and text form of drawn architectures (pictures themselves: tests/pipelines/commands/test_show)."""
 
 from __future__ import annotations
 
