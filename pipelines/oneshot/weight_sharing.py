@@ -42,7 +42,8 @@ import torch
 import torch.nn.functional as F
 
 from nao.errors import ConfigError
-from search_spaces.base import Arch, SearchSpace
+from search_spaces import require
+from search_spaces.base import Arch, Buildable, SearchSpace
 from search_spaces.enas_micro_net import STEM_STRIDES
 
 from ..options import deep_merge
@@ -209,8 +210,7 @@ class WeightSharingSearch:
     # ----- the loop ----------------------------------------------------------------------
     def fit(self, data: ImageData) -> WeightSharingSearch:
         policy = self.policy()
-        if not hasattr(self.space, "build_supernet"):
-            raise ConfigError(f"{self.space.name} has no supernet; weight sharing needs one")
+        require(self.space, Buildable, "weight sharing (nao ws)")
         if n_batches(len(data.train), self.batch_size, drop_last=True) < 1:
             raise ConfigError(f"batch size {self.batch_size} exceeds the {len(data.train)} "
                               "training images; lower --batch-size")
