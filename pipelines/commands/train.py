@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from search_spaces import get_space
+from search_spaces import Buildable, get_space, require
 
 from ..training.final import (
     AUXILIARY_WEIGHT,
@@ -63,10 +63,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace):
     space = get_space(args.space)
-    if not hasattr(space, "build"):
-        from nao.errors import ConfigError
-
-        raise ConfigError(f"{space.name} cannot build networks; choose a space such as enas-micro")
+    require(space, Buildable, "nao train")
     arch = space.from_string(args.arch)
     rt = runtime(args)
     try:
