@@ -1,0 +1,109 @@
+"""Record what the CLI does for fixed seeds, and check later that a refactor changed none of it.
+
+    python benchmarks/behaviour_check.py record behaviour.json   # before the change
+    python benchmarks/behaviour_check.py check behaviour.json    # after it: exit 1 on a change
+
+Cases: every registered search strategy on ``nasbench-graph:cora`` for seeds 0-2 at budget 60
+(the whole history: architecture, validation and test accuracy per query, and the pick), and
+``nao ws`` on digits for 2 epochs (the pick, its candidates and the per-epoch log). Timings and
+paths are dropped. Floating-point results differ between machines, so record and check on the
+same machine with the same torch; the cases run through the installed ``nao`` command, the
+interface that a refactor must keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+SPACE = "nasbench-graph:cora"
+STRATEGIES = ("nao", "nao-paper", "random", "rl", "evolution", "tpe")
+SEEDS = (0, 1, 2)
+BUDGET = 60
+WS_EPOCHS = 2
+DROPPED = ("wall_s", "epoch_s", "out")  # what may differ between two identical runs
+
+
+def nao_command() -> list[str]:
+    """The installed ``nao`` next to this Python (the console script a user runs)."""
+    script = Path(sys.executable).with_name("nao")
+    if not script.exists():
+        sys.exit(f"no nao command beside {sys.executable}; install the package (pip install -e .)")
+    return [str(script)]
+
+
+def strip(value):
+    """``value`` without the fields that time or place a run."""
+    if isinstance(value, dict):
+        return {k: strip(v) for k, v in value.items() if k not in DROPPED}
+    if isinstance(value, list):
+        return [strip(v) for v in value]
+    return value
+
+
+def run(args: list[str]) -> dict:
+    done = subprocess.run(nao_command() + args, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"nao {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout)
+
+
+def search_case(strategy: str, seed: int) -> dict:
+    return strip(run(["search", "--space", SPACE, "--strategy", strategy, "--budget",
+                      str(BUDGET), "--seed", str(seed), "--json", "--quiet"]))
+
+
+def ws_case() -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = strip(run(["ws", "--data", "digits", "--epochs", str(WS_EPOCHS), "--seed", "0",
+                         "--out", tmp, "--json", "--quiet"]))
+        out["log"] = [strip(json.loads(line)) for line in
+                      (Path(tmp) / "log.jsonl").read_text().splitlines()]
+    return out
+
+
+def record_all(jobs: int) -> dict:
+    cases = {f"search {s} seed {k}": (search_case, (s, k)) for s in STRATEGIES for k in SEEDS}
+    cases[f"ws nao digits {WS_EPOCHS} epochs"] = (ws_case, ())
+    with ThreadPoolExecutor(jobs) as pool:  # each case is its own process
+        futures = {name: pool.submit(fn, *args) for name, (fn, args) in cases.items()}
+        return {name: f.result() for name, f in futures.items()}
+
+
+def differences(before: dict, after: dict) -> list[str]:
+    """The cases whose output changed, each with the first differing key."""
+    out = []
+    for name in sorted(set(before) | set(after)):
+        a, b = before.get(name), after.get(name)
+        if a != b:
+            where = "missing" if a is None or b is None else next(
+                (k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)), "?")
+            out.append(f"{name}: {where}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("mode", choices=("record", "check"))
+    p.add_argument("file", type=Path, help="the recorded behaviour (JSON)")
+    p.add_argument("--jobs", type=int, default=2, help="cases run at once (2)")
+    args = p.parse_args(argv)
+    if args.mode == "check" and not args.file.exists():
+        sys.exit(f"{args.file}: no such file; record it first on the code before the change")
+    now = record_all(args.jobs)
+    if args.mode == "record":
+        args.file.write_text(json.dumps(now, indent=1) + "\n")
+        print(f"recorded {len(now)} cases in {args.file}")
+        return 0
+    changed = differences(json.loads(args.file.read_text()), now)
+    print("\n".join(changed) if changed else f"all {len(now)} cases unchanged")
+    return 1 if changed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
