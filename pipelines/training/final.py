@@ -10,21 +10,19 @@ network on the whole training set) and is measured once on the test split.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from nao.errors import ConfigError
 from search_spaces.base import Arch, SearchSpace
 
-from .data import ImageData, Split, batches, n_batches
-from .run_dir import prepare_run_dir
-from .run_files import open_run_dir, restoring, save_checkpoint, write_log
+from .data import ImageData, Split, batches
+from .epochs import RunRecord, progress_bar, train_epoch
 from .runtime import Runtime
+from .task import ImageClassification, Task
 
 # NAO / DARTS final-training settings.
 LR = 0.025
@@ -69,6 +67,18 @@ def accuracy(model: torch.nn.Module, data: ImageData, split: Split, runtime: Run
     return correct / len(split)
 
 
+def with_auxiliary(task: Task, weight: float):
+    """The task's loss plus ``weight`` times the auxiliary head's, when the model has one."""
+    def loss(output, y):
+        logits, aux = output if isinstance(output, tuple) else (output, None)
+        value = task.loss(logits, y)
+        if aux is not None:
+            value = value + weight * task.loss(aux, y)
+        return logits, value
+
+    return loss
+
+
 def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epochs: int,
                        channels: int = CHANNELS, layers: int = LAYERS,
                        batch_size: int = BATCH_SIZE, lr: float = LR, lr_min: float = LR_MIN,
@@ -95,22 +105,18 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
     cutout = data.augmentation.cutout if cutout is None else cutout
     if cutout < 0:
         raise ConfigError(f"cutout must be at least 0, got {cutout}")
-    train = data.train + data.valid
-    steps = n_batches(len(train), batch_size, drop_last=True)
+    task = ImageClassification(data, data.train + data.valid, cutout)
+    steps = task.n_train_batches(batch_size)
     if steps < 1:
-        raise ConfigError(f"batch size {batch_size} exceeds the {len(train)} training images")
-    if resume and out_dir is None:
-        raise ConfigError("--resume needs --out DIR (the run directory to continue)")
+        raise ConfigError(f"batch size {batch_size} exceeds the {len(task.train_split)} "
+                          "training images")
     config = {"space": space.name, "arch": space.to_string(arch), "data": data.summary(),
               "epochs": epochs, "channels": channels, "layers": layers,
               "stem_stride": stem_stride, "batch_size": batch_size, "lr": lr, "lr_min": lr_min,
               "momentum": momentum, "weight_decay": weight_decay, "grad_clip": grad_clip,
               "cutout": cutout, "drop_path": drop_path, "auxiliary_weight": auxiliary_weight,
               "seed": random_state}
-    state = None
-    if out_dir is not None:
-        prepare_run_dir(out_dir)
-        state = open_run_dir(out_dir, config, resume, WHAT, CHECKPOINT_KEYS)
+    record = RunRecord.open(out_dir, config, resume, WHAT, CHECKPOINT_KEYS)
     runtime = runtime or Runtime("auto")
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
@@ -124,56 +130,38 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs,
                                                                eta_min=lr_min)
         generator = torch.Generator().manual_seed(random_state)
-        history: list[dict] = []
-        first_epoch = 0
-        if state is not None:
-            with restoring(out_dir, WHAT):
-                model.load_state_dict(state["model"])
-                optimizer.load_state_dict(state["optimizer"])
-                scheduler.load_state_dict(state["scheduler"])
-                runtime.scaler.load_state_dict(state["scaler"])
-                generator.set_state(state["generator"])
-                torch.set_rng_state(state["torch_rng"])
-                history, first_epoch = list(state["history"]), int(state["epoch"])
-                start -= float(state["wall_s"])
-        from tqdm import tqdm
 
-        bar = tqdm(total=epochs * steps, initial=first_epoch * steps, unit="batch", desc="train",
-                   file=sys.stderr, dynamic_ncols=True, disable=not progress)
+        def load(state: dict) -> None:
+            nonlocal start
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            runtime.scaler.load_state_dict(state["scaler"])
+            generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            start -= float(state["wall_s"])
+
+        record.restore(load)
+        history, first_epoch = record.history(), record.start_epoch
+        bar = progress_bar(progress, total=epochs * steps, initial=first_epoch * steps,
+                           unit="batch", desc="train")
         try:
             for epoch in range(first_epoch, epochs):
-                model.train()
                 model.drop_path_prob = drop_path * epoch / epochs  # linear ramp, as NAO
-                total, correct, seen = 0.0, 0, 0
-                for x, y in batches(data, train, batch_size, shuffle=True, augment=True,
-                                    cutout=cutout, generator=generator, drop_last=True):
-                    x, y = runtime.inputs(x), y.to(runtime.device)
-                    with runtime.autocast():
-                        out = model(x)
-                        logits, aux = out if isinstance(out, tuple) else (out, None)
-                        loss = F.cross_entropy(logits, y)
-                        if aux is not None:
-                            loss = loss + auxiliary_weight * F.cross_entropy(aux, y)
-                    runtime.step(loss, optimizer, model.parameters(), grad_clip)
-                    total += float(loss.detach()) * len(y)
-                    correct += int((logits.argmax(1) == y).sum())
-                    seen += len(y)
-                    bar.update(1)
+                loss, acc = train_epoch(model, task, optimizer, runtime, batch_size=batch_size,
+                                        generator=generator, grad_clip=grad_clip,
+                                        loss=with_auxiliary(task, auxiliary_weight), bar=bar)
                 history.append({"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
-                                "drop_path": model.drop_path_prob, "train_loss": total / seen,
-                                "train_acc": correct / seen,
+                                "drop_path": model.drop_path_prob, "train_loss": loss,
+                                "train_acc": acc,
                                 "wall_s": round(time.perf_counter() - start, 3)})
-                bar.set_postfix(loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}",
-                                refresh=False)
+                bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}", refresh=False)
                 scheduler.step()
-                if out_dir is not None:
-                    save_checkpoint(out_dir, {
-                        "config": config, "epoch": epoch + 1, "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                        "scaler": runtime.scaler.state_dict(), "generator": generator.get_state(),
-                        "torch_rng": torch.get_rng_state(), "history": history,
-                        "wall_s": time.perf_counter() - start})
-                    write_log(out_dir, history)
+                record.end_epoch(epoch + 1, history, lambda: {
+                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "scaler": runtime.scaler.state_dict(),
+                    "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+                    "wall_s": time.perf_counter() - start})
         finally:
             bar.close()
         test = accuracy(model, data, data.test, runtime)

@@ -22,6 +22,14 @@ except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = ".lock"
+RESUME_NEEDS_OUT = "--resume needs --out DIR (the run directory to continue)"
+
+
+def check_resume(resume: bool, out_dir: str | Path | None) -> None:
+    """A resume names the directory it continues: the one check ``nao ws`` and ``nao train``
+    (their commands and their Python entry points) share."""
+    if resume and out_dir is None:
+        raise ConfigError(RESUME_NEEDS_OUT)
 
 
 def prepare_run_dir(out_dir: str | Path) -> Path:

@@ -1,0 +1,120 @@
+"""The epoch loop's scaffolding, shared by the final training and every one-shot trainer.
+
+- :class:`RunRecord`: the run directory side of a loop: the checkpoint a resumed run restores
+  from, and a checkpoint + ``log.csv`` / ``log.jsonl`` written at every epoch end;
+- :func:`train_epoch`: one pass over a task's training minibatches, where ``choose`` says which
+  architecture (or which op weights) each minibatch runs through;
+- :func:`progress_bar`: tqdm on stderr, off with ``--quiet``.
+
+Each loop keeps only what is its own: what it builds, what its checkpoint holds, what it logs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .run_dir import check_resume, prepare_run_dir
+from .run_files import open_run_dir, restoring, save_checkpoint, write_log
+from .runtime import Runtime
+from .task import Task
+
+
+def progress_bar(enabled: bool, **kwargs):
+    """A tqdm bar on stderr (stdout stays clean for ``--json``); disabled, it does nothing."""
+    from tqdm import tqdm
+
+    return tqdm(file=sys.stderr, dynamic_ncols=True, disable=not enabled, **kwargs)
+
+
+@dataclass
+class RunRecord:
+    """Resume from and checkpoint into ``out_dir`` (``None``: nothing is written).
+
+    ``state`` is the checkpoint a resumed run continues from (``None`` for a fresh run); a
+    checkpoint always holds ``config``, ``epoch`` and ``history`` besides the loop's own keys.
+    """
+
+    out_dir: Path | None
+    config: dict
+    what: str
+    state: dict | None = None
+
+    @classmethod
+    def open(cls, out_dir: str | Path | None, config: dict, resume: bool, what: str,
+             keys: tuple[str, ...]) -> RunRecord:
+        """Check ``--resume`` / ``--out``, prepare the directory and read the checkpoint to
+        continue from (one-line errors for a bad directory, checkpoint or configuration)."""
+        check_resume(resume, out_dir)
+        state = None
+        if out_dir is not None:
+            prepare_run_dir(out_dir)
+            state = open_run_dir(out_dir, config, resume, what, keys)
+        return cls(None if out_dir is None else Path(out_dir), config, what, state)
+
+    @property
+    def start_epoch(self) -> int:
+        return 0 if self.state is None else int(self.state["epoch"])
+
+    def history(self) -> list[dict]:
+        return [] if self.state is None else list(self.state["history"])
+
+    def restore(self, load: Callable[[dict], None]) -> bool:
+        """Run ``load(checkpoint)`` on a resumed run, a checkpoint that does not fit being the
+        one-line error; ``False`` (and nothing run) on a fresh one."""
+        if self.state is None:
+            return False
+        with restoring(self.out_dir, self.what):
+            load(self.state)
+        return True
+
+    def end_epoch(self, epoch: int, history: list[dict], state: Callable[[], dict]) -> None:
+        """Checkpoint (``state()`` is only built when there is a directory) and log."""
+        if self.out_dir is None:
+            return
+        save_checkpoint(self.out_dir, {"config": self.config, "epoch": epoch,
+                                       "history": history, **state()})
+        write_log(self.out_dir, history)
+
+
+def default_loss(task: Task) -> Callable[[Any, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """The output is the logits; the loss is the task's."""
+    return lambda output, y: (output, task.loss(output, y))
+
+
+def train_epoch(model: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
+                runtime: Runtime, *, batch_size: int, generator: torch.Generator,
+                grad_clip: float | None, choose: Callable[[], Any] | None = None,
+                loss: Callable[[Any, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+                | None = None, bar=None) -> tuple[float, float]:
+    """One pass over ``task``'s training minibatches; the mean loss and metric.
+
+    With ``choose`` each minibatch runs ``model(x, choose())`` (a one-shot supernet: a discrete
+    architecture for ENAS / NAO-WS, op weights for DARTS / SNAS), without it ``model(x)``.
+    ``loss(output, y) -> (logits, loss)`` turns the output into what the metric reads and the
+    loss to train on (an auxiliary head adds its term there); by default the task's loss.
+    ``bar`` is advanced once per minibatch.
+    """
+    loss = loss or default_loss(task)
+    model.train()
+    total, hits, seen = 0.0, 0, 0
+    for x, y in task.train_batches(batch_size, generator):
+        choice = choose() if choose is not None else None
+        x, y = runtime.inputs(x), y.to(runtime.device)
+        with runtime.autocast():
+            output = model(x) if choose is None else model(x, choice)
+            logits, value = loss(output, y)
+        runtime.step(value, optimizer, model.parameters(), grad_clip)
+        total += float(value.detach()) * len(y)
+        hits += task.hits(logits, y)
+        seen += len(y)
+        if bar is not None:
+            bar.set_postfix(loss=f"{float(value.detach()):.3f}", refresh=False)
+            bar.update(1)
+    return total / seen, hits / seen
