@@ -15,7 +15,6 @@ from nao.estimator import NAO
 from nao.validation import check_bool, check_choice, check_float, check_int, check_options
 from search_spaces.base import Arch, SearchSpace
 
-from ..options import deep_merge
 from .base import Strategy
 
 # The defaults below were chosen on the development datasets cora, citeseer and pubmed
@@ -77,17 +76,16 @@ class NAOStrategy(Strategy):
     refit starts without them.
     """
 
-    label = "nao"  # how messages name the strategy
-
     def __init__(self, space: SearchSpace, random_state: int | None = None, n_init: int = 30,
                  round_size: int = 10, top_k: int = 20, warm_start: bool = True,
                  candidate_factor: float = 3.0, random_candidates: int = 0,
                  nao_params: dict | None = None, fit_on: str = "all", n_models: int = 1,
                  pseudo_labels: int = 0, mutation_candidates: int = 10,
                  acquisition: str = "mean", ucb_kappa: float = 1.0, pretrain_archs: int = 1000,
-                 pretrain_epochs: int = 20):
+                 pretrain_epochs: int = 20, *, label: str = "nao"):
         super().__init__(space, random_state)
-        owner = f"{self.label} strategy"
+        self.label = label  # the registry name messages use (nao-paper for the preset)
+        owner = f"{label} strategy"
         self.n_init = check_int(owner, "n_init", n_init, 2)  # NAO needs data to fit
         self.round_size = check_int(owner, "round_size", round_size, 1)
         self.top_k = check_int(owner, "top_k", top_k, 1)
@@ -232,12 +230,3 @@ class NAOStrategy(Strategy):
             proposals += fill
         return proposals
 
-
-class PaperNAOStrategy(NAOStrategy):
-    """NAO as published (``PRESETS["paper"]``), registered as ``nao-paper`` so it can stand
-    beside the default ``nao`` in one benchmark."""
-
-    label = "nao-paper"
-
-    def __init__(self, space: SearchSpace, random_state: int | None = None, **options):
-        super().__init__(space, random_state, **deep_merge(PRESETS["paper"], options))

@@ -18,7 +18,7 @@ from nao.errors import NaoError
 from nao.estimator import NAO
 from pipelines.commands import common
 from pipelines.search.benchmark import base_strategy, label_of, parse_strategies, split_options
-from pipelines.strategies import STRATEGIES, make_strategy
+from pipelines.strategies import STRATEGIES, make_strategy, option_names
 from pipelines.training.data import DATASETS, STANDIN_MAX_VALUES, _standin_shape, load_data
 from search_spaces import get_space
 
@@ -116,11 +116,8 @@ def typed_values(annotation: str, wild: bool):
 def option_annotations(name: str) -> dict[str, str]:
     import inspect
 
-    cls = STRATEGIES[name]
-    init = next(c.__init__ for c in cls.__mro__ if not any(
-        p.kind is p.VAR_KEYWORD for p in inspect.signature(c.__init__).parameters.values()))
-    return {n: str(p.annotation) for n, p in inspect.signature(init).parameters.items()
-            if n not in ("self", "space", "random_state")}
+    params = inspect.signature(STRATEGIES[name].cls.__init__).parameters
+    return {n: str(params[n].annotation) for n in option_names(STRATEGIES[name].cls)}
 
 
 def strategy_options(name: str, wild: bool):

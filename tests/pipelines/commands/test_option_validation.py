@@ -4,8 +4,6 @@ network is fitted."""
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 
 from nao.errors import ConfigError
@@ -13,7 +11,7 @@ from nao.estimator import NAO
 from pipelines.cli import main
 from pipelines.search import predictor_eval
 from pipelines.search.evaluators import TableEvaluator
-from pipelines.strategies import STRATEGIES, make_strategy
+from pipelines.strategies import STRATEGIES, make_strategy, option_names
 
 
 @pytest.fixture
@@ -116,10 +114,8 @@ def test_a_bad_option_on_top_of_a_preset_is_caught_too(no_work, capsys):
 
 def test_every_option_of_every_strategy_is_checked(cora):
     # each option of each strategy refuses a string; one left unchecked would let this pass
-    for name, cls in STRATEGIES.items():
-        init = next(c.__init__ for c in cls.__mro__ if not any(
-            p.kind is p.VAR_KEYWORD for p in inspect.signature(c.__init__).parameters.values()))
-        options = set(inspect.signature(init).parameters) - {"self", "space", "random_state"}
+    for name, entry in STRATEGIES.items():
+        options = option_names(entry.cls)
         assert options, name
         for option in sorted(options):
             with pytest.raises(ConfigError, match=f"{option} must be"):
