@@ -1,6 +1,7 @@
 """Scoring architectures with the shared weights of a supernet (ENAS, NAO-WS).
 
-An architecture's score is its accuracy on validation batches when it runs on the supernet's
+An architecture's score is the task's metric (accuracy for image classification) on validation
+batches when it runs on the supernet's
 weights. Every architecture of one :meth:`SupernetEvaluator.evaluate_many` call sees the same
 batches, so scores within a call are comparable; the next call draws new batches (ENAS scores
 each controller sample on a fresh validation minibatch), unless ``n_batches`` is ``None``, which
@@ -25,6 +26,7 @@ from search_spaces.base import Arch
 from ..search.evaluators import Evaluation, Evaluator
 from ..training.data import ImageData, Split, batches
 from ..training.runtime import Runtime
+from ..training.task import ImageClassification, Task
 
 EVAL_BATCHES = 4  # validation minibatches per scoring call during the search
 
@@ -52,17 +54,20 @@ def batch_statistics(model: nn.Module) -> Iterator[None]:
 
 
 class SupernetEvaluator(Evaluator):
-    """Validation accuracy with shared weights; ``supernet(x, arch) -> logits``.
+    """Validation metric with shared weights; ``supernet(x, arch) -> logits``.
 
     ``n_batches`` minibatches of ``batch_size`` are drawn per call with ``generator`` (``None``:
-    the whole validation split).
+    the whole validation split). ``task`` gives the loss and metric (default: image
+    classification of ``data``).
     """
 
     def __init__(self, supernet: nn.Module, data: ImageData, split: Split | None = None, *,
-                 batch_size: int = 64, n_batches: int | None = EVAL_BATCHES,
-                 runtime: Runtime | None = None, generator: torch.Generator | None = None):
+                 task: Task | None = None, batch_size: int = 64,
+                 n_batches: int | None = EVAL_BATCHES, runtime: Runtime | None = None,
+                 generator: torch.Generator | None = None):
         self.supernet = supernet
         self.data = data
+        self.task = task if task is not None else ImageClassification(data)
         self.split = split if split is not None else data.valid
         self.batch_size = batch_size
         self.n_batches = n_batches
@@ -93,8 +98,8 @@ class SupernetEvaluator(Evaluator):
                 for x, y in fixed:
                     with self.runtime.autocast():
                         logits = self.supernet(x, arch)
-                    loss += float(nn.functional.cross_entropy(logits.float(), y, reduction="sum"))
-                    correct += int((logits.argmax(1) == y).sum())
+                    loss += float(self.task.loss(logits.float(), y, reduction="sum"))
+                    correct += self.task.hits(logits, y)
                 out.append(Evaluation(valid=correct / total,
                                       info={"loss": loss / total, "images": total}))
         return out

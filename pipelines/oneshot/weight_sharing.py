@@ -32,30 +32,31 @@ exactly where the run stopped.
 
 from __future__ import annotations
 
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from nao.errors import ConfigError
+from nao.metrics import best_first
 from search_spaces import require
 from search_spaces.base import Arch, Buildable, SearchSpace
-from search_spaces.enas_micro_net import STEM_STRIDES
 
 from ..options import deep_merge
-from ..strategies import make_strategy
+from ..strategies import STRATEGIES, make_strategy, option_names
 from ..strategies.nao_strategy import LEVERS_OFF
-from ..training.data import ImageData, batches, n_batches
-from ..training.run_dir import prepare_run_dir
-from ..training.run_files import open_run_dir, restoring, save_checkpoint, write_log
+from ..training.data import ImageData
+from ..training.epochs import RunRecord, progress_bar
+from ..training.network_options import NetworkOptions
+from ..training.run_dir import check_resume
 from ..training.runtime import Runtime
+from ..training.task import ImageClassification
+from .shared_training import SharedWeights, build_supernet, final_pick, score, uniform_choice
 from .supernet_evaluator import EVAL_BATCHES, SupernetEvaluator
 
-CONTROLLERS = ("nao", "rl", "random")
 WS_WARM_PATIENCE = 20  # NAO-WS's refits as measured in docs/results.md
 # Shared-weight training (ENAS / NAO-WS search): SGD with Nesterov momentum, cosine schedule.
 LR_MAX = 0.05
@@ -64,9 +65,8 @@ MOMENTUM = 0.9
 WEIGHT_DECAY = 3e-4
 GRAD_CLIP = 5.0
 # Search sizes, scaled down from the papers' GPU settings for a CPU.
-CHANNELS = 16
-LAYERS = 1  # normal cells per stage
-BATCH_SIZE = 64
+NETWORK = NetworkOptions(channels=16, layers=1, stem_stride=1, batch_size=64)
+CHANNELS, LAYERS, BATCH_SIZE = NETWORK.channels, NETWORK.layers, NETWORK.batch_size
 POOL_SIZE = 20
 SURVIVOR_FRACTION = 0.5  # nao / random: the better half of the pool survives each step
 RL_STEPS = 3  # ENAS alternates several controller updates with each epoch of shared training
@@ -88,23 +88,75 @@ class PoolPolicy:
     every: int
 
 
-def pool_policy(controller: str, pool_size: int, epochs: int) -> PoolPolicy:
-    if controller == "rl":
-        return PoolPolicy(keep=0, steps=RL_STEPS, every=1)
+def on_policy(pool_size: int, epochs: int) -> PoolPolicy:
+    """ENAS: a fresh pool of the controller's samples every epoch, ``RL_STEPS`` updates each."""
+    return PoolPolicy(keep=0, steps=RL_STEPS, every=1)
+
+
+def survivors(pool_size: int, epochs: int) -> PoolPolicy:
+    """NAO-WS: the better half survives, ``NAO_ROUNDS`` turnovers spread over the run."""
     return PoolPolicy(keep=max(1, int(pool_size * SURVIVOR_FRACTION)), steps=1,
                       every=max(1, -(-epochs // NAO_ROUNDS)))
 
 
-def strategy_defaults(controller: str, pool_size: int, keep: int) -> dict:
-    """Strategy options that fit the pool: NAO's first round is the initial pool, its rounds
-    are the newcomers, its seeds the survivors. NAO-WS keeps the NAO it was measured with
-    (docs/results.md): the search levers were chosen on tabular search, where every score is
-    final, not on shared-weight scores that drift, so they are off here."""
-    if controller == "nao":
-        return deep_merge(LEVERS_OFF, {"n_init": pool_size, "round_size": pool_size - keep,
-                                       "top_k": keep, "fit_on": "latest",
-                                       "nao_params": {"warm_patience": WS_WARM_PATIENCE}})
+def nao_defaults(pool_size: int, keep: int) -> dict:
+    """NAO's first round is the initial pool, its rounds are the newcomers, its seeds the
+    survivors. NAO-WS keeps the NAO it was measured with (docs/results.md): the search levers
+    were chosen on tabular search, where every score is final, not on shared-weight scores that
+    drift, so they are off here."""
+    return deep_merge(LEVERS_OFF, {"n_init": pool_size, "round_size": pool_size - keep,
+                                   "top_k": keep, "fit_on": "latest",
+                                   "nao_params": {"warm_patience": WS_WARM_PATIENCE}})
+
+
+def newcomer_batch(pool_size: int, keep: int) -> dict:
+    """A strategy that asks in batches asks for the newcomers at once."""
     return {"batch_size": pool_size - keep}
+
+
+@dataclass(frozen=True)
+class Controller:
+    """How a strategy of the registry drives the pool: its default :class:`PoolPolicy`
+    (from pool size and epochs), its default options (from pool size and ``keep``), and whether
+    it learns on-policy (then no pool member may survive: ``keep`` must be 0)."""
+
+    policy: Callable[[int, int], PoolPolicy] = survivors
+    defaults: Callable[[int, int], dict] | None = None
+    on_policy: bool = False
+
+    def options(self, name: str, pool_size: int, keep: int) -> dict:
+        if self.defaults is not None:
+            return self.defaults(pool_size, keep)
+        takes_batch = "batch_size" in option_names(STRATEGIES[name].cls)
+        return newcomer_batch(pool_size, keep) if takes_batch else {}
+
+
+# The controller-specific pool policies, in one table. ``--controller`` offers these rows; any
+# other strategy of pipelines.strategies.STRATEGIES drives the pool as the default row does.
+CONTROLLER_TABLE: dict[str, Controller] = {
+    "nao": Controller(survivors, nao_defaults),
+    "rl": Controller(on_policy, newcomer_batch, on_policy=True),
+    "random": Controller(survivors, newcomer_batch),
+}
+CONTROLLERS = tuple(CONTROLLER_TABLE)
+DEFAULT_CONTROLLER = Controller()
+
+
+def controller_row(name: str) -> Controller:
+    """The table's row for a registered strategy; an unregistered name is a ConfigError."""
+    if name not in STRATEGIES:
+        raise ConfigError(f"unknown controller {name!r}; choose one of {', '.join(CONTROLLERS)} "
+                          f"(or another registered strategy: {', '.join(STRATEGIES)})")
+    return CONTROLLER_TABLE.get(name, DEFAULT_CONTROLLER)
+
+
+def pool_policy(controller: str, pool_size: int, epochs: int) -> PoolPolicy:
+    return controller_row(controller).policy(pool_size, epochs)
+
+
+def strategy_defaults(controller: str, pool_size: int, keep: int) -> dict:
+    """Strategy options that fit the pool (see :class:`Controller`)."""
+    return controller_row(controller).options(controller, pool_size, keep)
 
 
 class WeightSharingSearch:
@@ -119,8 +171,8 @@ class WeightSharingSearch:
     """
 
     def __init__(self, space: SearchSpace, controller: str = "nao", *, epochs: int = 20,
-                 channels: int = CHANNELS, layers: int = LAYERS, stem_stride: int = 1,
-                 batch_size: int = BATCH_SIZE, pool_size: int = POOL_SIZE,
+                 channels: int = NETWORK.channels, layers: int = NETWORK.layers,
+                 stem_stride: int = NETWORK.stem_stride, batch_size: int = NETWORK.batch_size, pool_size: int = POOL_SIZE,
                  keep: int | None = None, steps: int | None = None,
                  every: int | None = None, eval_batches: int = EVAL_BATCHES,
                  final_candidates: int = FINAL_CANDIDATES,
@@ -156,30 +208,30 @@ class WeightSharingSearch:
         self.progress = progress
 
     # ----- set-up ------------------------------------------------------------------------
+    def network(self) -> NetworkOptions:
+        return NetworkOptions(self.channels, self.layers, self.stem_stride, self.batch_size)
+
     def policy(self) -> PoolPolicy:
         """The pool policy these parameters give; bad parameters are a :class:`ConfigError`."""
-        if self.controller not in CONTROLLERS:
-            raise ConfigError(f"unknown controller {self.controller!r}; choose one of "
-                              f"{', '.join(CONTROLLERS)}")
-        for name in ("epochs", "channels", "layers", "batch_size", "eval_batches",
-                     "final_candidates"):
+        row = controller_row(self.controller)
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
+        self.network().check()
+        for name in ("eval_batches", "final_candidates"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.stem_stride not in STEM_STRIDES:
-            raise ConfigError(f"stem_stride must be one of {STEM_STRIDES}, got {self.stem_stride}")
         if self.pool_size < 2:
             raise ConfigError(f"pool_size must be at least 2, got {self.pool_size}")
-        default = pool_policy(self.controller, self.pool_size, self.epochs)
+        default = row.policy(self.pool_size, self.epochs)
         keep = default.keep if self.keep is None else self.keep
         steps = default.steps if self.steps is None else self.steps
         every = default.every if self.every is None else self.every
         if not 0 <= keep < self.pool_size or steps < 1 or every < 1:
             raise ConfigError(f"keep must be in 0..pool_size-1 ({self.pool_size - 1}), steps and "
                               f"every at least 1; got keep={keep}, steps={steps}, every={every}")
-        if self.controller == "rl" and keep > 0:
-            raise ConfigError("the rl controller learns on-policy: keep must be 0")
-        if self.resume and self.out_dir is None:
-            raise ConfigError("--resume needs --out DIR (the run directory to continue)")
+        if row.on_policy and keep > 0:
+            raise ConfigError(f"the {self.controller} controller learns on-policy: keep must be 0")
+        check_resume(self.resume, self.out_dir)
         policy = PoolPolicy(keep, steps, every)
         self._make_controller(policy, seed=0)  # bad --set options fail here, before any data
         return policy
@@ -193,78 +245,64 @@ class WeightSharingSearch:
     def _config(self, data: ImageData, policy: PoolPolicy) -> dict:
         """What a resumed run must share with the checkpoint (the device may differ)."""
         return {"space": self.space.name, "controller": self.controller, "data": data.name,
-                "seed": self.random_state, "epochs": self.epochs, "channels": self.channels,
-                "layers": self.layers, "stem_stride": self.stem_stride,
-                "batch_size": self.batch_size, "pool_size": self.pool_size, "keep": policy.keep,
-                "steps": policy.steps,
+                "seed": self.random_state, "epochs": self.epochs, **self.network().to_dict(),
+                "pool_size": self.pool_size, "keep": policy.keep, "steps": policy.steps,
                 "every": policy.every,
                 "eval_batches": self.eval_batches, "lr_max": self.lr_max, "lr_min": self.lr_min,
                 "momentum": self.momentum, "weight_decay": self.weight_decay,
                 "grad_clip": self.grad_clip, "controller_options": self.controller_options or {}}
 
-    def _bar(self, **kwargs):
-        from tqdm import tqdm
-
-        return tqdm(file=sys.stderr, dynamic_ncols=True, disable=not self.progress, **kwargs)
-
     # ----- the loop ----------------------------------------------------------------------
     def fit(self, data: ImageData) -> WeightSharingSearch:
         policy = self.policy()
         require(self.space, Buildable, "weight sharing (nao ws)")
-        if n_batches(len(data.train), self.batch_size, drop_last=True) < 1:
+        task = ImageClassification(data)
+        if task.n_train_batches(self.batch_size) < 1:
             raise ConfigError(f"batch size {self.batch_size} exceeds the {len(data.train)} "
                               "training images; lower --batch-size")
-        config = self._config(data, policy)
-        state = None
-        if self.out_dir is not None:
-            prepare_run_dir(self.out_dir)
-            state = open_run_dir(self.out_dir, config, self.resume, WHAT, CHECKPOINT_KEYS)
+        record = RunRecord.open(self.out_dir, self._config(data, policy), self.resume, WHAT,
+                                CHECKPOINT_KEYS)
         seed = 0 if self.random_state is None else int(self.random_state)
         runtime = Runtime(self.device, self.threads)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            supernet = self.space.build_supernet(self.channels, data.num_classes, self.layers,
-                                                 data.in_channels, self.stem_stride)
-        supernet = runtime.prepare(supernet)
-        optimizer = torch.optim.SGD(supernet.parameters(), lr=self.lr_max, momentum=self.momentum,
-                                    nesterov=True, weight_decay=self.weight_decay)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs,
-                                                               eta_min=self.lr_min)
+        supernet = build_supernet(self.space, self.network(), task, seed, runtime)
+        shared = SharedWeights.sgd(supernet, task, runtime, epochs=self.epochs,
+                                   batch_size=self.batch_size, lr_max=self.lr_max,
+                                   lr_min=self.lr_min, momentum=self.momentum,
+                                   weight_decay=self.weight_decay, grad_clip=self.grad_clip,
+                                   seed=seed)
         strategy = self._make_controller(policy, seed)
         rng = np.random.default_rng(seed)  # which pool member trains on each minibatch
-        train_gen = torch.Generator().manual_seed(seed)
-        evaluator = SupernetEvaluator(supernet, data, batch_size=self.batch_size,
+        evaluator = SupernetEvaluator(supernet, data, task=task, batch_size=self.batch_size,
                                       n_batches=self.eval_batches, runtime=runtime,
                                       generator=torch.Generator().manual_seed(seed + 1))
-        if state is None:
+        pool: list[Arch] = []
+        wall_before = 0.0
+
+        def load(state: dict) -> None:
+            nonlocal pool, wall_before
+            shared.load_state_dict(state)
+            strategy.load_state_dict(state["strategy"])
+            pool = [self.space.from_string(s) for s in state["pool"]]
+            rng.bit_generator.state = state["rng"]
+            evaluator.generator.set_state(state["eval_gen"])
+            wall_before = float(state["wall_s"])
+
+        if not record.restore(load):
             pool = strategy.ask(self.pool_size)
-            history: list[dict] = []
-            start_epoch, wall_before = 0, 0.0
-        else:
-            with restoring(self.out_dir, WHAT):
-                supernet.load_state_dict(state["supernet"])
-                optimizer.load_state_dict(state["optimizer"])
-                scheduler.load_state_dict(state["scheduler"])
-                runtime.scaler.load_state_dict(state["scaler"])
-                strategy.load_state_dict(state["strategy"])
-                pool = [self.space.from_string(s) for s in state["pool"]]
-                history = list(state["history"])
-                rng.bit_generator.state = state["rng"]
-                train_gen.set_state(state["train_gen"])
-                evaluator.generator.set_state(state["eval_gen"])
-                start_epoch, wall_before = int(state["epoch"]), float(state["wall_s"])
+        history, start_epoch = record.history(), record.start_epoch
         started = time.perf_counter()
-        epochs_bar = self._bar(total=self.epochs, initial=start_epoch, unit="epoch",
-                               desc=f"ws {self.controller} on {data.name}")
+        epochs_bar = progress_bar(self.progress, total=self.epochs, initial=start_epoch,
+                                  unit="epoch", desc=f"ws {self.controller} on {data.name}")
         try:
             for epoch in range(start_epoch, self.epochs):
                 tick = time.perf_counter()
-                lr = optimizer.param_groups[0]["lr"]
-                loss, acc = self._train_epoch(supernet, optimizer, runtime, data, pool, rng,
-                                              train_gen, epoch)
-                scheduler.step()
+                lr = shared.lr
+                with progress_bar(self.progress, total=task.n_train_batches(self.batch_size),
+                                  unit="batch", leave=False,
+                                  desc=f"epoch {epoch + 1}/{self.epochs}") as bar:
+                    loss, acc = shared.train_epoch(uniform_choice(pool, rng), bar)
                 scored = pool
-                scores = [e.valid for e in evaluator.evaluate_many(pool)]
+                scores = score(evaluator, pool)
                 turn = (epoch + 1) % policy.every == 0 or epoch + 1 == self.epochs
                 if turn:
                     pool = self._controller_steps(strategy, evaluator, pool, scores, policy)
@@ -277,22 +315,18 @@ class WeightSharingSearch:
                     "controller_step": turn,
                     "epoch_s": round(time.perf_counter() - tick, 3), "wall_s": round(wall, 3),
                 })
-                if self.out_dir is not None:
-                    save_checkpoint(self.out_dir, {
-                        "config": config, "epoch": epoch + 1, "supernet": supernet.state_dict(),
-                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                        "scaler": runtime.scaler.state_dict(), "strategy": strategy.state_dict(),
-                        "pool": [self.space.to_string(a) for a in pool], "history": history,
-                        "rng": rng.bit_generator.state, "train_gen": train_gen.get_state(),
-                        "eval_gen": evaluator.generator.get_state(), "wall_s": wall,
-                    })
-                    write_log(self.out_dir, history)
+                record.end_epoch(epoch + 1, history, lambda pool=pool, wall=wall: {
+                    **shared.state_dict(), "strategy": strategy.state_dict(),
+                    "pool": [self.space.to_string(a) for a in pool],
+                    "rng": rng.bit_generator.state,
+                    "eval_gen": evaluator.generator.get_state(), "wall_s": wall,
+                })
                 epochs_bar.set_postfix(loss=f"{loss:.3f}", valid_best=f"{scores[i]:.3f}",
                                        refresh=False)
                 epochs_bar.update(1)
         finally:
             epochs_bar.close()
-        self.candidates_ = self._final_pick(evaluator, data, runtime, supernet, pool)
+        self.candidates_ = final_pick(evaluator, pool, self.final_candidates)
         self.best_arch_, self.best_valid_ = self.candidates_[0]
         self.history_ = history
         self.supernet_ = supernet
@@ -301,64 +335,25 @@ class WeightSharingSearch:
         self.wall_s_ = wall_before + time.perf_counter() - started
         return self
 
-    def _train_epoch(self, supernet, optimizer, runtime: Runtime, data: ImageData,
-                     pool: list[Arch], rng: np.random.Generator, generator: torch.Generator,
-                     epoch: int) -> tuple[float, float]:
-        """One pass over the training split; each minibatch trains a child drawn from the pool."""
-        supernet.train()
-        total_loss, correct, seen = 0.0, 0, 0
-        steps = n_batches(len(data.train), self.batch_size, drop_last=True)
-        with self._bar(total=steps, unit="batch", leave=False,
-                       desc=f"epoch {epoch + 1}/{self.epochs}") as bar:
-            for x, y in batches(data, data.train, self.batch_size, shuffle=True, augment=True,
-                                generator=generator, drop_last=True):
-                arch = pool[int(rng.integers(len(pool)))]
-                x, y = runtime.inputs(x), y.to(runtime.device)
-                with runtime.autocast():
-                    logits = supernet(x, arch)
-                    loss = F.cross_entropy(logits, y)
-                runtime.step(loss, optimizer, supernet.parameters(), self.grad_clip)
-                total_loss += float(loss.detach()) * len(y)
-                correct += int((logits.argmax(1) == y).sum())
-                seen += len(y)
-                bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
-                bar.update(1)
-        return total_loss / seen, correct / seen
-
     def _controller_steps(self, strategy, evaluator: SupernetEvaluator, pool: list[Arch],
                           scores: list[float], policy: PoolPolicy) -> list[Arch]:
         """Tell -> ask -> merge ``policy.steps`` times, starting from ``pool`` scored as
         ``scores``; returns the next pool."""
         for step in range(policy.steps):
             if step > 0:
-                scores = [e.valid for e in evaluator.evaluate_many(pool)]
+                scores = score(evaluator, pool)
             strategy.tell(pool, scores)
-            order = np.argsort(-np.asarray(scores), kind="stable")
-            survivors = [pool[i] for i in order[:policy.keep]]
+            survivors = [pool[i] for i in best_first(scores)[:policy.keep]]
             pool = survivors + strategy.ask(self.pool_size - len(survivors))
         return pool
-
-    def _final_pick(self, evaluator: SupernetEvaluator, data: ImageData, runtime: Runtime,
-                    supernet, pool: list[Arch]) -> list[tuple[Arch, float]]:
-        """The final pool's best ``final_candidates`` re-scored on the whole validation split,
-        best first."""
-        scores = [e.valid for e in evaluator.evaluate_many(pool)]
-        order = np.argsort(-np.asarray(scores), kind="stable")[:self.final_candidates]
-        candidates = [pool[i] for i in order]
-        full = SupernetEvaluator(supernet, data, batch_size=self.batch_size, n_batches=None,
-                                 runtime=runtime)
-        rescored = [e.valid for e in full.evaluate_many(candidates)]
-        best_first = np.argsort(-np.asarray(rescored), kind="stable")
-        return [(candidates[i], rescored[i]) for i in best_first]
 
     # ----- report ------------------------------------------------------------------------
     def result(self, data: ImageData) -> dict:
         """The ``nao ws --json`` object."""
         return {
             "space": self.space.name, "controller": self.controller, "data": data.summary(),
-            "seed": self.random_state, "epochs": self.epochs, "channels": self.channels,
-            "layers": self.layers, "stem_stride": self.stem_stride,
-            "batch_size": self.batch_size, "pool_size": self.pool_size,
+            "seed": self.random_state, "epochs": self.epochs, **self.network().to_dict(),
+            "pool_size": self.pool_size,
             "device": str(self.runtime_.device),
             "best": {"arch": self.space.to_string(self.best_arch_), "valid": self.best_valid_},
             "candidates": [{"arch": self.space.to_string(a), "valid": v}

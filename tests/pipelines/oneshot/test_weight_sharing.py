@@ -11,10 +11,10 @@ from support import make_fake_fashion
 
 from nao.errors import ConfigError
 from pipelines.cli import main
-from pipelines.oneshot import weight_sharing as ws_mod
 from pipelines.oneshot.supernet_evaluator import SupernetEvaluator
 from pipelines.oneshot.weight_sharing import CONTROLLERS, WeightSharingSearch
 from pipelines.strategies import make_strategy
+from pipelines.training import epochs as epochs_mod
 from pipelines.training.data import load_data
 from search_spaces import get_space
 
@@ -71,7 +71,7 @@ def test_a_seed_fixes_the_search(space, data):
 def test_resume_after_a_kill_gives_the_uninterrupted_result(space, data, controller, tmp_path,
                                                             monkeypatch):
     whole = search(space, controller, epochs=3).fit(data).result(data)
-    real_write_log = ws_mod.write_log
+    real_write_log = epochs_mod.write_log
     calls = []
 
     def killed_after_two_epochs(out_dir, rows):
@@ -80,7 +80,7 @@ def test_resume_after_a_kill_gives_the_uninterrupted_result(space, data, control
         if len(rows) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(ws_mod, "write_log", killed_after_two_epochs)
+    monkeypatch.setattr(epochs_mod, "write_log", killed_after_two_epochs)
     with pytest.raises(KeyboardInterrupt):
         search(space, controller, epochs=3, out_dir=tmp_path).fit(data)
     resumed = search(space, controller, epochs=3, out_dir=tmp_path, resume=True).fit(data)
@@ -105,7 +105,7 @@ def test_run_directory_rules(space, data, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"controller": "evolution"}, "unknown controller"),
+    ({"controller": "bogus"}, "unknown controller"),
     ({"controller": "rl", "keep": 1}, "on-policy"),
     ({"pool_size": 1}, "pool_size"),
     ({"keep": 4}, "keep"),
