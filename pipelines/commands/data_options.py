@@ -10,7 +10,8 @@ from nao.errors import ConfigError
 from search_spaces.enas_micro_net import STEM_STRIDES
 
 from ..training.data import DATASETS, check_data_options, load_data
-from ..training.run_dir import lock_run_dir
+from ..training.network_options import NetworkOptions
+from ..training.run_dir import check_resume, lock_run_dir
 from ..training.run_files import CHECKPOINT, check_run_dir
 from ..training.runtime import DEVICES, Runtime
 from .common import positive_int
@@ -20,10 +21,10 @@ from .common import positive_int
 THREADS = 1
 
 
-def add_training_options(parser: argparse.ArgumentParser, channels: int, layers: int,
-                         batch_size: int) -> None:
-    """--data, --data-dir, --download, --train-size, --device, --threads, --channels, --layers,
-    --stem-stride, --batch-size."""
+def add_training_options(parser: argparse.ArgumentParser, network: NetworkOptions) -> None:
+    """--data, --data-dir, --download, --train-size, --device, --threads, and the
+    :class:`NetworkOptions` (--channels, --layers, --stem-stride, --batch-size) with the
+    command's defaults; :meth:`NetworkOptions.from_args` reads them back."""
     parser.add_argument("--data", default="digits", metavar="NAME",
                         help=f"data set: {', '.join(DATASETS)} (standin:CxHxW sets the "
                              "stand-in's shape; default digits)")
@@ -41,15 +42,17 @@ def add_training_options(parser: argparse.ArgumentParser, channels: int, layers:
                         help=f"torch CPU threads (default {THREADS}: these networks are small, "
                              "and more threads stall each other whenever another process keeps "
                              "a core busy; timings in docs/results.md)")
-    parser.add_argument("--channels", type=positive_int, default=channels,
-                        help=f"channels of the first cells (default {channels})")
-    parser.add_argument("--layers", type=positive_int, default=layers,
-                        help=f"normal cells per stage (default {layers})")
-    parser.add_argument("--stem-stride", type=int, choices=STEM_STRIDES, default=1,
+    parser.add_argument("--channels", type=positive_int, default=network.channels,
+                        help=f"channels of the first cells (default {network.channels})")
+    parser.add_argument("--layers", type=positive_int, default=network.layers,
+                        help=f"normal cells per stage (default {network.layers})")
+    parser.add_argument("--stem-stride", type=int, choices=STEM_STRIDES,
+                        default=network.stem_stride,
                         help="stride of the stem convolution: 2 halves the images before the "
-                             "first cell, about twice as fast on a CPU (default 1, as the papers)")
-    parser.add_argument("--batch-size", type=positive_int, default=batch_size,
-                        help=f"training minibatch size (default {batch_size})")
+                             f"first cell, about twice as fast on a CPU (default "
+                             f"{network.stem_stride}, as the papers)")
+    parser.add_argument("--batch-size", type=positive_int, default=network.batch_size,
+                        help=f"training minibatch size (default {network.batch_size})")
 
 
 def check(args: argparse.Namespace) -> None:
@@ -74,9 +77,8 @@ def claim_out(args: argparse.Namespace, what: str, keys: tuple[str, ...]) -> Abs
     there while a resumed run finds a readable one. The returned context holds the directory's
     lock for the run's lifetime."""
     check(args)  # bad data options are refused before --out is created
+    check_resume(args.resume, args.out)
     if args.out is None:
-        if args.resume:
-            raise ConfigError("--resume needs --out DIR (the run directory to continue)")
         return nullcontext()
     if args.resume and not Path(args.out).exists():
         raise ConfigError(f"--resume: no checkpoint at {Path(args.out) / CHECKPOINT}; run "

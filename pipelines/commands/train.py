@@ -8,15 +8,14 @@ from search_spaces import Buildable, get_space, require
 
 from ..training.final import (
     AUXILIARY_WEIGHT,
-    BATCH_SIZE,
-    CHANNELS,
     CHECKPOINT_KEYS,
     DROP_PATH,
-    LAYERS,
     LR,
+    NETWORK,
     WHAT,
     train_architecture,
 )
+from ..training.network_options import NetworkOptions
 from .common import (
     add_common,
     fraction,
@@ -56,7 +55,7 @@ def register(sub) -> None:
                                  "included) at every epoch end")
     p.add_argument("--resume", action="store_true",
                    help="continue the run checkpointed in --out from its last finished epoch")
-    add_training_options(p, CHANNELS, LAYERS, BATCH_SIZE)
+    add_training_options(p, NETWORK)
     add_common(p)
     p.set_defaults(run=run)
 
@@ -70,9 +69,9 @@ def run(args: argparse.Namespace):
         with claim_out(args, WHAT, CHECKPOINT_KEYS):
             data = load(args)
             result = train_architecture(
-                space, arch, data, epochs=args.epochs, channels=args.channels, layers=args.layers,
-                batch_size=args.batch_size, lr=args.lr, cutout=args.cutout, drop_path=args.drop_path,
-                auxiliary_weight=args.auxiliary_weight, stem_stride=args.stem_stride, runtime=rt,
+                space, arch, data, epochs=args.epochs, **NetworkOptions.from_args(args).to_dict(),
+                lr=args.lr, cutout=args.cutout, drop_path=args.drop_path,
+                auxiliary_weight=args.auxiliary_weight, runtime=rt,
                 random_state=args.seed, out_dir=args.out, resume=args.resume,
                 progress=not args.quiet)
     except KeyboardInterrupt:

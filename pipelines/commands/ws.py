@@ -7,16 +7,15 @@ import argparse
 from search_spaces import get_space
 
 from ..oneshot.weight_sharing import (
-    BATCH_SIZE,
-    CHANNELS,
     CHECKPOINT_KEYS,
     CONTROLLERS,
-    LAYERS,
     NAO_ROUNDS,
+    NETWORK,
     POOL_SIZE,
     WHAT,
     WeightSharingSearch,
 )
+from ..training.network_options import NetworkOptions
 from .common import add_common, parse_settings, positive_int
 from .data_options import add_training_options, claim_out, interrupted, load
 
@@ -47,7 +46,7 @@ def register(sub) -> None:
                    help="continue the run checkpointed in --out from its last finished epoch")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
                    help="controller option, e.g. --set nao_params.epochs=200 --set lr=0.01")
-    add_training_options(p, CHANNELS, LAYERS, BATCH_SIZE)
+    add_training_options(p, NETWORK)
     add_common(p)
     p.set_defaults(run=run)
 
@@ -55,8 +54,8 @@ def register(sub) -> None:
 def run(args: argparse.Namespace):
     space = get_space(args.space)
     search = WeightSharingSearch(
-        space, args.controller, epochs=args.epochs, channels=args.channels, layers=args.layers,
-        stem_stride=args.stem_stride, batch_size=args.batch_size, pool_size=args.pool_size,
+        space, args.controller, epochs=args.epochs,
+        **NetworkOptions.from_args(args).to_dict(), pool_size=args.pool_size,
         every=args.controller_every,
         controller_options=parse_settings(args.settings) or None, device=args.device,
         threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,

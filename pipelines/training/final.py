@@ -21,6 +21,7 @@ from search_spaces.base import Arch, SearchSpace
 
 from .data import ImageData, Split, batches
 from .epochs import RunRecord, progress_bar, train_epoch
+from .network_options import NetworkOptions
 from .runtime import Runtime
 from .task import ImageClassification, Task
 
@@ -32,9 +33,8 @@ WEIGHT_DECAY = 3e-4
 GRAD_CLIP = 5.0
 AUXILIARY_WEIGHT = 0.4
 DROP_PATH = 0.2
-CHANNELS = 16
-LAYERS = 2
-BATCH_SIZE = 64
+NETWORK = NetworkOptions(channels=16, layers=2, stem_stride=1, batch_size=64)
+CHANNELS, LAYERS, BATCH_SIZE = NETWORK.channels, NETWORK.layers, NETWORK.batch_size
 EVAL_BATCH_SIZE = 256
 # What a ``nao train`` checkpoint holds besides its config (a resume refuses a file without them).
 CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "scheduler", "scaler", "generator", "torch_rng",
@@ -80,12 +80,12 @@ def with_auxiliary(task: Task, weight: float):
 
 
 def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epochs: int,
-                       channels: int = CHANNELS, layers: int = LAYERS,
-                       batch_size: int = BATCH_SIZE, lr: float = LR, lr_min: float = LR_MIN,
+                       channels: int = NETWORK.channels, layers: int = NETWORK.layers,
+                       batch_size: int = NETWORK.batch_size, lr: float = LR, lr_min: float = LR_MIN,
                        momentum: float = MOMENTUM, weight_decay: float = WEIGHT_DECAY,
                        grad_clip: float = GRAD_CLIP, cutout: int | None = None,
                        drop_path: float = DROP_PATH, auxiliary_weight: float = AUXILIARY_WEIGHT,
-                       stem_stride: int = 1, runtime: Runtime | None = None, random_state: int = 0,
+                       stem_stride: int = NETWORK.stem_stride, runtime: Runtime | None = None, random_state: int = 0,
                        out_dir: str | Path | None = None, resume: bool = False,
                        progress: bool = True) -> TrainResult:
     """Train ``arch`` for ``epochs`` epochs and report its test accuracy and parameter count.
@@ -96,8 +96,9 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
     continues from that checkpoint and ends where an uninterrupted run would (same seed, same
     result on the same machine).
     """
-    if epochs < 1 or channels < 1 or layers < 1 or batch_size < 1:
-        raise ConfigError("epochs, channels, layers and batch size must be at least 1")
+    if epochs < 1:
+        raise ConfigError(f"epochs must be at least 1, got {epochs}")
+    net = NetworkOptions(channels, layers, stem_stride, batch_size).check()
     if not 0 <= drop_path < 1:
         raise ConfigError(f"drop-path must be in [0, 1), got {drop_path}")
     if auxiliary_weight < 0:
@@ -111,8 +112,7 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
         raise ConfigError(f"batch size {batch_size} exceeds the {len(task.train_split)} "
                           "training images")
     config = {"space": space.name, "arch": space.to_string(arch), "data": data.summary(),
-              "epochs": epochs, "channels": channels, "layers": layers,
-              "stem_stride": stem_stride, "batch_size": batch_size, "lr": lr, "lr_min": lr_min,
+              "epochs": epochs, **net.to_dict(), "lr": lr, "lr_min": lr_min,
               "momentum": momentum, "weight_decay": weight_decay, "grad_clip": grad_clip,
               "cutout": cutout, "drop_path": drop_path, "auxiliary_weight": auxiliary_weight,
               "seed": random_state}
