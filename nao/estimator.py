@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from .errors import ConfigError, DataError, NaoError
 from .model import NAOModel
-from .space import Arch, TokenSpace
+from .space import Arch, TokenSpace, prefix_masks
 from .threads import torch_threads
 from .validation import check_bool, check_choice, check_float, check_int
 
@@ -183,10 +183,7 @@ class NAO:
 
     def _masks(self, tokens: torch.Tensor) -> torch.Tensor:
         """Per-position validity masks of the space along each (teacher-forced) sequence."""
-        rows = tokens.tolist()
-        return torch.from_numpy(np.stack([
-            np.stack([self.space.valid_mask(row[:t]) for t in range(len(row))]) for row in rows
-        ]))
+        return torch.from_numpy(prefix_masks(self.space, tokens.tolist()))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

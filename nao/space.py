@@ -43,3 +43,11 @@ class TokenSpace(Protocol):
     def symmetries(self, arch: Arch) -> list[Arch]:
         """``arch`` first, then architectures equivalent to it."""
         ...
+
+
+def prefix_masks(space: TokenSpace, rows: Sequence[Sequence[int]]) -> np.ndarray:
+    """``(n, length, vocab)`` validity masks along each token sequence: position ``t`` holds
+    the tokens allowed after ``row[:t]``. What a teacher-forced pass over known sequences masks
+    with (NAO's decoder, the RL policy), so both follow the grammar exactly as sampling does."""
+    return np.stack([np.stack([space.valid_mask(row[:t]) for t in range(len(row))])
+                     for row in rows])
