@@ -14,7 +14,7 @@ What a command needs beyond the tokens is a capability a space declares by subcl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Sequence
+from collections.abc import Container, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
@@ -170,6 +170,35 @@ class SearchSpace(ABC):
             except InvalidArchitectureError:
                 continue
         raise RuntimeError(f"{self.name}: could not sample a valid architecture")
+
+    def distinct(self, candidates: Iterable[Arch | None], n: int,
+                 exclude: Container[Hashable] = frozenset()) -> list[Arch]:
+        """The first ``n`` candidates whose canonical keys are neither in ``exclude`` nor
+        repeated (``None``, a failed draw, is skipped): the one "draw until new" of every
+        strategy and command. Candidates are pulled lazily and none after the ``n``-th, so a
+        generator that samples draws exactly as often as a hand-written loop would."""
+        out: list[Arch] = []
+        keys: set[Hashable] = set()
+        if n <= 0:
+            return out
+        for arch in candidates:
+            if arch is None:
+                continue
+            key = self.canonical(arch)
+            if key in exclude or key in keys:
+                continue
+            keys.add(key)
+            out.append(arch)
+            if len(out) >= n:
+                break
+        return out
+
+    def sample_distinct(self, n: int, rng: np.random.Generator,
+                        exclude: Container[Hashable] = frozenset(),
+                        max_tries: int = 10000) -> list[Arch]:
+        """Up to ``n`` random architectures with new canonical keys, from at most ``max_tries``
+        samples (fewer only where the space has few left)."""
+        return self.distinct((self.sample(rng) for _ in range(max_tries)), n, exclude)
 
     def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
         """Change one decision, keeping the architecture valid.

@@ -29,16 +29,9 @@ NAO_OPTIONS = tuple(p for p in NAO._PARAMS if p != "random_state")  # the seed s
 
 def sample_distinct(space: SearchSpace, n: int, rng: np.random.Generator) -> list[Arch]:
     """``n`` architectures with distinct canonical keys."""
-    out: list[Arch] = []
-    keys: set = set()
-    for _ in range(200 * n + 1000):
-        if len(out) == n:
-            return out
-        arch = space.sample(rng)
-        key = space.canonical(arch)
-        if key not in keys:
-            keys.add(key)
-            out.append(arch)
+    out = space.sample_distinct(n, rng, max_tries=200 * n + 1000)
+    if len(out) == n:
+        return out
     raise ConfigError(f"{space.name}: could not sample {n} distinct architectures; ask for fewer")
 
 

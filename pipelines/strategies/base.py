@@ -48,17 +48,8 @@ class Strategy(ABC):
     def sample_unseen(self, n: int, exclude: set[Hashable] | None = None,
                       max_tries: int = 10000) -> list[Arch]:
         """``n`` random architectures not told yet and distinct from each other."""
-        taken = set(self.seen) | (exclude or set())
-        out: list[Arch] = []
-        for _ in range(max_tries):
-            if len(out) >= n:
-                break
-            arch = self.space.sample(self.rng)
-            key = self.space.canonical(arch)
-            if key not in taken:
-                taken.add(key)
-                out.append(arch)
-        return out
+        taken = self.seen | exclude if exclude else self.seen
+        return self.space.sample_distinct(n, self.rng, taken, max_tries)
 
     def best(self) -> tuple[Arch, float]:
         i = int(np.argmax(self.scores))

@@ -63,12 +63,9 @@ class RegularizedEvolution(Strategy):
     def _child(self, taken: set[Hashable]) -> Arch | None:
         """A mutant of a tournament winner that is neither told nor already in this ask."""
         parent = self._tournament()
-        for _ in range(self.max_mutation_tries):
-            child = self.space.mutate(parent, self.rng)
-            key = self.space.canonical(child)
-            if key not in self.seen and key not in taken:
-                return child
-        return None
+        children = (self.space.mutate(parent, self.rng) for _ in range(self.max_mutation_tries))
+        found = self.space.distinct(children, 1, self.seen | taken)
+        return found[0] if found else None
 
     def _tournament(self) -> Arch:
         picks = self.rng.choice(len(self.population), size=min(self.sample_size,

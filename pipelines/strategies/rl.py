@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from nao.errors import InvalidArchitectureError
+from nao.space import prefix_masks
 from nao.threads import torch_threads
 from nao.validation import check_choice, check_float, check_int
 from search_spaces.base import Arch, SearchSpace
@@ -179,20 +180,21 @@ class RLController(Strategy):
         for _ in range(1 + self.max_resample_rounds):
             if len(out) >= n:
                 break
-            for tokens in self.controller_.sample(n - len(out), self.space, self.generator_):
-                try:
-                    arch = self.space.from_tokens(tokens)
-                except InvalidArchitectureError:  # a whole-architecture rule the mask can't see
-                    continue
-                key = self.space.canonical(arch)
-                if key not in taken:
-                    taken.add(key)
-                    out.append(arch)
+            rows = self.controller_.sample(n - len(out), self.space, self.generator_)
+            new = self.space.distinct(map(self._arch_or_none, rows), n - len(out), taken)
+            taken.update(self.space.canonical(a) for a in new)
+            out += new
         if len(out) < n:
             fill = self.sample_unseen(n - len(out), exclude=taken)
             self.n_random_fill += len(fill)
             out += fill
         return out
+
+    def _arch_or_none(self, tokens: list[int]) -> Arch | None:
+        try:
+            return self.space.from_tokens(tokens)
+        except InvalidArchitectureError:  # a whole-architecture rule the mask can't see
+            return None
 
     # ----- tell --------------------------------------------------------------------------
     def tell(self, archs: Sequence[Arch], scores: Sequence[float]) -> None:
@@ -225,10 +227,7 @@ class RLController(Strategy):
         self.n_updates += 1
 
     def _masks(self, rows: list[list[int]]) -> torch.Tensor:
-        return torch.from_numpy(np.stack([
-            np.stack([self.space.valid_mask(row[:pos]) for pos in range(self.space.length)])
-            for row in rows
-        ]))
+        return torch.from_numpy(prefix_masks(self.space, rows))
 
     # ----- inspection and persistence ----------------------------------------------------
     def token_log_probs(self, archs: Sequence[Arch]) -> np.ndarray:

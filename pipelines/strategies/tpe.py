@@ -35,7 +35,7 @@ proposes exactly what the original would have.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from typing import Any
 
 from nao.errors import ConfigError, InvalidArchitectureError
@@ -164,6 +164,12 @@ class TPEStrategy(Strategy):
 
     def _propose(self, taken: set[Hashable]) -> Arch | None:
         """A new architecture from TPE, telling repeats their known score along the way."""
+        found = self.space.distinct(self._suggestions(), 1, taken)
+        return found[0] if found else None
+
+    def _suggestions(self) -> Iterator[Arch | None]:
+        """Up to ``max_retries + 1`` TPE trials as architectures; a failed or already told one
+        is ``None`` (and is told to the study at once)."""
         for _ in range(self.max_retries + 1):
             self.study.sampler = self._sampler()
             trial = self.study.ask()
@@ -172,16 +178,16 @@ class TPEStrategy(Strategy):
                 arch = self.space.from_tokens(tokens)
             except InvalidArchitectureError:
                 self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
+                yield None
                 continue
             key = self.space.canonical(arch)
             if key in self._known:
                 self.n_repeats += 1
                 self.study.tell(trial, self._known[key])
+                yield None
                 continue
             self._pending.setdefault(key, []).append(trial)
-            if key not in taken:
-                return arch
-        return None
+            yield arch
 
     def tell(self, archs: Sequence[Arch], scores: Sequence[float]) -> None:
         super().tell(archs, scores)
