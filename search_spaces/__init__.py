@@ -10,6 +10,9 @@ from .base import Arch, Buildable, Capability, SearchSpace, Tabular, Tokens
 from .tabular import Record, TabularBenchmark
 
 _REGISTRY: dict[str, Callable[[str | None], SearchSpace]] = {}
+# the space of a command run without --space, and of the docs' examples: a table, so a search
+# runs offline in seconds (the network commands, ws and train, default to a Buildable space)
+DEFAULT_SPACE = "nasbench-graph:cora"
 
 
 def register(family: str, factory: Callable[[str | None], SearchSpace]) -> None:
@@ -76,5 +79,5 @@ def get_space(name: str) -> SearchSpace:
     return _REGISTRY[family](arg if sep else None)
 
 
-__all__ = ["Arch", "SearchSpace", "Tokens", "Record", "TabularBenchmark", "get_space", "register",
-           "available", "Capability", "Tabular", "Buildable", "offering", "require"]
+__all__ = ["DEFAULT_SPACE", "Arch", "SearchSpace", "Tokens", "Record", "TabularBenchmark",
+           "get_space", "register", "available", "Capability", "Tabular", "Buildable", "offering", "require"]

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from search_spaces import DEFAULT_SPACE
+
 from ..search.benchmark import (
     RUNS_DIR,
     check_setup,
@@ -17,7 +19,7 @@ from ..search.benchmark import (
 )
 from ..training.run_dir import prepare_run_dir
 from .common import add_common, non_negative_int, parse_settings, positive_int
-from .search import DEFAULT_SPACE, check_budget
+from .search import check_budget
 
 DEFAULT_STRATEGIES = "nao,rl,evolution,random"
 DEFAULT_BUDGET = 100

@@ -6,11 +6,10 @@ import argparse
 import sys
 import time
 
-from search_spaces import get_space
+from search_spaces import DEFAULT_SPACE, get_space
 
 from ..search.predictor_eval import check_nao_params, check_sizes, evaluate_predictors, summarize
 from .common import add_common, parse_settings, positive_int
-from .search import DEFAULT_SPACE
 
 DEFAULT_TRAIN_SIZE = 100
 DEFAULT_TEST_SIZE = 2000

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from nao.errors import ConfigError
-from search_spaces import Tabular, get_space
+from search_spaces import DEFAULT_SPACE, Tabular, get_space
 
 from ..options import deep_merge
 from ..search.evaluators import TableEvaluator
@@ -16,8 +16,6 @@ from ..strategies import STRATEGIES, make_strategy
 from ..strategies.nao_strategy import PRESETS
 from ..training.run_dir import lock_run_dir
 from .common import add_common, parse_settings, positive_int
-
-DEFAULT_SPACE = "nasbench-graph:cora"
 
 
 def register(sub) -> None:

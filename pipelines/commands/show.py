@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from search_spaces import get_space
+from search_spaces import DEFAULT_SPACE, get_space
 
 from ..viz.drawing import describe, draw
-
-DEFAULT_SPACE = "nasbench-graph:cora"
 
 
 def default_out(space_name: str) -> Path:

@@ -12,6 +12,7 @@ import numpy as np
 
 from nao.errors import ConfigError
 from nao.estimator import NAO
+from nao.metrics import best_first
 from nao.validation import check_bool, check_choice, check_float, check_int, check_options
 from search_spaces.base import Arch, SearchSpace
 
@@ -152,11 +153,11 @@ class NAOStrategy(Strategy):
     def _pick(self, candidates: list[Arch], n: int) -> list[int]:
         """Indices of the ``n`` candidates the acquisition ranks highest."""
         if self.acquisition == "mean":
-            return list(np.argsort(-self._predict(candidates), kind="stable")[:n])
+            return list(best_first(self._predict(candidates))[:n])
         member = np.array([m.predict(candidates) for m in self.models])
         if self.acquisition == "ucb":
             score = member.mean(axis=0) + self.ucb_kappa * member.std(axis=0)
-            return list(np.argsort(-score, kind="stable")[:n])
+            return list(best_first(score)[:n])
         picked: list[int] = []  # thompson: one member's belief per pick
         for _ in range(n):
             row = member[int(self.rng.integers(len(self.models)))].copy()
@@ -166,17 +167,9 @@ class NAOStrategy(Strategy):
 
     def _mutations(self, seeds: list[Arch], exclude: set) -> list[Arch]:
         """``mutation_candidates`` unseen mutations of the seeds, the seeds taken in turn."""
-        taken = set(exclude)
-        out: list[Arch] = []
-        for i in range(self.mutation_candidates * MUTATION_TRIES):
-            if len(out) >= self.mutation_candidates:
-                break
-            child = self.space.mutate(seeds[i % len(seeds)], self.rng)
-            key = self.space.canonical(child)
-            if key not in taken:
-                taken.add(key)
-                out.append(child)
-        return out
+        children = (self.space.mutate(seeds[i % len(seeds)], self.rng)
+                    for i in range(self.mutation_candidates * MUTATION_TRIES))
+        return self.space.distinct(children, self.mutation_candidates, exclude)
 
     def _training_set(self) -> tuple[list[Arch], list[float]]:
         if self.fit_on == "latest" and self.n_last_told:
@@ -206,7 +199,7 @@ class NAOStrategy(Strategy):
         models = self._fit()
         self.rounds += 1
         archs, scores = self._training_set()
-        order = np.argsort(-np.asarray(scores), kind="stable")
+        order = best_first(scores)
         seeds = [archs[i] for i in order[: self.top_k]]
         wanted = int(round(n * self.candidate_factor))
         proposals: list[Arch] = []
