@@ -11,11 +11,17 @@ and halves both cell inputs with factorized reduces, then runs its ops at stride
 has one set of weights whichever input it reads. The nodes no later node uses are the output:
 concatenated, then ReLU-1x1 conv-BN back to the cell's channel count, written as a sum of one
 1x1 conv per node so that the supernet can skip the nodes a child does not output.
+
+The supernet runs a discrete architecture (ENAS, NAO-WS: one op per branch) or, given
+:class:`OpWeights`, the mixed-op path of the relaxed methods: every branch reads the input the
+architecture names and returns the weighted sum of all its ops' outputs (softmax weights as
+DARTS, a one-hot or Gumbel sample as SNAS). One-hot weights compute what the discrete path does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +54,40 @@ N_STAGES = 3  # stages of equal resolution; a reduction cell between each two
 
 
 CellContents = tuple[Sequence[Iterable[str]], Iterable[int], Iterable[int]]
+
+
+class OpWeights(NamedTuple):
+    """Weights over the ops (in ``OPS`` order) of every branch: ``normal`` and ``reduce`` are
+    ``(N_NODES, 2, len(OPS))`` tensors, one weight vector per node and branch; each branch still
+    reads the input ``arch`` names. Gradients flow back into the weights."""
+
+    arch: MicroArch
+    normal: torch.Tensor
+    reduce: torch.Tensor
+
+    @classmethod
+    def one_hot(cls, arch: MicroArch) -> OpWeights:
+        """Weight 1 on each branch's op in ``arch``, 0 on the others."""
+        def cell_weights(cell: tuple[Node, ...]) -> torch.Tensor:
+            index = torch.tensor([[OPS.index(op) for _inp, op in branches(node)] for node in cell])
+            return F.one_hot(index, len(OPS)).float()
+
+        return cls(arch, cell_weights(arch.normal), cell_weights(arch.reduce))
+
+    @classmethod
+    def uniform(cls, arch: MicroArch) -> OpWeights:
+        """The same weight on every op (a freshly initialized DARTS)."""
+        weights = torch.full((len(arch.normal), 2, len(OPS)), 1.0 / len(OPS))
+        return cls(arch, weights, weights.clone())
+
+
+def mixed_op(ops: nn.ModuleDict, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``sum_k weights[k] * op_k(x)`` over a branch's ops, in their order (``OPS`` for the
+    supernet)."""
+    if weights.shape != (len(ops),):
+        raise ConfigError(f"a branch holds {len(ops)} ops, got {tuple(weights.shape)} weights; "
+                          "give one weight per op (only the supernet holds every op)")
+    return sum(w * op(x) for w, op in zip(weights, ops.values(), strict=True))
 
 
 def cell_layout(layers: int) -> tuple[bool, ...]:
@@ -87,7 +127,17 @@ class Cell(nn.Module):
         self.out_bn = batch_norm(channels, affine)
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, cell: tuple[Node, ...],
-                drop_prob: float = 0.0) -> torch.Tensor:
+                drop_prob: float = 0.0, weights: torch.Tensor | None = None) -> torch.Tensor:
+        states = self.node_states(s0, s1, cell, drop_prob, weights)
+        out = sum(self.out_convs[str(i)](states[N_CELL_INPUTS + i]) for i in unused_nodes(cell))
+        return self.out_bn(out)
+
+    def node_states(self, s0: torch.Tensor, s1: torch.Tensor, cell: tuple[Node, ...],
+                    drop_prob: float = 0.0, weights: torch.Tensor | None = None
+                    ) -> list[torch.Tensor | None]:
+        """The two prepared cell inputs (``None`` when unread) and every node's output.
+        ``weights`` (``(N_NODES, 2, ops)``) mixes each branch's ops instead of running the
+        architecture's one op (drop-path is for the discrete path only)."""
         pre = (self.pre0, self.pre1)
         raw = (s0, s1)
         states: list[torch.Tensor | None] = [
@@ -96,13 +146,15 @@ class Cell(nn.Module):
         for i, node in enumerate(cell):
             total = None
             for b, (inp, op) in enumerate(branches(node)):
-                out = self.branches[2 * i + b][op](states[inp])
-                if self.training and op != "identity":
-                    out = drop_path(out, drop_prob)
+                if weights is not None:
+                    out = mixed_op(self.branches[2 * i + b], states[inp], weights[i, b])
+                else:
+                    out = self.branches[2 * i + b][op](states[inp])
+                    if self.training and op != "identity":
+                        out = drop_path(out, drop_prob)
                 total = out if total is None else total + out
             states.append(total)
-        out = sum(self.out_convs[str(i)](states[N_CELL_INPUTS + i]) for i in unused_nodes(cell))
-        return self.out_bn(out)
+        return states
 
 
 class _MicroNetwork(nn.Module):
@@ -144,14 +196,18 @@ class _MicroNetwork(nn.Module):
         """(ops per branch, cell inputs used, output nodes) of a cell."""
         raise NotImplementedError
 
-    def _forward(self, x: torch.Tensor, arch: MicroArch, drop_prob: float = 0.0):
+    def _forward(self, x: torch.Tensor, choice: MicroArch | OpWeights, drop_prob: float = 0.0):
+        arch, weights = (choice.arch, choice) if isinstance(choice, OpWeights) else (choice, None)
         if CHANNELS_LAST:
             x = x.contiguous(memory_format=torch.channels_last)
         s0 = s1 = self.stem(x)
         aux_logits = None
         for k, cell in enumerate(self.cells):
             cell_arch = arch.reduce if cell.reduction else arch.normal
-            s0, s1 = s1, cell(s0, s1, cell_arch, drop_prob)
+            cell_weights = None
+            if weights is not None:
+                cell_weights = weights.reduce if cell.reduction else weights.normal
+            s0, s1 = s1, cell(s0, s1, cell_arch, drop_prob, cell_weights)
             if k == self.aux_index and self.auxiliary is not None and self.training:
                 aux_logits = self.auxiliary(s1)
         pooled = torch.flatten(F.adaptive_avg_pool2d(F.relu(s1), 1), 1)
@@ -168,7 +224,8 @@ class _MicroNetwork(nn.Module):
 
 class Supernet(_MicroNetwork):
     """Every op of every branch of every cell, shared by all children (ENAS). BatchNorm is
-    non-affine; ``forward(x, arch)`` runs the child ``arch``, touching only its weights."""
+    non-affine; ``forward(x, arch)`` runs the child ``arch``, touching only its weights;
+    ``forward(x, OpWeights(...))`` runs the mixed-op path (DARTS, SNAS)."""
 
     def __init__(self, channels: int, num_classes: int, layers: int, in_channels: int,
                  stem_stride: int = 1):
@@ -178,8 +235,8 @@ class Supernet(_MicroNetwork):
     def _cell_contents(self, reduction: bool) -> CellContents:
         return [OPS] * (2 * N_NODES), range(N_CELL_INPUTS), range(N_NODES)
 
-    def forward(self, x: torch.Tensor, arch: MicroArch) -> torch.Tensor:
-        return self._forward(x, arch)[0]
+    def forward(self, x: torch.Tensor, choice: MicroArch | OpWeights) -> torch.Tensor:
+        return self._forward(x, choice)[0]
 
 
 class ChildNetwork(_MicroNetwork):

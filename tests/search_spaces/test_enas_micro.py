@@ -9,6 +9,8 @@ import torch
 from nao.errors import ConfigError, InvalidArchitectureError
 from search_spaces import get_space
 from search_spaces.enas_micro import N_NODES, OPS, EnasMicroSpace, MicroArch, Node
+from search_spaces.enas_micro_arch import N_CELL_INPUTS, branches
+from search_spaces.enas_micro_net import OpWeights
 
 CHANNELS = 8  # tiny networks keep the suite fast on a shared CPU
 CLASSES = 10
@@ -270,3 +272,64 @@ def test_graph_concat_takes_exactly_the_nodes_no_node_reads(space, rng):
             unread = [str(2 + i) for i in range(N_NODES) if str(2 + i) not in read]
             assert [e.src for e in graph.inputs_of("out")] == unread
             assert all(e.label is None for e in graph.inputs_of("out"))
+
+
+# ----- the mixed-op path (DARTS / SNAS feed op weights, not one choice) -----------------------
+def _grads(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_one_hot_op_weights_compute_and_train_what_the_discrete_path_does(space, rng, train):
+    torch.manual_seed(0)
+    supernet = space.build_supernet(CHANNELS, CLASSES, 1, DIGITS[0]).train(train)
+    arch = space.sample(rng)
+    x, y = torch.randn(BATCH, *DIGITS), torch.randint(CLASSES, (BATCH,))
+    outputs, grads = [], []
+    for choice in (arch, OpWeights.one_hot(arch)):
+        supernet.zero_grad(set_to_none=True)
+        out = supernet(x, choice)
+        torch.nn.functional.cross_entropy(out, y).backward()
+        outputs.append(out.detach())
+        grads.append(_grads(supernet))
+    assert torch.equal(outputs[0], outputs[1])
+    discrete, mixed = grads
+    assert discrete and set(discrete) <= set(mixed)  # the mixed path also reaches unchosen ops
+    for name, grad in discrete.items():  # equal up to the order gradients are summed in
+        assert torch.allclose(grad, mixed[name], rtol=1e-5, atol=1e-6), name
+    unchosen = set(mixed) - set(discrete)
+    assert unchosen and all(mixed[n].abs().sum() == 0 for n in unchosen)  # weight 0: no step
+
+
+def test_uniform_op_weights_make_each_node_the_mean_of_its_ops(space, rng):
+    torch.manual_seed(0)
+    cell = space.build_supernet(CHANNELS, CLASSES, 1, DIGITS[0]).cells[0]
+    arch = space.sample(rng)
+    s0, s1 = torch.randn(BATCH, CHANNELS, 8, 8), torch.randn(BATCH, CHANNELS, 8, 8)
+    weights = OpWeights.uniform(arch).normal
+    with torch.no_grad():
+        states = cell.node_states(s0, s1, arch.normal, weights=weights)
+        for i, node in enumerate(arch.normal):
+            expected = sum(
+                torch.stack([op(states[inp]) for op in cell.branches[2 * i + b].values()]).mean(0)
+                for b, (inp, _op) in enumerate(branches(node)))
+            assert torch.allclose(states[N_CELL_INPUTS + i], expected, atol=1e-5), i
+
+
+def test_gradients_reach_the_op_weights(space, rng):
+    supernet = space.build_supernet(CHANNELS, CLASSES, 1, DIGITS[0])
+    arch = space.sample(rng)
+    alpha = torch.zeros(2, N_NODES, 2, len(OPS), requires_grad=True)  # DARTS's parameters
+    probs = torch.softmax(alpha, dim=-1)
+    out = supernet(torch.randn(BATCH, *DIGITS), OpWeights(arch, probs[0], probs[1]))
+    torch.nn.functional.cross_entropy(out, torch.randint(CLASSES, (BATCH,))).backward()
+    assert alpha.grad is not None
+    assert (alpha.grad[0].abs().sum(-1) > 0).all() and (alpha.grad[1].abs().sum(-1) > 0).all()
+
+
+def test_op_weights_of_the_wrong_length_are_refused(space, rng):
+    supernet = space.build_supernet(CHANNELS, CLASSES, 1, DIGITS[0])
+    arch = space.sample(rng)
+    short = torch.ones(N_NODES, 2, len(OPS) - 1)
+    with pytest.raises(ConfigError, match="one weight per op"):
+        supernet(torch.randn(BATCH, *DIGITS), OpWeights(arch, short, short))
