@@ -1,0 +1,148 @@
+"""The epoch loop's scaffolding (pipelines/training/epochs.py, task.py, network_options.py,
+run_dir.check_resume): what every trainer shares instead of writing it again."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from nao.errors import ConfigError
+from pipelines.commands.data_options import add_training_options
+from pipelines.oneshot.weight_sharing import NETWORK as WS_NETWORK
+from pipelines.training.data import load_data
+from pipelines.training.epochs import RunRecord, train_epoch
+from pipelines.training.final import NETWORK as TRAIN_NETWORK
+from pipelines.training.network_options import NetworkOptions
+from pipelines.training.run_dir import RESUME_NEEDS_OUT, check_resume
+from pipelines.training.runtime import Runtime
+from pipelines.training.task import ImageClassification
+
+DATA = "standin:1x8x8"  # 500 training images of 1x8x8, 10 classes
+KEYS = ("weights",)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_data(DATA, seed=0)
+
+
+class Linear(nn.Module):
+    """A model that records each minibatch's choice."""
+
+    def __init__(self, classes: int):
+        super().__init__()
+        self.fc = nn.Linear(64, classes)
+        self.choices: list = []
+
+    def forward(self, x, choice=None):
+        self.choices.append(choice)
+        return self.fc(x.flatten(1))
+
+
+def test_check_resume_refuses_a_resume_without_a_directory_only():
+    check_resume(False, None)
+    check_resume(True, "run")
+    with pytest.raises(ConfigError, match="--resume needs --out") as err:
+        check_resume(True, None)
+    assert str(err.value) == RESUME_NEEDS_OUT
+
+
+def test_run_record_without_a_directory_writes_and_builds_nothing():
+    record = RunRecord.open(None, {"a": 1}, False, "test", KEYS)
+    assert record.start_epoch == 0 and record.history() == []
+    assert record.restore(lambda state: pytest.fail("a fresh run has nothing to restore")) is False
+    record.end_epoch(1, [{"epoch": 1}], lambda: pytest.fail("no directory: no checkpoint built"))
+
+
+def test_run_record_checkpoints_logs_and_restores_each_epoch(tmp_path):
+    config = {"lr": 0.1}
+    record = RunRecord.open(tmp_path, config, False, "test", KEYS)
+    history = [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.5}]
+    record.end_epoch(2, history, lambda: {"weights": torch.arange(3)})
+    assert [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()] == history
+    with pytest.raises(ConfigError, match="already holds a run"):
+        RunRecord.open(tmp_path, config, False, "test", KEYS)
+    with pytest.raises(ConfigError, match="different lr"):
+        RunRecord.open(tmp_path, {"lr": 0.2}, True, "test", KEYS)
+    resumed = RunRecord.open(tmp_path, config, True, "test", KEYS)
+    assert resumed.start_epoch == 2 and resumed.history() == history
+    restored = {}
+    assert resumed.restore(lambda state: restored.update(weights=state["weights"])) is True
+    assert torch.equal(restored["weights"], torch.arange(3))
+
+
+def test_a_checkpoint_that_does_not_fit_is_a_one_line_error(tmp_path):
+    record = RunRecord.open(tmp_path, {}, False, "test", KEYS)
+    record.end_epoch(1, [], lambda: {"weights": torch.zeros(2)})
+    resumed = RunRecord.open(tmp_path, {}, True, "test", KEYS)
+    model = nn.Linear(3, 3)
+    with pytest.raises(ConfigError, match="is not a checkpoint of test"):
+        resumed.restore(lambda state: model.load_state_dict(state["weights"]))
+
+
+def test_train_epoch_runs_each_minibatch_through_its_choice_and_reports_the_task(data):
+    task = ImageClassification(data)
+    model = Linear(data.num_classes)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # nothing moves: a fixed model
+    picks = iter(range(100))
+    loss, acc = train_epoch(model, task, optimizer, Runtime("cpu"), batch_size=64,
+                            generator=torch.Generator().manual_seed(0), grad_clip=None,
+                            choose=lambda: next(picks))
+    assert model.choices == list(range(task.n_train_batches(64))) == list(range(7))  # 500 // 64
+    model.choices.clear()
+    with torch.no_grad():  # the same minibatches again: mean loss and accuracy of the task
+        seen = [(model(x), y) for x, y in task.train_batches(64, torch.Generator().manual_seed(0))]
+    assert loss == pytest.approx(sum(float(task.loss(o, y)) * len(y) for o, y in seen) / 448)
+    assert acc == sum(int((o.argmax(1) == y).sum()) for o, y in seen) / 448
+
+
+def test_train_epoch_trains_on_the_tasks_loss(data):
+    class Squared(ImageClassification):
+        """A task with another loss: the loop must use it, not cross-entropy."""
+
+        def loss(self, output, target, reduction="mean"):
+            return (output ** 2).mean()
+
+    task = Squared(data)
+    model = Linear(data.num_classes)
+
+    def epoch(lr: float) -> float:
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        return train_epoch(model, task, optimizer, Runtime("cpu"), batch_size=64,
+                           generator=torch.Generator().manual_seed(0), grad_clip=None)[0]
+
+    with torch.no_grad():
+        squared = [float((model(x) ** 2).mean())
+                   for x, _y in task.train_batches(64, torch.Generator().manual_seed(0))]
+    assert epoch(0.0) == pytest.approx(sum(squared) / len(squared))  # the task's loss is reported
+    losses = [epoch(0.01) for _ in range(3)]
+    assert losses == sorted(losses, reverse=True) and losses[-1] < squared[0] / 2  # and trained on
+
+
+def test_image_classification_trains_on_its_split_with_its_cutout(data):
+    whole = ImageClassification(data, data.train + data.valid, cutout=4)
+    assert whole.n_train_batches(100) == 7 and ImageClassification(data).n_train_batches(100) == 5
+    x, _y = next(iter(whole.train_batches(100, torch.Generator().manual_seed(0))))
+    assert (x == 0).flatten(1).sum(1).min() > 0  # a square erased from every image
+
+
+def test_network_options_check_each_field():
+    NetworkOptions().check()
+    for bad, message in [({"channels": 0}, "channels"), ({"layers": 0}, "layers"),
+                         ({"batch_size": 0}, "batch_size"), ({"stem_stride": 3}, "stem_stride")]:
+        with pytest.raises(ConfigError, match=message):
+            NetworkOptions(**bad).check()
+
+
+@pytest.mark.parametrize("defaults", [WS_NETWORK, TRAIN_NETWORK])
+def test_network_options_come_back_from_the_command_line_with_the_commands_defaults(defaults):
+    parser = argparse.ArgumentParser()
+    add_training_options(parser, defaults)
+    assert NetworkOptions.from_args(parser.parse_args([])) == defaults
+    args = parser.parse_args(["--channels", "4", "--layers", "3", "--stem-stride", "2",
+                              "--batch-size", "8"])
+    assert NetworkOptions.from_args(args) == NetworkOptions(4, 3, 2, 8)
