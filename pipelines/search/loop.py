@@ -79,7 +79,7 @@ def run_search(space: SearchSpace, strategy: Strategy, evaluator: Evaluator, bud
     history: list[HistoryEntry] = []
     stalls = 0
     while len(history) < budget:
-        n = max(1, min(strategy.batch_size, budget - len(history)))
+        n = max(1, min(strategy.ask_size, budget - len(history)))
         asked = strategy.ask(n)
         todo: list[tuple[Arch, str]] = []
         taken = set(known)

@@ -17,12 +17,15 @@ from search_spaces.base import Arch, SearchSpace
 class Strategy(ABC):
     """Base of every search strategy.
 
-    ``batch_size`` is how many architectures the strategy likes to be asked for at once (NAO's
-    round size, the controller's batch); the loop asks for at most that many. Subclasses keep
-    all randomness in ``self.rng`` (seeded from ``random_state``) so a seed fixes the search.
+    ``ask_size`` is how many architectures the strategy likes to be asked for at once (NAO's
+    round size, the RL policy's batch); the loop asks for at most that many. It is not a
+    training minibatch (NAO's ``nao_params.batch_size``): the ``batch_size`` option of the rl,
+    random, evolution and tpe strategies sets ``ask_size`` and keeps its name, since users pass
+    it with ``--set``. Subclasses keep all randomness in ``self.rng`` (seeded from
+    ``random_state``) so a seed fixes the search.
     """
 
-    batch_size: int = 1
+    ask_size: int = 1
 
     def __init__(self, space: SearchSpace, random_state: int | None = None):
         self.space = space

@@ -37,7 +37,7 @@ class RegularizedEvolution(Strategy):
         owner = "evolution strategy"
         self.population_size = check_int(owner, "population_size", population_size, 1)
         self.sample_size = check_int(owner, "sample_size", sample_size, 1, self.population_size)
-        self.batch_size = check_int(owner, "batch_size", batch_size, 1)
+        self.ask_size = check_int(owner, "batch_size", batch_size, 1)
         self.max_mutation_tries = check_int(owner, "max_mutation_tries", max_mutation_tries, 1,
                                             MAX_MUTATION_TRIES_LIMIT)
         self.population: deque[tuple[Arch, float]] = deque()  # oldest on the left

@@ -122,7 +122,7 @@ class NAOStrategy(Strategy):
         return self.models[0] if self.models else None
 
     @property
-    def batch_size(self) -> int:  # type: ignore[override]
+    def ask_size(self) -> int:  # type: ignore[override]
         return self.n_init - len(self.archs) if len(self.archs) < self.n_init else self.round_size
 
     def _fit(self) -> list[NAO]:

@@ -13,7 +13,7 @@ class RandomSearch(Strategy):
 
     def __init__(self, space: SearchSpace, random_state: int | None = None, batch_size: int = 10):
         super().__init__(space, random_state)
-        self.batch_size = check_int("random strategy", "batch_size", batch_size, 1)
+        self.ask_size = check_int("random strategy", "batch_size", batch_size, 1)
 
     def ask(self, n: int) -> list[Arch]:
         return self.sample_unseen(n)

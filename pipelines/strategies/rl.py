@@ -45,9 +45,9 @@ ENAS_BASELINE_DECAY = 0.95
 ENAS_ENTROPY_WEIGHT = 1e-4
 ENAS_TEMPERATURE = 5.0
 ENAS_TANH_CONSTANT = 2.5
-ENAS_INIT_RANGE = 0.1  # every controller weight starts uniform in [-0.1, 0.1]
+ENAS_INIT_RANGE = 0.1  # every policy weight starts uniform in [-0.1, 0.1]
 DEFAULT_BATCH_SIZE = 10
-MAX_RESAMPLE_ROUNDS = 10  # controller draws per ask before the shortfall is filled at random
+MAX_RESAMPLE_ROUNDS = 10  # policy draws per ask before the shortfall is filled at random
 REWARD_SCALINGS = ("std", "none")
 # option bounds: far beyond useful values, so a typo is a clear error, not a failed allocation
 MAX_HIDDEN_SIZE = 1024  # ENAS uses 100
@@ -55,12 +55,12 @@ MAX_RESAMPLE_LIMIT = 1000
 MIN_TEMPERATURE = 1e-3  # logits are divided by it; smaller overflows to inf/nan probabilities
 MAX_WEIGHT = 1e3  # entropy_weight and tanh_constant above it overflow float32 to nan
 _STD_FLOOR = 1e-8
-# torch threads: the controller is so small that more threads only cost synchronization (10x
+# torch threads: the policy network is so small that more threads only cost synchronization (10x
 # slower on a busy 2-core machine), and parallel searches share cores
 THREADS = 1
 
 
-class ControllerLSTM(nn.Module):
+class PolicyLSTM(nn.Module):
     """Token-by-token policy: an LSTM cell whose input is the previous token's embedding.
 
     Each position has its own output layer, as ENAS has one softmax per decision; logits are
@@ -133,6 +133,9 @@ class RLController(Strategy):
     Every told architecture contributes, including the random ones that fill an ask when the
     controller keeps proposing known architectures: their log-probabilities are recomputed under
     the current policy, so a good random find still pulls the policy towards it.
+
+    "Controller" names this strategy, as ``nao ws --controller rl`` does; its network is the
+    *policy* (:class:`PolicyLSTM`, ``policy_``).
     """
 
     def __init__(self, space: SearchSpace, random_state: int | None = None,
@@ -144,7 +147,7 @@ class RLController(Strategy):
                  reward_scaling: str = "std", max_resample_rounds: int = MAX_RESAMPLE_ROUNDS):
         super().__init__(space, random_state)
         owner = "rl strategy"
-        self.batch_size = check_int(owner, "batch_size", batch_size, 1)
+        self.ask_size = check_int(owner, "batch_size", batch_size, 1)
         self.hidden_size = check_int(owner, "hidden_size", hidden_size, 1, MAX_HIDDEN_SIZE)
         self.lr = check_float(owner, "lr", lr, 0, 1, low_open=True)
         self.baseline_decay = check_float(owner, "baseline_decay", baseline_decay, 0, 1,
@@ -161,10 +164,10 @@ class RLController(Strategy):
         seed = int(self.rng.integers(2**63 - 1))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.controller_ = ControllerLSTM(len(space.vocab), space.length, self.hidden_size,
+            self.policy_ = PolicyLSTM(len(space.vocab), space.length, self.hidden_size,
                                               self.temperature, self.tanh_constant)
         self.generator_ = torch.Generator().manual_seed(seed)
-        self.optimizer_ = torch.optim.Adam(self.controller_.parameters(), lr=self.lr)
+        self.optimizer_ = torch.optim.Adam(self.policy_.parameters(), lr=self.lr)
         self.baseline_: float | None = None
         self.n_random_fill = 0
         self.n_updates = 0
@@ -180,7 +183,7 @@ class RLController(Strategy):
         for _ in range(1 + self.max_resample_rounds):
             if len(out) >= n:
                 break
-            rows = self.controller_.sample(n - len(out), self.space, self.generator_)
+            rows = self.policy_.sample(n - len(out), self.space, self.generator_)
             new = self.space.distinct(map(self._arch_or_none, rows), n - len(out), taken)
             taken.update(self.space.canonical(a) for a in new)
             out += new
@@ -219,7 +222,7 @@ class RLController(Strategy):
         tokens = torch.tensor([self.space.to_tokens(a) for a in archs], dtype=torch.long)
         masks = self._masks(tokens.tolist())
         adv = torch.as_tensor(self._advantages(scores), dtype=torch.float32)
-        log_p, entropy = self.controller_.log_prob_entropy(tokens, masks)
+        log_p, entropy = self.policy_.log_prob_entropy(tokens, masks)
         loss = -(adv * log_p.sum(1)).mean() - self.entropy_weight * entropy.mean()
         self.optimizer_.zero_grad()
         loss.backward()
@@ -235,13 +238,14 @@ class RLController(Strategy):
         policy; the row sum is the log-probability of sampling the architecture's sequence."""
         rows = [list(self.space.to_tokens(a)) for a in archs]
         with torch.no_grad(), torch_threads(THREADS):
-            log_p, _ = self.controller_.log_prob_entropy(torch.tensor(rows, dtype=torch.long),
+            log_p, _ = self.policy_.log_prob_entropy(torch.tensor(rows, dtype=torch.long),
                                                          self._masks(rows))
         return log_p.numpy()
 
     def state_dict(self) -> dict:
         state = super().state_dict()
-        state.update(controller=self.controller_.state_dict(),
+        # "controller" stays the key: checkpoints written before the rename load
+        state.update(controller=self.policy_.state_dict(),
                      optimizer=self.optimizer_.state_dict(), baseline=self.baseline_,
                      generator=self.generator_.get_state(), n_random_fill=self.n_random_fill,
                      n_updates=self.n_updates)
@@ -249,7 +253,7 @@ class RLController(Strategy):
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
-        self.controller_.load_state_dict(state["controller"])
+        self.policy_.load_state_dict(state["controller"])
         self.optimizer_.load_state_dict(state["optimizer"])
         self.baseline_ = state["baseline"]
         self.generator_.set_state(state["generator"])

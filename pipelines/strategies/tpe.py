@@ -87,7 +87,7 @@ class TPEStrategy(Strategy):
                                          MAX_EI_CANDIDATES)
         self.multivariate = check_bool(owner, "multivariate", multivariate)
         self.group = check_bool(owner, "group", group)
-        self.batch_size = check_int(owner, "batch_size", batch_size, 1)
+        self.ask_size = check_int(owner, "batch_size", batch_size, 1)
         self.max_retries = check_int(owner, "max_retries", max_retries, 0, MAX_RETRIES_LIMIT)
         if self.group and not self.multivariate:
             raise ConfigError("tpe strategy: group=true needs multivariate=true; "

@@ -128,7 +128,7 @@ def test_every_option_of_every_strategy_is_checked(cora):
     ("nao", {"nao_params": None}, {}),
     ("rl", {"tanh_constant": None, "lr": 1, "baseline_decay": 0}, {"tanh_constant": None}),
     ("evolution", {"population_size": 3, "sample_size": 3}, {"sample_size": 3}),
-    ("random", {"batch_size": 1}, {"batch_size": 1}),
+    ("random", {"batch_size": 1}, {"ask_size": 1}),
 ])
 def test_values_at_the_edge_of_each_range_are_accepted(cora, name, options, stored):
     strategy = make_strategy(name, cora, random_state=0, **options)

@@ -33,7 +33,7 @@ class FakeMember:
 def fitted_strategy(space, **options):
     """A NAO strategy told its random start, ready for its first fitted round."""
     strategy = make_strategy("nao", space, random_state=0, **{**SMALL, **options})
-    archs = strategy.ask(strategy.batch_size)
+    archs = strategy.ask(strategy.ask_size)
     strategy.tell(archs, [space.lookup(a).valid for a in archs])
     return strategy
 

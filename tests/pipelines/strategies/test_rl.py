@@ -31,14 +31,14 @@ def test_controller_never_emits_an_invalid_architecture(name):
     space = get_space(name)
     controller = RLController(space, random_state=0, temperature=1.0, tanh_constant=None)
     raw: list[list[int]] = []
-    sample = controller.controller_.sample
+    sample = controller.policy_.sample
 
     def recording_sample(*args, **kwargs):
         rows = sample(*args, **kwargs)
         raw.extend(rows)
         return rows
 
-    controller.controller_.sample = recording_sample
+    controller.policy_.sample = recording_sample
     for _ in range(5):
         archs = controller.ask(50)
         # toy reward: the share of tokens with id 0, so that the policy moves
@@ -66,7 +66,7 @@ def test_ask_is_distinct_and_never_repeats_a_told_architecture(space):
 
 def _train(controller, reward, rounds):
     for _ in range(rounds):
-        archs = controller.ask(controller.batch_size)
+        archs = controller.ask(controller.ask_size)
         controller.tell(archs, [reward(a) for a in archs])
 
 

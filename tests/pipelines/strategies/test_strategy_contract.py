@@ -56,7 +56,7 @@ def score(space: SearchSpace, arch: Arch) -> float:
 
 def step(strategy: Strategy) -> list[str]:
     """One ask/tell round of the size the strategy likes; what was asked, as strings."""
-    archs = strategy.ask(strategy.batch_size)
+    archs = strategy.ask(strategy.ask_size)
     strategy.tell(archs, [score(strategy.space, a) for a in archs])
     return [strategy.space.to_string(a) for a in archs]
 
@@ -70,7 +70,7 @@ def test_asks_are_valid_new_and_distinct_architectures_of_the_space(name, space)
     strategy = build(name, space, seed=0)
     told: set = set()
     for _ in range(ROUNDS):
-        n = strategy.batch_size
+        n = strategy.ask_size
         assert n >= 1
         archs = strategy.ask(n)
         assert len(archs) == n  # the space is far from exhausted
