@@ -1,5 +1,6 @@
-"""Dependencies point one way: ``pipelines`` -> ``search_spaces`` -> ``nao``, and no module of
-the three imports itself back through others.
+"""Dependencies point one way: ``pipelines`` -> ``search_spaces`` -> ``nao``, no module of the
+three imports itself back through others, and inside ``pipelines`` the rooms import each other
+only along the arrows docs/architecture.md draws (``ROOMS``).
 
 The imports are read with ``ast`` (top-level, function-level and ``TYPE_CHECKING`` ones; relative
 imports resolved), not by importing, so a cycle is caught even where Python happens to survive it
@@ -18,6 +19,23 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("nao", "search_spaces", "pipelines")
 # what each package may import of the others: the core knows no space and no command
 ALLOWED = {"nao": set(), "search_spaces": {"nao"}, "pipelines": {"nao", "search_spaces"}}
+# inside pipelines/, the arrows of docs/architecture.md's picture: what each room may import of
+# the other rooms (a room is a subpackage or a top module; "pipelines" is the package's __init__)
+EVERY_ROOM = frozenset({"pipelines.options", "pipelines.strategies", "pipelines.search",
+                        "pipelines.training", "pipelines.viz", "pipelines.oneshot",
+                        "pipelines.commands", "pipelines.cli"})
+ROOMS = {
+    "pipelines": set(),
+    "pipelines.options": set(),
+    "pipelines.strategies": {"pipelines.options"},
+    "pipelines.search": {"pipelines.strategies", "pipelines.options"},
+    "pipelines.training": set(),
+    "pipelines.viz": set(),
+    "pipelines.oneshot": {"pipelines.search", "pipelines.training", "pipelines.strategies",
+                          "pipelines.options"},
+    "pipelines.commands": EVERY_ROOM,
+    "pipelines.cli": EVERY_ROOM,
+}
 
 
 def modules(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
@@ -91,6 +109,22 @@ def layer_violations(graph: dict[str, set[str]]) -> list[str]:
                   if top[dst] != top[src] and top[dst] not in ALLOWED[top[src]])
 
 
+def room(module: str) -> str:
+    """``pipelines.search.loop`` -> ``pipelines.search``; ``pipelines`` itself is a room."""
+    return ".".join(module.split(".")[:2])
+
+
+def room_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Imports between rooms of pipelines/ that the picture does not draw, and rooms it lacks."""
+    inside = {src: {d for d in dsts if d.split(".")[0] == "pipelines"}
+              for src, dsts in graph.items() if src.split(".")[0] == "pipelines"}
+    unknown = sorted({room(src) for src in inside} - set(ROOMS))
+    wrong = sorted(f"{src} imports {dst}" for src, dsts in inside.items() for dst in dsts
+                   if room(src) in ROOMS and room(dst) != room(src)
+                   and room(dst) not in ROOMS[room(src)])
+    return [f"room {r} is not in the picture" for r in unknown] + wrong
+
+
 # ----- the rules on this repository ------------------------------------------------------------
 def test_no_module_of_nao_search_spaces_or_pipelines_is_part_of_an_import_cycle():
     cycle = find_cycle(import_graph())
@@ -100,6 +134,12 @@ def test_no_module_of_nao_search_spaces_or_pipelines_is_part_of_an_import_cycle(
 def test_nao_imports_no_space_or_pipeline_and_spaces_import_no_pipeline():
     wrong = layer_violations(import_graph())
     assert not wrong, "against the layers (pipelines -> search_spaces -> nao): " + "; ".join(wrong)
+
+
+def test_rooms_of_pipelines_import_only_what_the_architecture_picture_draws():
+    wrong = room_violations(import_graph())
+    assert not wrong, ("against docs/architecture.md's picture (change the code, or the picture "
+                       "and ROOMS together): " + "; ".join(wrong))
 
 
 def test_the_walk_sees_relative_function_level_and_package_imports():
@@ -150,3 +190,12 @@ def test_an_import_against_the_layers_is_named():
              "nao.z": set(), "pipelines.w": {"nao.z", "search_spaces.y"}}
     assert layer_violations(graph) == ["nao.x imports search_spaces.y",
                                        "search_spaces.y imports pipelines.w"]
+
+
+def test_an_import_between_rooms_the_picture_lacks_is_named():
+    graph = {"pipelines.viz.draw": {"pipelines.search.loop", "nao.metrics"},
+             "pipelines.search.loop": {"pipelines.strategies.base", "pipelines.search.store"},
+             "pipelines.search.store": set(), "pipelines.strategies.base": set(),
+             "pipelines.attic.old": {"pipelines.viz.draw"}}
+    assert room_violations(graph) == ["room pipelines.attic is not in the picture",
+                                      "pipelines.viz.draw imports pipelines.search.loop"]
