@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from nao.errors import ConfigError
-from pipelines.search.evaluators import TableEvaluator
-from pipelines.search.loop import run_search
 from pipelines.strategies import make_strategy
 from pipelines.strategies.evolution import RegularizedEvolution
 from search_spaces import get_space
@@ -79,24 +77,6 @@ def test_ask_is_distinct_and_never_repeats_a_told_architecture(space):
         keys = {space.canonical(a) for a in archs}
         assert len(keys) == 8 and not keys & told
         told |= keys
-
-
-def test_same_seed_gives_the_same_history(space):
-    def history(seed):
-        result = run_search(space, make_strategy("evolution", space, random_state=seed),
-                            TableEvaluator(space), budget=60)
-        return [h.arch for h in result.history]
-
-    assert history(3) == history(3)
-    assert history(3) != history(4)
-
-
-def test_state_dict_round_trip_continues_identically(space):
-    a = RegularizedEvolution(space, random_state=5, population_size=POPULATION)
-    _step(a, space, POPULATION + 3)
-    b = RegularizedEvolution(space, random_state=6, population_size=POPULATION)
-    b.load_state_dict(a.state_dict())
-    assert [space.to_string(x) for x in a.ask(4)] == [space.to_string(x) for x in b.ask(4)]
 
 
 def test_sample_size_larger_than_population_is_a_config_error(space):
