@@ -66,7 +66,6 @@ WEIGHT_DECAY = 3e-4
 GRAD_CLIP = 5.0
 # Search sizes, scaled down from the papers' GPU settings for a CPU.
 NETWORK = NetworkOptions(channels=16, layers=1, stem_stride=1, batch_size=64)
-CHANNELS, LAYERS, BATCH_SIZE = NETWORK.channels, NETWORK.layers, NETWORK.batch_size
 POOL_SIZE = 20
 SURVIVOR_FRACTION = 0.5  # nao / random: the better half of the pool survives each step
 RL_STEPS = 3  # ENAS alternates several controller updates with each epoch of shared training

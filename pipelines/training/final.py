@@ -34,7 +34,6 @@ GRAD_CLIP = 5.0
 AUXILIARY_WEIGHT = 0.4
 DROP_PATH = 0.2
 NETWORK = NetworkOptions(channels=16, layers=2, stem_stride=1, batch_size=64)
-CHANNELS, LAYERS, BATCH_SIZE = NETWORK.channels, NETWORK.layers, NETWORK.batch_size
 EVAL_BATCH_SIZE = 256
 # What a ``nao train`` checkpoint holds besides its config (a resume refuses a file without them).
 CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "scheduler", "scaler", "generator", "torch_rng",
