@@ -1,8 +1,11 @@
 """The one-shot room: a supernet's shared weights score architectures
-(:class:`SupernetEvaluator`), and the weight-sharing search (ENAS, NAO-WS) trains them while a
+(:class:`SupernetEvaluator`); :mod:`.shared_training` holds the pieces every one-shot method
+trains with (:class:`SharedWeights`: one epoch given a per-minibatch choice of architecture or op
+weights; scoring; the final pick); the weight-sharing search (ENAS, NAO-WS) drives them while a
 controller from the strategy registry picks the pool (:class:`WeightSharingSearch`)."""
 
+from .shared_training import SharedWeights
 from .supernet_evaluator import SupernetEvaluator
 from .weight_sharing import WeightSharingSearch
 
-__all__ = ["SupernetEvaluator", "WeightSharingSearch"]
+__all__ = ["SharedWeights", "SupernetEvaluator", "WeightSharingSearch"]

@@ -10,7 +10,8 @@ The loop keeps a *pool* of architectures. Each epoch it
    strategy the pool's scores, **ask** it for newcomers, make the next pool from the ``keep``
    best-scoring members plus the newcomers, and score that pool for the next step.
 
-``--controller`` only picks the strategy; how the pool turns over follows from what each one is:
+``--controller`` only picks the strategy (any of the strategy registry from Python); how the pool
+turns over follows from what each one is, one row each in :data:`CONTROLLER_TABLE`:
 
 - ``rl`` (ENAS): ``keep = 0``: the pool is always a fresh batch of samples from the controller,
   so every minibatch trains a child the policy sampled, and REINFORCE is only ever told scores of
@@ -28,6 +29,10 @@ At the end the final pool is scored once more, its ``final_candidates`` best are
 whole validation split, and the best of those is the pick. A checkpoint (supernet, optimizer,
 controller, pool, random states, history) is written at every epoch end, so ``resume`` continues
 exactly where the run stopped.
+
+This module is the ENAS / NAO-WS driver only: the epoch of shared-weight training, the scoring
+and the final pick are :mod:`pipelines.oneshot.shared_training`'s, the checkpoint, resume and log
+:class:`pipelines.training.epochs.RunRecord`'s, which the next one-shot methods use as well.
 """
 
 from __future__ import annotations
