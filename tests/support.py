@@ -93,3 +93,16 @@ def make_fake_fashion(folder: pathlib.Path, gz: bool = True) -> None:
         write_idx(folder / (FASHION_FILES[f"{part}_images"] + suffix), images, gz)
         write_idx(folder / (FASHION_FILES[f"{part}_labels"] + suffix), rng.integers(10, size=n),
                   gz)
+
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_script(name: str):
+    """A script of benchmarks/ (not a package) imported as a module, for its functions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -3,20 +3,13 @@ that a second table set (the held-out datasets) writes without touching the firs
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "run_benchmarks.py"
+from support import load_script
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("run_benchmarks", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("run_benchmarks")
 
 
 def report(space: str, means: dict[str, tuple[float, float]]) -> dict:

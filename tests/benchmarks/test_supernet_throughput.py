@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
+from support import load_script
 
 from nao.errors import ConfigError
 
 RATE_ROUNDING = 0.02  # the rates are reported to 0.1 image/s, the ratios from the exact rates
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "supernet_throughput.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("supernet_throughput", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("supernet_throughput")
 
 
 @pytest.fixture()
