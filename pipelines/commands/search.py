@@ -14,7 +14,7 @@ from ..search.loop import SearchStalledError, result_from_store, run_search
 from ..search.store import Store
 from ..strategies import STRATEGIES, make_strategy
 from ..strategies.nao_strategy import PRESETS
-from ..training.run_dir import lock_run_dir
+from ..training.run_dir import check_resume, lock_run_dir
 from .common import add_common, parse_settings, positive_int
 
 
@@ -56,8 +56,7 @@ def check_budget(space, budget: int) -> None:
 
 
 def run(args: argparse.Namespace):
-    if args.resume and not args.out:
-        raise ConfigError("--resume needs --out DIR (the run directory to continue)")
+    check_resume(args.resume, args.out or None)
     space = get_space(args.space)
     check_budget(space, args.budget)
     options = strategy_options(args)

@@ -26,8 +26,8 @@ RESUME_NEEDS_OUT = "--resume needs --out DIR (the run directory to continue)"
 
 
 def check_resume(resume: bool, out_dir: str | Path | None) -> None:
-    """A resume names the directory it continues: the one check ``nao ws`` and ``nao train``
-    (their commands and their Python entry points) share."""
+    """A resume names the directory it continues: the one check ``nao search``, ``nao ws`` and
+    ``nao train`` (their commands and their Python entry points) share."""
     if resume and out_dir is None:
         raise ConfigError(RESUME_NEEDS_OUT)
 
