@@ -16,6 +16,7 @@ from nao.metrics import best_first
 from nao.validation import check_bool, check_choice, check_float, check_int, check_options
 from search_spaces.base import Arch, SearchSpace
 
+from ..options import deep_merge
 from .base import Strategy
 
 # The defaults below were chosen on the development datasets cora, citeseer and pubmed
@@ -31,11 +32,10 @@ DEFAULT_NAO_PARAMS: dict = {"embedding_size": 32, "hidden_size": 64, "mlp_hidden
 LEVERS_OFF: dict = {"mutation_candidates": 0, "pretrain_archs": 0,
                     "nao_params": {"rank_loss_weight": 0.0}}
 PRESETS: dict[str, dict] = {
-    "paper": {"n_init": 30, "round_size": 10, "top_k": 10, "warm_start": True,
-              "candidate_factor": 1.0, "mutation_candidates": 0, "pretrain_archs": 0,
-              "nao_params": {"embedding_size": 48, "hidden_size": 96, "mlp_hidden_size": 200,
-                             "target_transform": "minmax", "warm_patience": None,
-                             "rank_loss_weight": 0.0}},
+    "paper": deep_merge(LEVERS_OFF, {
+        "n_init": 30, "round_size": 10, "top_k": 10, "warm_start": True, "candidate_factor": 1.0,
+        "nao_params": {"embedding_size": 48, "hidden_size": 96, "mlp_hidden_size": 200,
+                       "target_transform": "minmax", "warm_patience": None}}),
 }
 FIT_ON = ("all", "latest")
 ACQUISITIONS = ("mean", "ucb", "thompson")
