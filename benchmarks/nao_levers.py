@@ -42,6 +42,11 @@ LEVERS: dict[str, dict] = {
     "rm": {**RANK_WP10, "mutation_candidates": 10},
     "rmp": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN},
     "rmi": {**RANK_WP10, "mutation_candidates": 10, "n_init": 20},
+    # session 7: rounds of 5 (twice the refits), a smaller start, more mutations
+    "rmp5": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "round_size": 5},
+    "rmp5i20": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "round_size": 5,
+                "n_init": 20},
+    "rm30p": {**RANK_WP10, "mutation_candidates": 30, **PRETRAIN},
 }
 BASELINES = ("nao", "tpe", "evolution")
 
