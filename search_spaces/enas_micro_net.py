@@ -16,6 +16,11 @@ The supernet runs a discrete architecture (ENAS, NAO-WS: one op per branch) or, 
 :class:`OpWeights`, the mixed-op path of the relaxed methods: every branch reads the input the
 architecture names and returns the weighted sum of all its ops' outputs (softmax weights as
 DARTS, a one-hot or Gumbel sample as SNAS). One-hot weights compute what the discrete path does.
+With input weights as well (``OpWeights.normal_inputs`` / ``reduce_inputs``) the input choice is
+relaxed too: a branch's ops read the weighted sum of the states it may read (its ops are shared by
+every input, so one pass per op, as cheap as the op-mixed path), and each node's output conv is
+weighted by the probability, under those weights, that no later branch reads it (the
+discrete path's "unused nodes are the output", which one-hot weights give back exactly).
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ STEM_STRIDES = (1, 2)
 # (torch 2.14, depthwise convolutions dominate); results are the same either way.
 CHANNELS_LAST = True
 N_STAGES = 3  # stages of equal resolution; a reduction cell between each two
+N_INPUTS = N_CELL_INPUTS + N_NODES - 1  # the inputs a branch may read, of the last node
 
 
 CellContents = tuple[Sequence[Iterable[str]], Iterable[int], Iterable[int]]
@@ -58,21 +64,34 @@ CellContents = tuple[Sequence[Iterable[str]], Iterable[int], Iterable[int]]
 
 class OpWeights(NamedTuple):
     """Weights over the ops (in ``OPS`` order) of every branch: ``normal`` and ``reduce`` are
-    ``(N_NODES, 2, len(OPS))`` tensors, one weight vector per node and branch; each branch still
-    reads the input ``arch`` names. Gradients flow back into the weights."""
+    ``(N_NODES, 2, len(OPS))`` tensors, one weight vector per node and branch; each branch
+    reads the input ``arch`` names, unless ``normal_inputs`` / ``reduce_inputs`` are given:
+    ``(N_NODES, 2, N_INPUTS)`` weights over the inputs 0..N_INPUTS-1 (node ``i`` may read
+    0..i+1; the weights it may not read must be 0), and ``arch``'s inputs are not read.
+    Gradients flow back into all the weights."""
 
     arch: MicroArch
     normal: torch.Tensor
     reduce: torch.Tensor
+    normal_inputs: torch.Tensor | None = None
+    reduce_inputs: torch.Tensor | None = None
 
     @classmethod
-    def one_hot(cls, arch: MicroArch) -> OpWeights:
-        """Weight 1 on each branch's op in ``arch``, 0 on the others."""
+    def one_hot(cls, arch: MicroArch, inputs: bool = False) -> OpWeights:
+        """Weight 1 on each branch's op in ``arch``, 0 on the others; with ``inputs``, the same
+        for each branch's input (the input-mixed path, then computing the discrete one)."""
         def cell_weights(cell: tuple[Node, ...]) -> torch.Tensor:
             index = torch.tensor([[OPS.index(op) for _inp, op in branches(node)] for node in cell])
             return F.one_hot(index, len(OPS)).float()
 
-        return cls(arch, cell_weights(arch.normal), cell_weights(arch.reduce))
+        def cell_inputs(cell: tuple[Node, ...]) -> torch.Tensor:
+            index = torch.tensor([[inp for inp, _op in branches(node)] for node in cell])
+            return F.one_hot(index, N_INPUTS).float()
+
+        if not inputs:
+            return cls(arch, cell_weights(arch.normal), cell_weights(arch.reduce))
+        return cls(arch, cell_weights(arch.normal), cell_weights(arch.reduce),
+                   cell_inputs(arch.normal), cell_inputs(arch.reduce))
 
     @classmethod
     def uniform(cls, arch: MicroArch) -> OpWeights:
@@ -88,6 +107,39 @@ def mixed_op(ops: nn.ModuleDict, x: torch.Tensor, weights: torch.Tensor) -> torc
         raise ConfigError(f"a branch holds {len(ops)} ops, got {tuple(weights.shape)} weights; "
                           "give one weight per op (only the supernet holds every op)")
     return sum(w * op(x) for w, op in zip(weights, ops.values(), strict=True))
+
+
+def mixed_input(states: Sequence[torch.Tensor | None], weights: torch.Tensor,
+                node: int) -> torch.Tensor:
+    """``sum_j weights[j] * states[j]`` over the inputs node ``node`` may read (0..node+1);
+    inputs of weight exactly 0 are skipped (a hard sample reads only its own)."""
+    if weights.shape != (N_INPUTS,):
+        raise ConfigError(f"a branch chooses among {N_INPUTS} inputs, got "
+                          f"{tuple(weights.shape)} input weights; give one weight per input "
+                          "(0 for the inputs a node may not read)")
+    readable = N_CELL_INPUTS + node
+    values = weights.detach().tolist()
+    if any(values[readable:]):
+        raise ConfigError(f"node {node} may read inputs 0..{readable - 1}, got a non-zero weight "
+                          "on a later one; give the inputs it may not read weight 0")
+    terms = [weights[j] * states[j] for j in range(readable) if values[j] != 0]
+    if not terms:
+        raise ConfigError(f"node {node}: every input weight is 0; give the branch an input")
+    return sum(terms[1:], terms[0])
+
+
+def output_weights(cell_inputs: torch.Tensor) -> torch.Tensor:
+    """Per node, the probability that no later branch reads it (it is then a cell output):
+    ``prod (1 - w)`` over the later branches' weights on it. One-hot weights give 1 for the
+    nodes the discrete path outputs and 0 for the others."""
+    out = []
+    for i in range(N_NODES):
+        if N_CELL_INPUTS + i >= N_INPUTS:  # the last node: nothing may read it
+            out.append(cell_inputs.new_ones(()))
+            continue
+        reads = cell_inputs[i + 1:, :, N_CELL_INPUTS + i].reshape(-1)
+        out.append(torch.prod(1 - reads))
+    return torch.stack(out)
 
 
 def cell_layout(layers: int) -> tuple[bool, ...]:
@@ -127,26 +179,46 @@ class Cell(nn.Module):
         self.out_bn = batch_norm(channels, affine)
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, cell: tuple[Node, ...],
-                drop_prob: float = 0.0, weights: torch.Tensor | None = None) -> torch.Tensor:
-        states = self.node_states(s0, s1, cell, drop_prob, weights)
-        out = sum(self.out_convs[str(i)](states[N_CELL_INPUTS + i]) for i in unused_nodes(cell))
+                drop_prob: float = 0.0, weights: torch.Tensor | None = None,
+                input_weights: torch.Tensor | None = None) -> torch.Tensor:
+        states = self.node_states(s0, s1, cell, drop_prob, weights, input_weights)
+        if input_weights is None:
+            out = sum(self.out_convs[str(i)](states[N_CELL_INPUTS + i])
+                      for i in unused_nodes(cell))
+        else:
+            scales = output_weights(input_weights)
+            terms = [scales[i] * self.out_convs[str(i)](states[N_CELL_INPUTS + i])
+                     for i, value in enumerate(scales.detach().tolist()) if value != 0]
+            out = sum(terms[1:], terms[0])
         return self.out_bn(out)
 
     def node_states(self, s0: torch.Tensor, s1: torch.Tensor, cell: tuple[Node, ...],
-                    drop_prob: float = 0.0, weights: torch.Tensor | None = None
-                    ) -> list[torch.Tensor | None]:
+                    drop_prob: float = 0.0, weights: torch.Tensor | None = None,
+                    input_weights: torch.Tensor | None = None) -> list[torch.Tensor | None]:
         """The two prepared cell inputs (``None`` when unread) and every node's output.
         ``weights`` (``(N_NODES, 2, ops)``) mixes each branch's ops instead of running the
-        architecture's one op (drop-path is for the discrete path only)."""
+        architecture's one op (drop-path is for the discrete path only); ``input_weights``
+        (``(N_NODES, 2, N_INPUTS)``, with ``weights`` only) mixes each branch's input instead
+        of reading the architecture's one."""
+        if input_weights is not None and weights is None:
+            raise ConfigError("input weights come with op weights; give both (OpWeights)")
         pre = (self.pre0, self.pre1)
         raw = (s0, s1)
+        if input_weights is None:
+            used = used_cell_inputs(cell)
+        else:
+            read = input_weights[:, :, :N_CELL_INPUTS].detach().reshape(-1, N_CELL_INPUTS)
+            used = tuple(k for k in range(N_CELL_INPUTS) if bool(read[:, k].any()))
         states: list[torch.Tensor | None] = [
-            pre[k](raw[k]) if k in used_cell_inputs(cell) else None for k in range(N_CELL_INPUTS)
+            pre[k](raw[k]) if k in used else None for k in range(N_CELL_INPUTS)
         ]
         for i, node in enumerate(cell):
             total = None
             for b, (inp, op) in enumerate(branches(node)):
-                if weights is not None:
+                if input_weights is not None:
+                    x = mixed_input(states, input_weights[i, b], i)
+                    out = mixed_op(self.branches[2 * i + b], x, weights[i, b])
+                elif weights is not None:
                     out = mixed_op(self.branches[2 * i + b], states[inp], weights[i, b])
                 else:
                     out = self.branches[2 * i + b][op](states[inp])
@@ -204,10 +276,11 @@ class _MicroNetwork(nn.Module):
         aux_logits = None
         for k, cell in enumerate(self.cells):
             cell_arch = arch.reduce if cell.reduction else arch.normal
-            cell_weights = None
+            cell_weights = cell_inputs = None
             if weights is not None:
                 cell_weights = weights.reduce if cell.reduction else weights.normal
-            s0, s1 = s1, cell(s0, s1, cell_arch, drop_prob, cell_weights)
+                cell_inputs = weights.reduce_inputs if cell.reduction else weights.normal_inputs
+            s0, s1 = s1, cell(s0, s1, cell_arch, drop_prob, cell_weights, cell_inputs)
             if k == self.aux_index and self.auxiliary is not None and self.training:
                 aux_logits = self.auxiliary(s1)
         pooled = torch.flatten(F.adaptive_avg_pool2d(F.relu(s1), 1), 1)
