@@ -14,7 +14,7 @@ What a command needs beyond the tokens is a capability a space declares by subcl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Container, Hashable, Iterable, Sequence
+from collections.abc import Container, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
@@ -287,6 +287,25 @@ class Buildable(Capability):
     def build_supernet(self, channels: int, num_classes: int, layers: int, in_channels: int,
                        stem_stride: int = 1) -> nn.Module:
         """One network whose weights every architecture of the space shares."""
+
+
+class BuildableLM(Capability):
+    """Word-level language models to train (a recurrent cell space): one architecture's model
+    and a supernet model whose cell holds the weights of every architecture. Apart from
+    :class:`Buildable`, whose networks classify images of a given shape. ``dropouts`` overrides
+    the space's defaults by name (``None``: the paper's)."""
+
+    what = "language models to build"
+
+    @abstractmethod
+    def build_lm(self, arch: Arch, vocab_size: int, hidden_size: int,
+                 dropouts: Mapping[str, float] | None = None) -> nn.Module:
+        """The language model of ``arch`` alone: ``model(x)`` gives next-word logits."""
+
+    @abstractmethod
+    def build_lm_supernet(self, vocab_size: int, hidden_size: int,
+                          dropouts: Mapping[str, float] | None = None) -> nn.Module:
+        """One language model whose weights every cell shares: ``model(x, arch)``."""
 
 
 @lru_cache(maxsize=65536)
