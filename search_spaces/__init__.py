@@ -44,6 +44,15 @@ def _enas_micro(arg: str | None) -> SearchSpace:
 register("enas-micro", _enas_micro)
 
 
+def _nas_rl(arg: str | None) -> SearchSpace:
+    from .nas_rl import parse_options
+
+    return parse_options(arg)
+
+
+register("nas-rl", _nas_rl)
+
+
 def available() -> list[str]:
     return sorted(_REGISTRY)
 
