@@ -53,6 +53,15 @@ def _nas_rl(arg: str | None) -> SearchSpace:
 register("nas-rl", _nas_rl)
 
 
+def _enas_macro(arg: str | None) -> SearchSpace:
+    from .enas_macro import EnasMacroSpace
+
+    return EnasMacroSpace.from_options(arg)
+
+
+register("enas-macro", _enas_macro)
+
+
 def available() -> list[str]:
     return sorted(_REGISTRY)
 
