@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from nao.errors import ConfigError
 
-from .base import Arch, Buildable, Capability, SearchSpace, Tabular, Tokens
+from .base import Arch, Buildable, BuildableLM, Capability, SearchSpace, Tabular, Tokens
 from .tabular import Record, TabularBenchmark
 
 _REGISTRY: dict[str, Callable[[str | None], SearchSpace]] = {}
@@ -62,6 +62,15 @@ def _enas_macro(arg: str | None) -> SearchSpace:
 register("enas-macro", _enas_macro)
 
 
+def _enas_rnn(arg: str | None) -> SearchSpace:
+    from .enas_rnn import EnasRnnSpace, parse_options
+
+    return EnasRnnSpace(parse_options(arg))
+
+
+register("enas-rnn", _enas_rnn)
+
+
 def available() -> list[str]:
     return sorted(_REGISTRY)
 
@@ -98,4 +107,4 @@ def get_space(name: str) -> SearchSpace:
 
 
 __all__ = ["DEFAULT_SPACE", "Arch", "SearchSpace", "Tokens", "Record", "TabularBenchmark",
-           "get_space", "register", "available", "Capability", "Tabular", "Buildable", "offering", "require"]
+           "get_space", "register", "available", "Capability", "Tabular", "Buildable", "BuildableLM", "offering", "require"]
