@@ -14,7 +14,9 @@ from search_spaces import available, get_space
 from search_spaces.base import CellGraph, SearchSpace, Tabular
 
 # the command-line name each family is tested under: small options where a space is large
-OPTIONS: dict[str, str] = {"nasbench-graph": "nasbench-graph:cora"}
+OPTIONS: dict[str, str] = {"nasbench-graph": "nasbench-graph:cora",
+                           # ENAS's 12 layers with a restricted op set: the masked ops as well
+                           "enas-macro": "enas-macro:ops=conv3+conv5+max"}
 N_ARCHS = 20  # random architectures per check; each space is cheap to sample
 FUZZ = settings(max_examples=100, deadline=None)
 
