@@ -27,7 +27,9 @@ OPTIONS: dict[str, dict] = {
     "tpe": {"batch_size": 3, "n_startup_trials": 4, "n_ei_candidates": 8},
 }
 # the command-line name each space family is tested under: small options where one is large
-SPACE_NAMES = [{"nasbench-graph": "nasbench-graph:cora"}.get(f, f) for f in available()]
+SPACE_NAMES = [{"nasbench-graph": "nasbench-graph:cora",
+                "enas-macro": "enas-macro:layers=6,ops=conv5+sep5+avg"}.get(f, f)
+               for f in available()]
 ROUNDS = 3  # NAO's first round is its random start; two more fit and decode
 
 _SPACES: dict[str, SearchSpace] = {}
