@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from search_spaces import get_space
+from search_spaces.enas_macro import OPTIONS_HELP as MACRO_OPTIONS
 
 from ..oneshot.weight_sharing import (
     CHECKPOINT_KEYS,
@@ -31,7 +32,8 @@ def register(sub) -> None:
                     "random) propose the next pool; pick the best by validation accuracy with "
                     "the shared weights. The test split is never used.")
     p.add_argument("--space", default=DEFAULT_SPACE,
-                   help=f"a search space with a supernet (default {DEFAULT_SPACE})")
+                   help=f"a search space with a supernet (default {DEFAULT_SPACE}); "
+                        f"{MACRO_OPTIONS}")
     p.add_argument("--controller", default="nao", choices=CONTROLLERS,
                    help="what proposes architectures (default nao)")
     p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
