@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from search_spaces import Buildable, get_space, require
+from search_spaces.enas_macro import OPTIONS_HELP as MACRO_OPTIONS
 
 from ..training.final import (
     AUXILIARY_WEIGHT,
@@ -37,7 +38,8 @@ def register(sub) -> None:
                     "momentum 0.9, cosine schedule, weight decay 3e-4, clipping 5, cutout, "
                     "drop-path ramped up linearly, auxiliary head. Trains on train+valid and "
                     "reports test accuracy and parameter count.")
-    p.add_argument("--space", default=DEFAULT_SPACE, help=f"search space (default {DEFAULT_SPACE})")
+    p.add_argument("--space", default=DEFAULT_SPACE,
+                   help=f"search space (default {DEFAULT_SPACE}); {MACRO_OPTIONS}")
     p.add_argument("--arch", required=True, help="the architecture in the space's string form")
     p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
                    help=f"training epochs (default {DEFAULT_EPOCHS})")
