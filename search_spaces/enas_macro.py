@@ -207,8 +207,9 @@ class EnasMacroSpace(SearchSpace, Buildable):
     # ----- pictures ------------------------------------------------------------------------
     def graph(self, arch: MacroArch) -> list[CellGraph]:
         """The whole network as one chain: the stem, one box per layer (its op; "then /2"
-        after a reduction layer), a plain wire from each layer to the next, an edge labelled
-        ``skip`` per skip connection, and the output (global pool, linear) after the last."""
+        after a reduction layer), a wire from each layer to the next and one per skip connection
+        (no op on any of them: ``nao show`` draws the chain as a row with the skips as arcs), and
+        the output (global pool, linear) after the last."""
         points = reduction_points(self.n_layers)
         nodes = [GraphNode(str(STEM), "stem", "input")]
         edges = []
@@ -217,7 +218,7 @@ class EnasMacroSpace(SearchSpace, Buildable):
             nodes.append(GraphNode(str(j), label, "op"))
             sources = inputs_of(arch, j)
             edges.append(GraphEdge(str(sources[0]), str(j)))
-            edges += [GraphEdge(str(i), str(j), "skip") for i in sources[1:]]
+            edges += [GraphEdge(str(i), str(j)) for i in sources[1:]]
         nodes.append(GraphNode("out", "pool, linear", "output"))
         edges.append(GraphEdge(str(self.n_layers), "out"))
         return [CellGraph("network", tuple(nodes), tuple(edges))]

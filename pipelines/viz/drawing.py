@@ -2,7 +2,10 @@
 
 Each DAG is laid out left to right by longest-path depth (inputs in column 0, a node one column
 right of its deepest input), nodes drawn as labelled boxes, edges as arrows carrying their op.
-One subplot per cell. matplotlib only (Agg backend), no graphviz.
+One subplot per cell. A *chain*, a graph whose nodes each sit one column right of the node
+listed before it (a whole macro network: layer after layer), is one row of boxes whose skip
+connections arch above and below it, higher the farther they reach. matplotlib only (Agg
+backend), no graphviz.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ COLUMN_GAP = 3.0  # data units between depth columns
 ROW_GAP = 1.4  # data units between nodes of one column
 SKIP_BOW = 0.75  # how far (data units) an edge that jumps columns bows out from its chord
 PARALLEL_BEND = 0.35  # curvature step between edges joining the same two nodes
+CHAIN_BEND = 0.25  # a chain's skip arcs: height a quarter of half their length
 INCHES_PER_UNIT = 0.75
 TITLE_CHARS_PER_INCH = 11  # wrap the title at about this many characters per inch of figure
 COLORS = {"input": "#cfe2f3", "op": "#fff2cc", "output": "#d9ead3"}
@@ -29,6 +33,13 @@ def depths(graph: CellGraph) -> dict[str, int]:
     for node in graph.nodes:
         depth[node.id] = max((depth[e.src] + 1 for e in graph.inputs_of(node.id)), default=0)
     return depth
+
+
+def is_chain(graph: CellGraph) -> bool:
+    """Whether every node sits one column right of the node listed before it (so each is fed
+    by that node, and any other input is a skip connection)."""
+    depth = depths(graph)
+    return [depth[n.id] for n in graph.nodes] == list(range(len(graph.nodes)))
 
 
 def layout(graph: CellGraph) -> dict[str, tuple[float, float]]:
@@ -52,15 +63,24 @@ def layout(graph: CellGraph) -> dict[str, tuple[float, float]]:
 
 def describe(graphs: list[CellGraph]) -> str:
     """Text form: per cell, its inputs, then one line per node listing what feeds it, e.g.
-    ``node 2 <- 0 (sep_conv_3x3), 1 (identity)``."""
+    ``node 2 <- 0 (sep_conv_3x3), 1 (identity)``; in a chain, the node before it, then its skip
+    connections: ``4 avg <- 3, skips 0, 2``."""
     lines = []
     for graph in graphs:
         inputs = ", ".join(f"{n.id} = {n.label}" for n in graph.nodes if n.kind == "input")
         lines.append(f"{graph.name} (inputs: {inputs}):")
-        for node in graph.nodes:
+        chain = is_chain(graph)
+        for k, node in enumerate(graph.nodes):
             if node.kind == "input":
                 continue
             feeds = [e.src + (f" ({e.label})" if e.label else "") for e in graph.inputs_of(node.id)]
+            if chain:  # the node before it first, the rest are skips
+                before = graph.nodes[k - 1].id
+                main = [f for e, f in zip(graph.inputs_of(node.id), feeds, strict=True)
+                        if e.src == before]
+                skips = [f for e, f in zip(graph.inputs_of(node.id), feeds, strict=True)
+                         if e.src != before]
+                feeds = main + ([f"skips {', '.join(skips)}"] if skips else [])
             lines.append(f"  {node.label} <- {', '.join(feeds) or '(nothing)'}")
     return "\n".join(lines)
 
@@ -68,14 +88,20 @@ def describe(graphs: list[CellGraph]) -> str:
 def curves(graph: CellGraph, pos) -> list[tuple[float, tuple[float, float]]]:
     """Per edge, the bend of its arrow (matplotlib's ``arc3`` ``rad``) and the middle of the
     curve, where its label goes. Edges that jump columns bow out by a fixed amount so they miss
-    the boxes in between; edges joining the same two nodes fan out."""
+    the boxes in between; edges joining the same two nodes fan out. In a chain, a skip arc's
+    height grows with its length, odd lengths below the row and even ones above, so arcs from
+    one box do not lie on each other."""
+    chain = is_chain(graph)
     total = Counter((e.src, e.dst) for e in graph.edges)
     seen: Counter = Counter()
     out = []
     for edge in graph.edges:
         pair = (edge.src, edge.dst)
         span = round((pos[edge.dst][0] - pos[edge.src][0]) / COLUMN_GAP)  # columns jumped
-        rad = SKIP_BOW * 2 / (span * COLUMN_GAP) if span > 1 else 0.0
+        if chain:
+            rad = CHAIN_BEND * (1 if span % 2 else -1) if span > 1 else 0.0
+        else:
+            rad = SKIP_BOW * 2 / (span * COLUMN_GAP) if span > 1 else 0.0
         rad += (seen[pair] - (total[pair] - 1) / 2) * PARALLEL_BEND
         seen[pair] += 1
         (x1, y1), (x2, y2) = pos[edge.src], pos[edge.dst]
