@@ -159,6 +159,9 @@ class Estimator:
                  generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         raise NotImplementedError
 
+    def bind(self, params: ArchParams) -> None:
+        """Build what depends on the number of decisions (RELAX's control variate)."""
+
     def new_epoch(self, epoch: int, epochs: int) -> None:
         """Per-epoch schedules (SNAS's temperature)."""
 
@@ -220,7 +223,7 @@ class Snas(Estimator):
     def gradient(self, params, objective, generator):
         loss = objective.relaxed_loss(params.relaxed(self.tau, generator))
         (grad,) = torch.autograd.grad(loss, params.alpha)
-        return grad, {"alpha_loss": float(loss), "tau": self.tau}
+        return grad, {"alpha_loss": float(loss.detach()), "tau": self.tau}
 
     def state_dict(self):
         return {"tau": self.tau}
@@ -271,7 +274,7 @@ class Relax(Estimator):
         self.control: ControlVariate | None = None
         self.optimizer: torch.optim.Optimizer | None = None
 
-    def _build(self, params: ArchParams) -> None:
+    def bind(self, params: ArchParams) -> None:
         if self.control is None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
@@ -279,7 +282,7 @@ class Relax(Estimator):
             self.optimizer = torch.optim.Adam(self.control.parameters(), lr=self.lr)
 
     def gradient(self, params, objective, generator):
-        self._build(params)
+        self.bind(params)
         grad, estimate, _index, loss = relax_grad(params, objective.loss, self.control,
                                                   self.temperature, generator)
         variance = (estimate ** 2).sum()
@@ -293,12 +296,11 @@ class Relax(Estimator):
             return {}
         return {"control": self.control.state_dict(), "optimizer": self.optimizer.state_dict()}
 
-    def load_state_dict(self, state, params: ArchParams | None = None):
+    def load_state_dict(self, state):
         if not state:
             return
-        if params is None:
-            raise ConfigError("relax: restoring the control variate needs the arch params")
-        self._build(params)
+        if self.control is None:
+            raise ConfigError("relax: bind(params) before restoring the control variate")
         self.control.load_state_dict(state["control"])
         self.optimizer.load_state_dict(state["optimizer"])
 

@@ -1,0 +1,397 @@
+"""The relaxed controllers of ``nao ws`` (DARTS, SNAS, SF, RELAX, RAM): architecture parameters
+``alpha`` learnt by gradient, next to the pool-based ENAS / NAO-WS driver.
+
+Every training minibatch, as DARTS alternates them:
+
+1. **alpha step** on a validation minibatch: the method's alpha-gradient
+   (:mod:`.gradient_estimators`) on the supernet's loss there, then Adam on ``alpha``
+   (DARTS's betas (0.5, 0.999) and weight decay 1e-3);
+2. **weight step** on the training minibatch through what the method trains on: the softmax mix
+   (darts), a Gumbel-softmax sample (snas), or a discrete sample of ``p_alpha`` (sf, relax, ram;
+   as ENAS trains its controller's samples).
+
+``warmup_epochs`` first epochs train the weights only (on the same choices). Alpha steps run
+the supernet with each batch's own BatchNorm statistics and leave the running averages alone,
+as the scoring does, so they never change the shared weights. Logged per epoch (``log.csv`` /
+``log.jsonl`` through :class:`RunRecord`): the entropy of the architecture distribution (nats),
+the derived architecture and its validation accuracy with the shared weights, the mean accuracy
+of a few samples, the mean alpha-step loss and what the method adds (temperature, baseline, ...).
+A checkpoint at every epoch end holds the weights, ``alpha``, both optimizers, the method's
+state and every random generator, so a resumed run ends with the same ``alpha`` and pick as an
+uninterrupted one. At the end the derived architecture (the mode of ``p_alpha``; DARTS's top-2
+inputs rule for darts) is scored on the whole validation split.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nao.errors import ConfigError
+from nao.validation import check_float, check_int, check_options
+from search_spaces import require
+from search_spaces.base import Arch, Buildable, SearchSpace
+
+from ..training.data import ImageData, batches
+from ..training.epochs import RunRecord, progress_bar
+from ..training.network_options import NetworkOptions
+from ..training.run_dir import check_resume
+from ..training.runtime import Runtime
+from ..training.task import ImageClassification
+from .arch_params import ArchParams
+from .gradient_estimators import ESTIMATORS, Estimator
+from .micro_relaxation import MicroRelaxation, relaxable
+from .shared_training import SharedWeights, build_supernet, final_pick
+from .supernet_evaluator import EVAL_BATCHES, SupernetEvaluator, batch_statistics
+from .weight_sharing import (
+    GRAD_CLIP,
+    LR_MAX,
+    LR_MIN,
+    MOMENTUM,
+    NETWORK,
+    WEIGHT_DECAY,
+    WHAT,
+)
+
+RELAXED_CONTROLLERS = tuple(ESTIMATORS)  # darts, snas, sf, relax, ram
+# Adam on alpha: DARTS's betas and weight decay; its 3e-4 learning rate x 10, since digits gives
+# 16 alpha steps per epoch where DARTS's CIFAR-10 search gives 391.
+ARCH_LR = 3e-3
+ARCH_BETAS = (0.5, 0.999)
+ARCH_WEIGHT_DECAY = 1e-3
+WARMUP_EPOCHS = 0
+LOG_SAMPLES = 4  # sampled architectures scored per epoch for the log
+SHARED_OPTIONS = ("arch_lr", "arch_weight_decay", "warmup_epochs")
+CHECKPOINT_KEYS = ("epoch", "supernet", "optimizer", "scheduler", "scaler", "train_gen", "alpha",
+                   "arch_optimizer", "estimator", "sample_gen", "valid_gen", "eval_gen",
+                   "log_gen", "history", "wall_s")
+
+
+def estimator_options(name: str) -> tuple[str, ...]:
+    """The options a method takes (its class's ``__init__`` arguments but the seed)."""
+    signature = inspect.signature(ESTIMATORS[name].__init__)
+    return tuple(p for p in signature.parameters if p not in ("self", "seed"))
+
+
+def split_options(controller: str, options: dict | None) -> tuple[dict, dict]:
+    """``--set`` options of a relaxed controller as (shared, method) options. The method's own
+    may be given bare (``order=2``) or under its name (``darts.order=2``)."""
+    options = dict(options or {})
+    own = estimator_options(controller)
+    nested = options.pop(controller, {})
+    check_options(controller, controller, nested, own)
+    accepted = (*SHARED_OPTIONS, *own)
+    check_options("nao ws", "--set", options, accepted + (controller,))
+    shared = {k: v for k, v in options.items() if k in SHARED_OPTIONS}
+    method = {**{k: v for k, v in options.items() if k in own}, **nested}
+    return shared, method
+
+
+class SupernetObjective:
+    """The supernet's loss on one validation minibatch (see :class:`Objective`): discrete
+    architectures by index, or a relaxed weight table through the mixed path; ``train`` is
+    the training minibatch a second-order DARTS step unrolls on."""
+
+    def __init__(self, supernet, params: ArchParams, relaxation: MicroRelaxation | None,
+                 task, runtime: Runtime, valid: tuple, train: tuple | None = None,
+                 lr: float = 0.0, weight_decay: float = 0.0):
+        self.supernet, self.params, self.relaxation = supernet, params, relaxation
+        self.task, self.runtime = task, runtime
+        self.valid, self.train = valid, train
+        self.lr, self.weight_decay = lr, weight_decay
+
+    def _loss(self, choice, batch) -> torch.Tensor:
+        x, y = batch
+        with self.runtime.autocast():
+            logits = self.supernet(x, choice)
+        return self.task.loss(logits.float(), y)
+
+    @torch.no_grad()
+    def loss(self, index: torch.Tensor) -> float:
+        with batch_statistics(self.supernet):
+            return float(self._loss(self.params.to_arch(index), self.valid))
+
+    def relaxed_loss(self, weights: torch.Tensor) -> torch.Tensor:
+        with batch_statistics(self.supernet):
+            return self._loss(self.relaxation.op_weights(weights), self.valid)
+
+    def second_order_grad(self, params: ArchParams, xi: float) -> tuple[torch.Tensor, float]:
+        """DARTS's unrolled gradient: ``w' = w - xi (grad_w L_train + wd w)``, then
+        ``grad_alpha L_val(w', alpha) - xi (grad_alpha L_train(w+) - grad_alpha L_train(w-))
+        / 2 eps`` with ``w+- = w +- eps grad_w' L_val``, ``eps = 0.01 / |grad_w' L_val|``;
+        ``xi`` 0 takes the weights' learning rate. The weights are restored afterwards."""
+        xi = xi or self.lr
+        weights = [p for p in self.supernet.parameters() if p.requires_grad]
+        saved = [w.detach().clone() for w in weights]
+        with batch_statistics(self.supernet):
+            mix = self.relaxation.op_weights(params.probs().detach())
+            grads = torch.autograd.grad(self._loss(mix, self.train), weights, allow_unused=True)
+            with torch.no_grad():
+                for w, g in zip(weights, grads, strict=True):
+                    w.sub_(xi * ((0 if g is None else g) + self.weight_decay * w))
+            val = self._loss(self.relaxation.op_weights(params.probs()), self.valid)
+            d_alpha, *d_w = torch.autograd.grad(val, [params.alpha, *weights], allow_unused=True)
+            d_w = [torch.zeros_like(w) if g is None else g for w, g in zip(weights, d_w,
+                                                                         strict=True)]
+            eps = 0.01 / float(torch.sqrt(sum((g ** 2).sum() for g in d_w)).clamp_min(1e-12))
+            hessian = []
+            for sign in (1.0, -1.0):
+                with torch.no_grad():
+                    for w, s, g in zip(weights, saved, d_w, strict=True):
+                        w.copy_(s + sign * eps * g)
+                loss = self._loss(self.relaxation.op_weights(params.probs()), self.train)
+                hessian.append(torch.autograd.grad(loss, params.alpha)[0])
+        with torch.no_grad():
+            for w, s in zip(weights, saved, strict=True):
+                w.copy_(s)
+        return d_alpha - xi * (hessian[0] - hessian[1]) / (2 * eps), float(val.detach())
+
+
+class RelaxedSearch:
+    """``nao ws --controller darts|snas|sf|relax|ram``; scikit-learn style: parameters in
+    ``__init__``, :meth:`fit` learns ``alpha`` and the shared weights, then ``best_arch_``,
+    ``best_valid_``, ``history_``, ``params_`` (the :class:`ArchParams`). ``controller_options``
+    are the ``--set`` options (:func:`split_options`)."""
+
+    def __init__(self, space: SearchSpace, controller: str = "darts", *, epochs: int = 20,
+                 channels: int = NETWORK.channels, layers: int = NETWORK.layers,
+                 stem_stride: int = NETWORK.stem_stride, batch_size: int = NETWORK.batch_size,
+                 eval_batches: int = EVAL_BATCHES, lr_max: float = LR_MAX,
+                 lr_min: float = LR_MIN, momentum: float = MOMENTUM,
+                 weight_decay: float = WEIGHT_DECAY, grad_clip: float = GRAD_CLIP,
+                 controller_options: dict | None = None, device: str = "auto",
+                 threads: int | None = None, random_state: int | None = 0,
+                 out_dir: str | Path | None = None, resume: bool = False, progress: bool = True):
+        self.space = space
+        self.controller = controller
+        self.epochs = epochs
+        self.channels = channels
+        self.layers = layers
+        self.stem_stride = stem_stride
+        self.batch_size = batch_size
+        self.eval_batches = eval_batches
+        self.lr_max = lr_max
+        self.lr_min = lr_min
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.controller_options = controller_options
+        self.device = device
+        self.threads = threads
+        self.random_state = random_state
+        self.out_dir = out_dir
+        self.resume = resume
+        self.progress = progress
+
+    # ----- set-up ------------------------------------------------------------------------------
+    def network(self) -> NetworkOptions:
+        return NetworkOptions(self.channels, self.layers, self.stem_stride, self.batch_size)
+
+    def check(self) -> tuple[dict, Estimator]:
+        """The shared options and the method, or a one-line :class:`ConfigError` for a bad
+        option, before any data is loaded."""
+        if self.controller not in ESTIMATORS:
+            raise ConfigError(f"unknown relaxed controller {self.controller!r}; choose one of "
+                              f"{', '.join(RELAXED_CONTROLLERS)}")
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
+        if self.eval_batches < 1:
+            raise ConfigError(f"eval_batches must be at least 1, got {self.eval_batches}")
+        self.network().check()
+        check_resume(self.resume, self.out_dir)
+        shared, method = split_options(self.controller, self.controller_options)
+        shared = {"arch_lr": ARCH_LR, "arch_weight_decay": ARCH_WEIGHT_DECAY,
+                  "warmup_epochs": WARMUP_EPOCHS, **shared}
+        check_float("nao ws", "arch_lr", shared["arch_lr"], low=0.0, low_open=True)
+        check_float("nao ws", "arch_weight_decay", shared["arch_weight_decay"], low=0.0)
+        check_int("nao ws", "warmup_epochs", shared["warmup_epochs"], low=0,
+                  high=self.epochs - 1)
+        estimator = self._estimator(method)
+        if estimator.needs_relaxation and not relaxable(self.space):
+            raise ConfigError(f"--controller {self.controller} runs the supernet's mixed ops, "
+                              f"which only enas-micro has (not {self.space.name}); use "
+                              "--space enas-micro or --controller sf, relax or ram")
+        return shared, estimator
+
+    def _estimator(self, method: dict) -> Estimator:
+        cls = ESTIMATORS[self.controller]
+        extra = {"seed": self._seed()} if "seed" in inspect.signature(cls.__init__).parameters \
+            else {}
+        return cls(**method, **extra)
+
+    def _seed(self) -> int:
+        return 0 if self.random_state is None else int(self.random_state)
+
+    def _config(self, data: ImageData, shared: dict, method: dict) -> dict:
+        return {"space": self.space.name, "controller": self.controller, "data": data.name,
+                "seed": self.random_state, "epochs": self.epochs, **self.network().to_dict(),
+                "eval_batches": self.eval_batches, "lr_max": self.lr_max, "lr_min": self.lr_min,
+                "momentum": self.momentum, "weight_decay": self.weight_decay,
+                "grad_clip": self.grad_clip, "controller_options": {**shared, **method}}
+
+    # ----- the loop ----------------------------------------------------------------------------
+    def fit(self, data: ImageData) -> RelaxedSearch:
+        shared_opts, estimator = self.check()
+        _, method_opts = split_options(self.controller, self.controller_options)
+        require(self.space, Buildable, "weight sharing (nao ws)")
+        task = ImageClassification(data)
+        n_batches = task.n_train_batches(self.batch_size)
+        if n_batches < 1 or len(data.valid) < self.batch_size:
+            raise ConfigError(f"batch size {self.batch_size} exceeds the {len(data.train)} "
+                              f"training or {len(data.valid)} validation images; lower "
+                              "--batch-size")
+        record = RunRecord.open(self.out_dir, self._config(data, shared_opts, method_opts),
+                                self.resume, WHAT, CHECKPOINT_KEYS)
+        seed = self._seed()
+        runtime = Runtime(self.device, self.threads)
+        supernet = build_supernet(self.space, self.network(), task, seed, runtime)
+        shared = SharedWeights.sgd(supernet, task, runtime, epochs=self.epochs,
+                                   batch_size=self.batch_size, lr_max=self.lr_max,
+                                   lr_min=self.lr_min, momentum=self.momentum,
+                                   weight_decay=self.weight_decay, grad_clip=self.grad_clip,
+                                   seed=seed)
+        params = ArchParams(self.space).to(runtime.device)
+        relaxation = MicroRelaxation(self.space, params) if estimator.needs_relaxation else None
+        estimator.bind(params)
+        arch_optimizer = torch.optim.Adam([params.alpha], lr=shared_opts["arch_lr"],
+                                          betas=ARCH_BETAS,
+                                          weight_decay=shared_opts["arch_weight_decay"])
+        gens = {name: torch.Generator().manual_seed(seed + k) for k, name in
+                enumerate(("sample_gen", "valid_gen", "eval_gen", "log_gen"), start=1)}
+        evaluator = SupernetEvaluator(supernet, data, task=task, batch_size=self.batch_size,
+                                      n_batches=self.eval_batches, runtime=runtime,
+                                      generator=gens["eval_gen"])
+        wall_before = 0.0
+
+        def load(state: dict) -> None:
+            nonlocal wall_before
+            shared.load_state_dict(state)
+            with torch.no_grad():
+                params.alpha.copy_(state["alpha"])
+            arch_optimizer.load_state_dict(state["arch_optimizer"])
+            estimator.load_state_dict(state["estimator"])
+            for name, gen in gens.items():
+                gen.set_state(state[name])
+            wall_before = float(state["wall_s"])
+
+        record.restore(load)
+        history, start_epoch = record.history(), record.start_epoch
+        started = time.perf_counter()
+        epochs_bar = progress_bar(self.progress, total=self.epochs, initial=start_epoch,
+                                  unit="epoch", desc=f"ws {self.controller} on {data.name}")
+        try:
+            for epoch in range(start_epoch, self.epochs):
+                tick = time.perf_counter()
+                lr = shared.lr
+                estimator.new_epoch(epoch, self.epochs)
+                search_alpha = epoch >= shared_opts["warmup_epochs"]
+                with progress_bar(self.progress, total=n_batches, unit="batch", leave=False,
+                                  desc=f"epoch {epoch + 1}/{self.epochs}") as bar:
+                    loss, acc, info = self._epoch(shared, params, relaxation, estimator,
+                                                  arch_optimizer, data, gens, search_alpha, bar)
+                derived = self._derive(params, relaxation)
+                valid_derived = evaluator.evaluate_many([derived])[0].valid
+                samples = [params.to_arch(params.sample(gens["log_gen"]))
+                           for _ in range(LOG_SAMPLES)]
+                valid_sampled = float(np.mean([e.valid for e in
+                                               evaluator.evaluate_many(samples)]))
+                entropy = float(params.entropy().detach())
+                wall = wall_before + time.perf_counter() - started
+                history.append({
+                    "epoch": epoch + 1, "lr": lr, "train_loss": loss, "train_acc": acc,
+                    "entropy": entropy, "valid_derived": valid_derived,
+                    "valid_sampled": valid_sampled, "alpha_steps": search_alpha, **info,
+                    "derived_arch": self.space.to_string(derived),
+                    "epoch_s": round(time.perf_counter() - tick, 3), "wall_s": round(wall, 3),
+                })
+                record.end_epoch(epoch + 1, history, lambda wall=wall: {
+                    **shared.state_dict(), "alpha": params.alpha.detach().clone(),
+                    "arch_optimizer": arch_optimizer.state_dict(),
+                    "estimator": estimator.state_dict(),
+                    **{name: gen.get_state() for name, gen in gens.items()}, "wall_s": wall,
+                })
+                epochs_bar.set_postfix(loss=f"{loss:.3f}", entropy=f"{entropy:.1f}",
+                                       valid=f"{valid_derived:.3f}", refresh=False)
+                epochs_bar.update(1)
+        finally:
+            epochs_bar.close()
+        derived = self._derive(params, relaxation)
+        self.candidates_ = final_pick(evaluator, [derived], 1)
+        self.best_arch_, self.best_valid_ = self.candidates_[0]
+        self.history_ = history
+        self.params_ = params
+        self.estimator_ = estimator
+        self.supernet_ = supernet
+        self.runtime_ = runtime
+        self.options_ = {**shared_opts, **method_opts}
+        self.wall_s_ = wall_before + time.perf_counter() - started
+        return self
+
+    def _derive(self, params: ArchParams, relaxation: MicroRelaxation | None) -> Arch:
+        """darts: DARTS's top-2 inputs rule; the others: the mode of ``p_alpha``."""
+        if self.controller == "darts" and relaxation is not None:
+            return relaxation.derive_top2()
+        return params.derive()
+
+    def _epoch(self, shared: SharedWeights, params: ArchParams,
+               relaxation: MicroRelaxation | None, estimator: Estimator,
+               arch_optimizer: torch.optim.Optimizer, data: ImageData, gens: dict,
+               search_alpha: bool, bar) -> tuple[float, float, dict]:
+        """One epoch of alternating alpha and weight steps; mean training loss and accuracy,
+        and the mean of what the alpha steps report."""
+        supernet, task, runtime = shared.supernet, shared.task, shared.runtime
+        valid = self._valid_batches(data, gens["valid_gen"], runtime)
+        supernet.train()
+        total, hits, seen = 0.0, 0, 0
+        reports: dict[str, list[float]] = {}
+        for x, y in task.train_batches(self.batch_size, shared.generator):
+            x, y = runtime.inputs(x), y.to(runtime.device)
+            if search_alpha:
+                objective = SupernetObjective(supernet, params, relaxation, task, runtime,
+                                              next(valid), (x, y), shared.lr, self.weight_decay)
+                grad, info = estimator.gradient(params, objective, gens["sample_gen"])
+                params.alpha.grad = grad.to(params.alpha.dtype)
+                arch_optimizer.step()
+                for key, value in info.items():
+                    reports.setdefault(key, []).append(float(value))
+            kind, choice = estimator.weight_choice(params, gens["sample_gen"])
+            choice = relaxation.op_weights(choice) if kind == "relaxed" else \
+                params.to_arch(choice)
+            with runtime.autocast():
+                logits = supernet(x, choice)
+                value = task.loss(logits, y)
+            runtime.step(value, shared.optimizer, supernet.parameters(), shared.grad_clip)
+            total += float(value.detach()) * len(y)
+            hits += task.hits(logits, y)
+            seen += len(y)
+            if bar is not None:
+                bar.update(1)
+        shared.scheduler.step()
+        return total / seen, hits / seen, {k: float(np.mean(v)) for k, v in reports.items()}
+
+    def _valid_batches(self, data: ImageData, generator: torch.Generator, runtime: Runtime):
+        """Endless shuffled validation minibatches (one alpha step each), reshuffled each pass."""
+        while True:
+            for x, y in batches(data, data.valid, self.batch_size, shuffle=True,
+                                generator=generator, drop_last=True):
+                yield runtime.inputs(x), y.to(runtime.device)
+
+    # ----- report ------------------------------------------------------------------------------
+    def result(self, data: ImageData) -> dict:
+        """The ``nao ws --json`` object: the pool-based controllers' keys (``pool_size`` is
+        ``None``: there is no pool) plus the final entropy and the options used."""
+        return {
+            "space": self.space.name, "controller": self.controller, "data": data.summary(),
+            "seed": self.random_state, "epochs": self.epochs, **self.network().to_dict(),
+            "pool_size": None, "device": str(self.runtime_.device),
+            "best": {"arch": self.space.to_string(self.best_arch_), "valid": self.best_valid_},
+            "candidates": [{"arch": self.space.to_string(a), "valid": v}
+                           for a, v in self.candidates_],
+            "entropy": float(self.params_.entropy().detach()), "options": self.options_,
+            "history": self.history_, "wall_s": round(self.wall_s_, 3),
+            "out": None if self.out_dir is None else str(self.out_dir),
+        }
