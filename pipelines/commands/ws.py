@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from nao.errors import ConfigError
 from search_spaces import get_space
 from search_spaces.enas_macro import OPTIONS_HELP as MACRO_OPTIONS
 
+from ..oneshot.relaxed_search import CHECKPOINT_KEYS as RELAXED_KEYS
+from ..oneshot.relaxed_search import RELAXED_CONTROLLERS, RelaxedSearch
 from ..oneshot.weight_sharing import (
     CHECKPOINT_KEYS,
     CONTROLLERS,
@@ -30,12 +33,16 @@ def register(sub) -> None:
         description="Train a supernet's shared weights on children from a pool, score the pool "
                     "on validation batches with those weights, let the controller (nao, rl or "
                     "random) propose the next pool; pick the best by validation accuracy with "
-                    "the shared weights. The test split is never used.")
+                    "the shared weights. The relaxed controllers (darts, snas, sf, relax, "
+                    "ram) learn a distribution over architectures by gradient instead and pick "
+                    "its mode. The test split is never used.")
     p.add_argument("--space", default=DEFAULT_SPACE,
                    help=f"a search space with a supernet (default {DEFAULT_SPACE}); "
                         f"{MACRO_OPTIONS}")
-    p.add_argument("--controller", default="nao", choices=CONTROLLERS,
-                   help="what proposes architectures (default nao)")
+    p.add_argument("--controller", default="nao", choices=CONTROLLERS + RELAXED_CONTROLLERS,
+                   help="what proposes architectures (default nao); darts, snas, sf, relax, "
+                        "ram: gradient-based (--set arch_lr=, warmup_epochs=, darts.order=2, "
+                        "snas.tau_min=, sf.baseline_decay=, relax.hidden=, ram.decisions=)")
     p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
                    help=f"epochs of shared-weight training (default {DEFAULT_EPOCHS})")
     p.add_argument("--pool-size", type=positive_int, default=POOL_SIZE,
@@ -53,8 +60,24 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
+def relaxed_search(args: argparse.Namespace, space) -> RelaxedSearch:
+    """A relaxed controller's search; the pool options are refused (it has no pool)."""
+    if args.controller_every is not None or args.pool_size != POOL_SIZE:
+        raise ConfigError(f"--controller {args.controller} has no pool: drop --pool-size and "
+                          "--controller-every (they are for nao, rl and random)")
+    search = RelaxedSearch(
+        space, args.controller, epochs=args.epochs, **NetworkOptions.from_args(args).to_dict(),
+        controller_options=parse_settings(args.settings) or None, device=args.device,
+        threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,
+        progress=not args.quiet)
+    search.check()  # reject bad options before loading data
+    return search
+
+
 def run(args: argparse.Namespace):
     space = get_space(args.space)
+    if args.controller in RELAXED_CONTROLLERS:
+        return finish(args, relaxed_search(args, space), RELAXED_KEYS)
     search = WeightSharingSearch(
         space, args.controller, epochs=args.epochs,
         **NetworkOptions.from_args(args).to_dict(), pool_size=args.pool_size,
@@ -63,8 +86,13 @@ def run(args: argparse.Namespace):
         threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,
         progress=not args.quiet)
     search.policy()  # reject bad options before loading data
+    return finish(args, search, CHECKPOINT_KEYS)
+
+
+def finish(args: argparse.Namespace, search, keys: tuple[str, ...]):
+    """Run a checked search under ``--out`` and report it."""
     try:
-        with claim_out(args, WHAT, CHECKPOINT_KEYS):
+        with claim_out(args, WHAT, keys):
             data = load(args)
             out = search.fit(data).result(data)
     except KeyboardInterrupt:
