@@ -28,7 +28,7 @@ ROOMS = {
     "pipelines": set(),
     "pipelines.options": set(),
     "pipelines.strategies": {"pipelines.options"},
-    "pipelines.search": {"pipelines.strategies"},
+    "pipelines.search": {"pipelines.strategies", "pipelines.training"},  # TrainEvaluator
     "pipelines.training": set(),
     "pipelines.viz": set(),
     "pipelines.oneshot": {"pipelines.search", "pipelines.training", "pipelines.strategies",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from search_spaces import require
 from search_spaces.base import Arch, SearchSpace, Tabular
@@ -28,6 +29,11 @@ class Evaluator(ABC):
 
     def evaluate_many(self, archs: Sequence[Arch]) -> list[Evaluation]:
         return [self.evaluate(a) for a in archs]
+
+    def task(self, arch: Arch) -> Callable[[], Evaluation]:
+        """A picklable call that scores ``arch`` in another process (a local worker or a dask
+        worker); an evaluator that holds much (a table, a network) sends a small job instead."""
+        return partial(self.evaluate, arch)
 
 
 class TableEvaluator(Evaluator):

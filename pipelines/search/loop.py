@@ -10,6 +10,7 @@ from nao.errors import NaoError
 from search_spaces.base import Arch, SearchSpace, Tabular
 
 from ..strategies.base import Strategy
+from .engine import Engine, SerialEngine
 from .evaluators import Evaluation, Evaluator
 from .store import Store, key_text
 
@@ -67,55 +68,81 @@ def pick_record(arch: str, valid: float, test: float | None, query: int, benchma
 def run_search(space: SearchSpace, strategy: Strategy, evaluator: Evaluator, budget: int, *,
                strategy_name: str = "", seed: int | None = None, store: Store | None = None,
                on_query: Callable[[HistoryEntry], None] | None = None,
-               max_stalls: int = 50) -> SearchResult:
+               max_stalls: int = 50, engine: Engine | None = None) -> SearchResult:
     """Run until ``budget`` distinct architectures (by canonical key) have been evaluated.
 
     Architectures already in ``store`` (a resumed run) are answered from it; repeats within
     the run are told their known score without counting against the budget.
+
+    ``engine`` says where children are evaluated (default: here, in whole asks, see
+    :class:`SerialEngine`). With a parallel engine the loop keeps ``engine.capacity`` children
+    running: each one that finishes is stored and told at once, and the strategy is asked for
+    more whenever fewer than that are running (a strategy that plans in rounds, like NAO, is
+    asked again when its round has drained, and is told as results arrive). An architecture
+    asked while an equal one is running is told that one's score when it comes.
     """
     start = time.perf_counter()
+    engine = engine or SerialEngine(evaluator)
     stored = store.evaluations() if store is not None else {}
     known: dict[str, Evaluation] = {}
     history: list[HistoryEntry] = []
+    running: dict[str, Arch] = {}  # submitted to the engine, not finished
+    order: dict[str, int] = {}  # key -> when it was taken up, so a batch is recorded in ask order
+    waiting: list[tuple[Arch, str]] = []  # asked and not told yet
     stalls = 0
-    while len(history) < budget:
-        n = max(1, min(strategy.ask_size, budget - len(history)))
-        asked = strategy.ask(n)
-        todo: list[tuple[Arch, str]] = []
-        taken = set(known)
-        for arch in asked:
-            key = key_text(space.canonical(arch))
-            if key not in taken:
-                taken.add(key)
-                todo.append((arch, key))
-        todo = todo[: budget - len(history)]
-        fresh = [(a, k) for a, k in todo if k not in stored]
-        results = dict(zip([k for _, k in fresh],
-                           evaluator.evaluate_many([a for a, _ in fresh]), strict=True))
-        for arch, key in todo:
-            if key in stored:
-                s = stored[key]
-                evaluation = Evaluation(s.valid, s.test, s.info)
-            else:
-                evaluation = results[key]
-                if store is not None:
+    try:
+        while len(history) < budget:
+            room = budget - len(history) - len(running)
+            asked_now = False
+            finished: list[tuple[str, Arch, Evaluation, bool]] = []  # ..., evaluated here
+            if room > 0 and len(running) < engine.capacity:
+                asked_now = True
+                asked = strategy.ask(max(1, min(strategy.ask_size, room)))
+                todo: list[tuple[Arch, str]] = []
+                taken = set(known) | set(running)
+                for arch in asked:
+                    key = key_text(space.canonical(arch))
+                    waiting.append((arch, key))
+                    if key not in taken:
+                        taken.add(key)
+                        todo.append((arch, key))
+                for arch, key in todo[:room]:
+                    order[key] = len(order)
+                    if key in stored:
+                        s = stored[key]
+                        finished.append((key, arch, Evaluation(s.valid, s.test, s.info), False))
+                    else:
+                        running[key] = arch
+                        engine.submit(key, arch)
+                # asked beyond the budget: never evaluated, so never told
+                pending = set(known) | set(running) | {f[0] for f in finished}
+                waiting = [(a, k) for a, k in waiting if k in pending]
+                stalls = 0 if todo else stalls + 1
+            if running:
+                finished += [(key, running.pop(key), evaluation, True)
+                             for key, evaluation in engine.wait()]
+            for key, arch, evaluation, fresh in sorted(finished, key=lambda f: order[f[0]]):
+                if fresh and store is not None:
                     store.add(space.canonical(arch), space.to_string(arch), evaluation.valid,
                               evaluation.test, evaluation.info)
-            known[key] = evaluation
-            entry = HistoryEntry(len(history) + 1, space.to_string(arch), evaluation.valid,
-                                 evaluation.test)
-            history.append(entry)
-            if on_query is not None:
-                on_query(entry)
-        told = [a for a in asked if key_text(space.canonical(a)) in known]
-        strategy.tell(told, [known[key_text(space.canonical(a))].valid for a in told])
-        stalls = 0 if todo else stalls + 1
-        if stalls >= max_stalls:
-            raise SearchStalledError(
-                f"{strategy_name or type(strategy).__name__} proposed only already-evaluated "
-                f"architectures {max_stalls} times in a row after {len(history)} queries; "
-                "the space may be exhausted (lower --budget)", queries=len(history)
-            )
+                known[key] = evaluation
+                entry = HistoryEntry(len(history) + 1, space.to_string(arch), evaluation.valid,
+                                     evaluation.test)
+                history.append(entry)
+                if on_query is not None:
+                    on_query(entry)
+            told = [(a, k) for a, k in waiting if k in known]
+            waiting = [(a, k) for a, k in waiting if k not in known]
+            if told or asked_now:
+                strategy.tell([a for a, _ in told], [known[k].valid for _, k in told])
+            if stalls >= max_stalls:
+                raise SearchStalledError(
+                    f"{strategy_name or type(strategy).__name__} proposed only already-evaluated "
+                    f"architectures {max_stalls} times in a row after {len(history)} queries; "
+                    "the space may be exhausted (lower --budget)", queries=len(history)
+                )
+    finally:
+        engine.close()
     return summarize(space, history, strategy_name, seed, time.perf_counter() - start)
 
 

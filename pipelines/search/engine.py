@@ -1,0 +1,203 @@
+"""Where the children of a search are evaluated: in this process, in local worker processes
+(joblib's loky), or on a dask.distributed cluster. The search loop is the same for all three:
+it submits architectures, waits for whichever finish first, stores and tells them at once, and
+asks for replacements (Archai's split of a synchronous and an asynchronous evaluator behind one
+interface: a local run and a cluster differ in this one object).
+
+A worker that dies mid-training (killed, out of memory, a machine gone) loses only the child it
+was training: a local engine starts a fresh pool and submits that child again, and dask's
+scheduler reassigns it to another worker on its own. Every child already finished is in the
+store by then.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from nao.errors import ConfigError, NaoError
+from search_spaces.base import Arch
+
+from .evaluators import Evaluation, Evaluator
+
+RETRIES = 3  # a child whose worker died is submitted again this many times at most
+CONNECT_TIMEOUT_S = 10  # reaching a dask scheduler
+DASK_INSTALL = "pip install -e '.[dask]'"
+
+
+class WorkerLostError(NaoError):
+    """A child's worker died more often than :data:`RETRIES` allows."""
+
+
+class Engine(ABC):
+    """Runs evaluations of architectures, possibly many at once."""
+
+    @property
+    @abstractmethod
+    def capacity(self) -> int:
+        """How many children can train at once: the loop keeps this many submitted."""
+
+    @abstractmethod
+    def submit(self, key: str, arch: Arch) -> None:
+        """Start evaluating ``arch`` (``key``: its canonical key, unique among those running)."""
+
+    @abstractmethod
+    def wait(self) -> list[tuple[str, Evaluation]]:
+        """Block until at least one submitted evaluation is done; return every one done so far
+        (a child's own error is raised here)."""
+
+    def close(self) -> None:  # noqa: B027 - nothing to release by default
+        """Cancel what is still running and release the workers."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class SerialEngine(Engine):
+    """Everything in this process: :meth:`wait` scores all that was submitted with one
+    ``evaluate_many`` call, so the loop asks, evaluates and tells in whole batches (the results
+    of a seed are exactly those of a loop without an engine)."""
+
+    capacity = 1
+
+    def __init__(self, evaluator: Evaluator):
+        self.evaluator = evaluator
+        self.pending: list[tuple[str, Arch]] = []
+
+    def submit(self, key: str, arch: Arch) -> None:
+        self.pending.append((key, arch))
+
+    def wait(self) -> list[tuple[str, Evaluation]]:
+        batch, self.pending = self.pending, []
+        results = self.evaluator.evaluate_many([a for _, a in batch])
+        return [(k, r) for (k, _), r in zip(batch, results, strict=True)]
+
+
+class LocalEngine(Engine):
+    """``workers`` local processes (joblib's loky executor: processes started fresh, so torch's
+    threads in this one do not matter); results are taken as they finish."""
+
+    def __init__(self, evaluator: Evaluator, workers: int):
+        from joblib.externals.loky import ProcessPoolExecutor
+
+        self.evaluator = evaluator
+        self.workers = workers
+        self._pool_class = ProcessPoolExecutor
+        self._pool = ProcessPoolExecutor(max_workers=workers)
+        self.futures: dict = {}  # future -> (key, arch, tries)
+
+    @property
+    def capacity(self) -> int:
+        return self.workers
+
+    def submit(self, key: str, arch: Arch, tries: int = 0) -> None:
+        self.futures[self._pool.submit(self.evaluator.task(arch))] = (key, arch, tries)
+
+    def wait(self) -> list[tuple[str, Evaluation]]:
+        from joblib.externals.loky import FIRST_COMPLETED, BrokenProcessPool, wait
+
+        done, _ = wait(list(self.futures), return_when=FIRST_COMPLETED)
+        out, lost = [], []
+        for future in done:
+            key, arch, tries = self.futures.pop(future)
+            try:
+                out.append((key, future.result()))
+            except BrokenProcessPool:
+                lost.append((key, arch, tries))
+        if lost:  # a worker died: the pool is broken, so every unfinished child starts again
+            lost += [v for f, v in self.futures.items() if not f.done() or _broken(f)]
+            survivors = {f: v for f, v in self.futures.items() if f.done() and not _broken(f)}
+            self._pool.shutdown(wait=False, kill_workers=True)
+            self._pool = self._pool_class(max_workers=self.workers)
+            self.futures = survivors
+            for key, arch, tries in lost:
+                if tries >= RETRIES:
+                    raise WorkerLostError(f"the worker training {key} died {tries + 1} times; "
+                                          "check its memory use (fewer --workers) and the "
+                                          "machine's logs")
+                self.submit(key, arch, tries + 1)
+        return out
+
+    def close(self) -> None:
+        for future in self.futures:
+            future.cancel()
+        self._pool.shutdown(wait=False, kill_workers=True)
+        self.futures = {}
+
+
+def _broken(future) -> bool:
+    from joblib.externals.loky import BrokenProcessPool
+
+    return isinstance(future.exception(), BrokenProcessPool)
+
+
+class DaskEngine(Engine):
+    """Children sent to a dask.distributed cluster at ``address`` (``tcp://HOST:PORT``, started
+    with dask's own ``dask scheduler`` / ``dask worker``; see docs/cluster.md). The scheduler
+    moves a dead worker's child to another worker by itself."""
+
+    def __init__(self, evaluator: Evaluator, address: str):
+        distributed = import_distributed()
+        self.evaluator = evaluator
+        self.address = address
+        try:
+            self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S,
+                                             set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            why = (str(exc).splitlines() or [""])[0]
+            raise ConfigError(f"--scheduler {address}: cannot reach a dask scheduler there "
+                              f"({type(exc).__name__}: {why}); start one with 'dask scheduler' and workers with 'dask worker "
+                              "ADDRESS' (docs/cluster.md), or check the address") from None
+        self._wait = distributed.wait
+        self.futures: dict = {}  # future -> key
+
+    @property
+    def capacity(self) -> int:
+        return max(1, sum(self.client.nthreads().values()))
+
+    def submit(self, key: str, arch: Arch) -> None:
+        future = self.client.submit(self.evaluator.task(arch), pure=False)
+        self.futures[future] = key
+
+    def wait(self) -> list[tuple[str, Evaluation]]:
+        done, _ = self._wait(list(self.futures), return_when="FIRST_COMPLETED")
+        out = []
+        for future in done:
+            key = self.futures.pop(future)
+            try:
+                out.append((key, future.result()))
+            except Exception as exc:
+                if type(exc).__name__ == "KilledWorker":
+                    raise WorkerLostError(f"dask workers died several times while training "
+                                          f"{key}; check their memory and logs") from None
+                raise
+        return out
+
+    def close(self) -> None:
+        for future in self.futures:
+            future.cancel()
+        self.futures = {}
+        self.client.close()
+
+
+def import_distributed():
+    """``dask.distributed``, or the one-line error saying how to install it."""
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(f"--scheduler needs dask.distributed, which is not installed; "
+                          f"install it with {DASK_INSTALL}") from None
+    return distributed
+
+
+def make_engine(evaluator: Evaluator, workers: int = 1, scheduler: str | None = None) -> Engine:
+    """The engine the options name: a scheduler address, else ``workers`` local processes
+    (1: this process)."""
+    if scheduler is not None:
+        return DaskEngine(evaluator, scheduler)
+    if workers > 1:
+        return LocalEngine(evaluator, workers)
+    return SerialEngine(evaluator)
+
