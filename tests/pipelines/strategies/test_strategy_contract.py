@@ -28,7 +28,8 @@ OPTIONS: dict[str, dict] = {
 }
 # the command-line name each space family is tested under: small options where one is large
 SPACE_NAMES = [{"nasbench-graph": "nasbench-graph:cora",
-                "enas-macro": "enas-macro:layers=6,ops=conv5+sep5+avg"}.get(f, f)
+                "enas-macro": "enas-macro:layers=6,ops=conv5+sep5+avg",
+                "enas-rnn": "enas-rnn:nodes=4"}.get(f, f)
                for f in available()]
 ROUNDS = 3  # NAO's first round is its random start; two more fit and decode
 
