@@ -289,7 +289,7 @@ class Relax(Estimator):
         self.optimizer.zero_grad(set_to_none=True)
         variance.backward(inputs=list(self.control.parameters()))
         self.optimizer.step()
-        return grad, {"alpha_loss": loss, "relax_sq": float(variance)}
+        return grad, {"alpha_loss": loss, "relax_sq": float(variance.detach())}
 
     def state_dict(self):
         if self.control is None:
