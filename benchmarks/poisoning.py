@@ -178,13 +178,12 @@ def run(config: dict, out: Path, progress=print) -> list[dict]:
         else:
             todo.append((s, c))
     progress(f"trainings: {sum(len(picks[p]['picks']) for p in todo)} to run")
-    units = [(s, c, k, arch) for s, c in todo for k, arch in enumerate(picks[s, c]["picks"])]
-    results = jobs(delayed(train)(config, s, arch, config["seed"] + k) for s, c, k, arch in units)
-    for s, c in todo:
-        trained[s, c] = [r for (s2, c2, _, _), r in zip(units, results, strict=True)
-                         if (s2, c2) == (s, c)]
-        save(runs / f"train-set{s}-{c}.json", train_config(config, picks[s, c]["picks"]),
-             trained[s, c])
+    for s, c in todo:  # saved one row at a time, so an interrupted run keeps the rows it finished
+        arch_texts = picks[s, c]["picks"]
+        trained[s, c] = jobs(delayed(train)(config, s, arch, config["seed"] + k)
+                             for k, arch in enumerate(arch_texts))
+        save(runs / f"train-set{s}-{c}.json", train_config(config, arch_texts), trained[s, c])
+        progress(f"trained set {s} {c}")
     rows = []
     for s, c in pairs:
         children = trained[s, c]
