@@ -149,7 +149,7 @@ def test_show_quiet_prints_only_the_picture_path_and_json_is_unchanged(capsys, t
         ("nasbench-graph: cora", ["unknown NAS-Bench-Graph dataset ' cora'"]),
         ("enas-micro:foo", ["enas-micro takes no option after ':' (got 'foo')"]),
         ("enas-micro:", ["enas-micro takes no option after ':' (got '')"]),
-        (" ", ["unknown search space ' '", "enas-micro, nasbench-graph"]),
+        (" ", ["unknown search space ' '", "enas-micro", "nasbench-graph"]),
         ("", ["unknown search space ''"]),
         (":cora", ["unknown search space ':cora'"]),
     ],
