@@ -10,13 +10,17 @@ from search_spaces import DEFAULT_SPACE, Tabular, get_space
 from search_spaces.enas_macro import OPTIONS_HELP as MACRO_OPTIONS
 
 from ..options import deep_merge
-from ..search.evaluators import TableEvaluator
+from ..search.engine import DASK_INSTALL, Engine, make_engine
+from ..search.evaluators import Evaluator, TableEvaluator
 from ..search.loop import SearchStalledError, result_from_store, run_search
 from ..search.store import Store
+from ..search.train_evaluator import ChildTraining, DataSpec, TrainEvaluator
 from ..strategies import STRATEGIES, make_strategy
 from ..strategies.nao_strategy import PRESETS
+from ..training.data import DATASETS
 from ..training.run_dir import check_resume, lock_run_dir
-from .common import add_common, parse_settings, positive_int
+from ..training.runtime import DEVICES
+from .common import add_common, parse_settings, positive_float, positive_int
 
 
 def register(sub) -> None:
@@ -34,8 +38,64 @@ def register(sub) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), help="named option set (nao only)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
                    help="strategy option, e.g. --set top_k=20 --set nao_params.epochs=200")
+    add_child_options(p)
     add_common(p)
     p.set_defaults(run=run)
+
+
+def add_child_options(parser: argparse.ArgumentParser) -> None:
+    """Options of a space whose children are trained from scratch (nas-rl), and where."""
+    g = parser.add_argument_group(
+        "children trained from scratch (spaces without a table, e.g. nas-rl:layers=3)")
+    g.add_argument("--data", metavar="NAME",
+                   help=f"data set: {', '.join(DATASETS)} (default digits)")
+    g.add_argument("--data-dir", metavar="DIR",
+                   help="where the data set's files are (every worker reads this path)")
+    g.add_argument("--train-size", type=positive_int, metavar="N",
+                   help="train each child on N training images only (default: all)")
+    g.add_argument("--epochs", type=positive_int,
+                   help=f"epochs each child trains (default {ChildTraining.epochs})")
+    g.add_argument("--batch-size", type=positive_int,
+                   help=f"training minibatch size (default {ChildTraining.batch_size})")
+    g.add_argument("--lr", type=positive_float,
+                   help=f"children's initial learning rate, cosine to 0 (default "
+                        f"{ChildTraining.lr})")
+    g.add_argument("--threads", type=positive_int,
+                   help="torch CPU threads per child (default 1)")
+    g.add_argument("--device", choices=DEVICES, help="where children train (default cpu)")
+    g.add_argument("--workers", type=positive_int, default=1,
+                   help="children trained at once, in local processes (default 1: in this "
+                        "process)")
+    g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="train children on a dask.distributed cluster instead (see "
+                        f"docs/cluster.md; needs {DASK_INSTALL})")
+
+
+CHILD_OPTIONS = ("data", "data_dir", "train_size", "epochs", "batch_size", "lr", "threads",
+                 "device", "scheduler")
+
+
+def make_evaluator(args: argparse.Namespace, space) -> Evaluator:
+    """Table lookup for a tabular space (training options refused), else children trained
+    from scratch on ``--data``."""
+    given = [name for name in CHILD_OPTIONS if getattr(args, name, None) is not None]
+    if isinstance(space, Tabular):
+        if given or args.workers > 1:
+            flag = "--" + (given[0] if given else "workers").replace("_", "-")
+            raise ConfigError(f"{flag} applies to spaces whose children are trained (e.g. "
+                              f"nas-rl); {space.name} is scored by table lookup, so drop it "
+                              "(nao benchmark --workers runs whole searches in parallel)")
+        return TableEvaluator(space)
+    if args.scheduler is not None and args.workers > 1:
+        raise ConfigError("--scheduler sends children to the cluster's workers; drop --workers "
+                          "(start more dask workers instead)")
+    defaults = ChildTraining()
+    training = ChildTraining(
+        epochs=args.epochs or defaults.epochs, batch_size=args.batch_size or defaults.batch_size,
+        lr=args.lr or defaults.lr, threads=args.threads or defaults.threads,
+        device=args.device or defaults.device)
+    data = DataSpec(args.data or "digits", args.data_dir, args.train_size, args.seed)
+    return TrainEvaluator(space, data, training, seed=args.seed)
 
 
 def strategy_options(args: argparse.Namespace) -> dict:
@@ -61,14 +121,27 @@ def run(args: argparse.Namespace):
     check_resume(args.resume, args.out or None)
     space = get_space(args.space)
     check_budget(space, args.budget)
+    evaluator = make_evaluator(args, space)
     options = strategy_options(args)
     strategy = make_strategy(args.strategy, space, random_state=args.seed, **options)
     config = {"space": space.name, "strategy": args.strategy, "seed": args.seed,
               "options": options, "budget": args.budget}
-    if not args.out:
-        result = search_with_progress(args, space, strategy, None)
-        return report(result.to_dict(), space)
-    Store.check_can_open(args.out, args.resume)  # before the directory is created
+    if isinstance(evaluator, TrainEvaluator):  # a resume must train children the same way
+        config["children"] = evaluator.config()
+    if args.out:
+        Store.check_can_open(args.out, args.resume)  # before the directory is created
+    # a cluster that cannot be reached is refused before a run directory is made
+    with make_engine(evaluator, args.workers, args.scheduler) as engine:
+        if not args.out:
+            result = search_with_progress(args, space, strategy, None, evaluator, engine)
+            return report(with_children(result.to_dict(), evaluator), space)
+        return search_into(args, space, strategy, config, evaluator, engine)
+
+
+def search_into(args: argparse.Namespace, space, strategy, config: dict, evaluator: Evaluator,
+                engine: Engine):
+    """The search with ``--out``: every evaluation stored there at once; ``--resume`` goes on
+    from what is stored (or reads a finished search back)."""
     with lock_run_dir(args.out, "search"):
         store = Store.open_run(args.out, config, args.resume)
         try:
@@ -77,10 +150,11 @@ def run(args: argparse.Namespace):
                 result = result_from_store(space, store, args.budget,
                                            strategy_name=args.strategy, seed=args.seed)
             else:
-                result = search_with_progress(args, space, strategy, store)
+                result = search_with_progress(args, space, strategy, store, evaluator,
+                                              engine)
         finally:
             store.close()
-    out = result.to_dict()
+    out = with_children(result.to_dict(), evaluator)
     if stored > args.budget:
         note = (f"{args.out} holds {stored} evaluations; this reports the first {args.budget} "
                 f"(--budget {args.budget}); pass --budget {stored} to report them all")
@@ -90,7 +164,15 @@ def run(args: argparse.Namespace):
     return report(out, space)
 
 
-def search_with_progress(args: argparse.Namespace, space, strategy, store: Store | None):
+def with_children(out: dict, evaluator: Evaluator) -> dict:
+    """The result, with how children were trained when they were."""
+    if isinstance(evaluator, TrainEvaluator):
+        out["children"] = evaluator.config()
+    return out
+
+
+def search_with_progress(args: argparse.Namespace, space, strategy, store: Store | None,
+                         evaluator: Evaluator, engine: Engine):
     """Run the loop with a progress bar on stderr; an interrupt or a stall says truly what was
     kept."""
     bar = None
@@ -108,9 +190,9 @@ def search_with_progress(args: argparse.Namespace, space, strategy, store: Store
             bar.update(1)
 
     try:
-        return run_search(space, strategy, TableEvaluator(space), args.budget,
+        return run_search(space, strategy, evaluator, args.budget,
                           strategy_name=args.strategy, seed=args.seed, store=store,
-                          on_query=on_query)
+                          on_query=on_query, engine=engine)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted; {kept(args, store)}") from None
     except SearchStalledError as exc:
