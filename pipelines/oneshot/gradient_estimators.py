@@ -41,7 +41,7 @@ from .arch_params import NEG_INF, ArchParams, soft
 DARTS_XI = 0.0
 SF_BASELINE_DECAY = 0.9  # ENAS's moving average of the reward
 RELAX_HIDDEN = 32
-RELAX_LR = 1e-3  # Adam on phi
+RELAX_LR = 3e-3  # Adam on phi
 RELAX_TEMPERATURE = 0.5  # the Gumbel-softmax temperature of the control variate's input
 RAM_DECISIONS = 4  # decisions marginalized per step (of 40 on enas-micro)
 SNAS_TAU_MAX = 1.0
@@ -107,14 +107,20 @@ def conditional_gumbel(log_p: torch.Tensor, index: torch.Tensor, mask: torch.Ten
 
 
 class ControlVariate(nn.Module):
-    """RELAX's ``c_phi``: a small MLP on the flattened relaxed sample."""
+    """RELAX's ``c_phi``: a learnt constant plus a small MLP on the flattened relaxed sample.
+    The MLP's output layer starts at zero, so before any training ``c_phi`` is a constant and
+    RELAX is SF with that constant as baseline; training can only lower the variance from there
+    (a random MLP instead starts with a variance many times SF's)."""
 
     def __init__(self, n_inputs: int, hidden: int = RELAX_HIDDEN):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(n_inputs, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+        self.offset = nn.Parameter(torch.zeros(()))
 
     def forward(self, relaxed: torch.Tensor) -> torch.Tensor:
-        return self.net(relaxed.reshape(1, -1)).reshape(())
+        return self.offset + self.net(relaxed.reshape(1, -1)).reshape(())
 
 
 def relax_grad(params: ArchParams, loss_of: Callable[[torch.Tensor], float],
@@ -273,6 +279,7 @@ class Relax(Estimator):
         self.seed = seed
         self.control: ControlVariate | None = None
         self.optimizer: torch.optim.Optimizer | None = None
+        self.started = False  # the constant starts at the first sampled loss
 
     def bind(self, params: ArchParams) -> None:
         if self.control is None:
@@ -283,6 +290,10 @@ class Relax(Estimator):
 
     def gradient(self, params, objective, generator):
         self.bind(params)
+        if not self.started:
+            with torch.no_grad():
+                self.control.offset.fill_(objective.loss(params.sample(generator)))
+            self.started = True
         grad, estimate, _index, loss = relax_grad(params, objective.loss, self.control,
                                                   self.temperature, generator)
         variance = (estimate ** 2).sum()
@@ -294,7 +305,8 @@ class Relax(Estimator):
     def state_dict(self):
         if self.control is None:
             return {}
-        return {"control": self.control.state_dict(), "optimizer": self.optimizer.state_dict()}
+        return {"control": self.control.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "started": self.started}
 
     def load_state_dict(self, state):
         if not state:
@@ -303,6 +315,7 @@ class Relax(Estimator):
             raise ConfigError("relax: bind(params) before restoring the control variate")
         self.control.load_state_dict(state["control"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.started = bool(state["started"])
 
 
 class Ram(Estimator):

@@ -87,6 +87,8 @@ def test_unbiased_estimators_average_to_the_exact_gradient_of_the_expected_loss(
     torch.manual_seed(0)
     control = ControlVariate(params.alpha.numel(), 8)  # any fixed c_phi keeps RELAX unbiased
     with torch.no_grad():  # a steep one, so that a wrong correction term shows as a bias
+        torch.nn.init.normal_(control.net[-1].weight)
+        control.offset.fill_(1.0)
         for p in control.parameters():
             p.mul_(4.0)
     samples = []
