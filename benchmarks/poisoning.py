@@ -26,7 +26,6 @@ import json
 import statistics
 import sys
 import time
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -68,9 +67,13 @@ def space_of(set_id: str, layers: int) -> EnasMacroSpace:
     return get_space(f"enas-macro:layers={layers},ops={'+'.join(SETS[set_id])}")
 
 
-@lru_cache(maxsize=2)
+_DATA: dict[tuple, ImageData] = {}  # a plain dict: joblib's workers unpickle it with the function
+
+
 def data_of(name: str, seed: int, data_dir: str | None) -> ImageData:
-    return load_data(name, seed=seed, data_dir=data_dir)
+    if (name, seed, data_dir) not in _DATA:
+        _DATA[name, seed, data_dir] = load_data(name, seed=seed, data_dir=data_dir)
+    return _DATA[name, seed, data_dir]
 
 
 def search(config: dict, set_id: str, controller: str) -> dict:
