@@ -63,7 +63,9 @@ def fixed_point(args):
     data = load_data(args.data, seed=args.seed)
     task = ImageClassification(data)
     runtime = Runtime("cpu", args.threads)
-    supernet = build_supernet(space, NETWORK, task, args.seed, runtime)
+    network = NetworkOptions(args.channels, NETWORK.layers, NETWORK.stem_stride,
+                             NETWORK.batch_size)
+    supernet = build_supernet(space, network, task, args.seed, runtime)
     shared = SharedWeights.sgd(supernet, task, runtime, epochs=max(1, args.warmup),
                                batch_size=NETWORK.batch_size, lr_max=LR_MAX, lr_min=LR_MIN,
                                momentum=MOMENTUM, weight_decay=WEIGHT_DECAY, grad_clip=GRAD_CLIP,
@@ -124,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--relax-warmup", type=int, default=100)
     p.add_argument("--ram-decisions", type=int, default=4)
     p.add_argument("--tau", type=float, default=1.0)
+    p.add_argument("--channels", type=int, default=NETWORK.channels,
+                   help="supernet channels (nao ws's default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", action="store_true")
