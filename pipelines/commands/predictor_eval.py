@@ -9,7 +9,7 @@ import time
 from search_spaces import DEFAULT_SPACE, get_space
 
 from ..search.predictor_eval import check_nao_params, check_sizes, evaluate_predictors, summarize
-from .common import add_common, parse_settings, positive_int
+from .common import add_common, non_negative_int, parse_settings, positive_int
 
 DEFAULT_TRAIN_SIZE = 100
 DEFAULT_TEST_SIZE = 2000
@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--baselines", action="store_true",
                    help="also fit random forest, Gaussian process, k-NN and gradient boosting "
                         "on one-hot tokens")
+    p.add_argument("--pretrain-archs", type=non_negative_int, default=0, metavar="K",
+                   help="first train NAO's encoder and decoder on K further unlabelled "
+                        "architectures (the nao strategy uses 1000; default 0)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
                    help="NAO estimator option, e.g. --set epochs=500")
     add_common(p)
@@ -48,9 +51,11 @@ def run(args: argparse.Namespace):
         if not args.quiet:
             print(f"predictor-eval: seed {args.seed + k} ({k + 1}/{args.seeds})", file=sys.stderr)
         per_seed.append(evaluate_predictors(space, args.train_size, args.test_size,
-                                            args.seed + k, args.baselines, nao_params))
+                                            args.seed + k, args.baselines, nao_params,
+                                            pretrain_archs=args.pretrain_archs))
     out = {"space": space.name, "train_size": args.train_size, "test_size": args.test_size,
-           "seeds": [args.seed + k for k in range(args.seeds)], **summarize(per_seed),
+           "seeds": [args.seed + k for k in range(args.seeds)],
+           "pretrain_archs": args.pretrain_archs, **summarize(per_seed),
            "per_seed": per_seed, "wall_s": round(time.perf_counter() - start, 3)}
     rows = [("nao", out["nao"])] + list(out.get("baselines", {}).items())
     lines = [f"{space.name}: train {args.train_size}, test {args.test_size}, "

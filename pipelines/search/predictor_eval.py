@@ -89,17 +89,28 @@ def check_sizes(space: SearchSpace, train_size: int, test_size: int) -> None:
 
 
 def evaluate_predictors(space: SearchSpace, train_size: int, test_size: int, seed: int,
-                        with_baselines: bool = False, nao_params: dict | None = None) -> dict:
+                        with_baselines: bool = False, nao_params: dict | None = None,
+                        pretrain_archs: int = 0, pretrain_epochs: int = 20) -> dict:
     """One seed: NAO (and optionally the baselines) trained on ``train_size``, scored on
-    ``test_size`` other architectures by validation accuracy."""
+    ``test_size`` other architectures by validation accuracy. ``pretrain_archs`` > 0 first
+    trains NAO's encoder and decoder on that many further architectures, unlabelled and
+    distinct from both sets, as the ``nao`` strategy does before its first fit; the training
+    and test sets stay the same ones."""
     nao_params = check_nao_params(nao_params)
     check_sizes(space, train_size, test_size)
+    check_int("predictor evaluation", "--pretrain-archs", pretrain_archs, 0)
     rng = np.random.default_rng(seed)
     archs = sample_distinct(space, train_size + test_size, rng)
     train, test = archs[:train_size], archs[train_size:]
     y_train = np.array([space.lookup(a).valid for a in train])
     y_test = np.array([space.lookup(a).valid for a in test])
-    model = NAO(space, random_state=seed, **nao_params).fit(train, y_train)
+    model = NAO(space, random_state=seed, **nao_params)
+    if pretrain_archs:
+        taken = {space.canonical(a) for a in archs}
+        unlabelled = space.sample_distinct(pretrain_archs, rng, taken,
+                                           max_tries=200 * pretrain_archs + 1000)
+        model.pretrain(unlabelled, pretrain_epochs)
+    model.fit(train, y_train)
     result = {"nao": ranking_scores(y_test, model.predict(test))}
     tokens = [space.to_tokens(a) for a in test]
     result["nao"]["reconstruction_accuracy"] = metrics.reconstruction_accuracy(
