@@ -70,16 +70,18 @@ def space_of(set_id: str, layers: int) -> EnasMacroSpace:
 _DATA: dict[tuple, ImageData] = {}  # a plain dict: joblib's workers unpickle it with the function
 
 
-def data_of(name: str, seed: int, data_dir: str | None) -> ImageData:
-    if (name, seed, data_dir) not in _DATA:
-        _DATA[name, seed, data_dir] = load_data(name, seed=seed, data_dir=data_dir)
-    return _DATA[name, seed, data_dir]
+def data_of(config: dict) -> ImageData:
+    key = (config["data"], config["seed"], config["data_dir"], config.get("train_size"))
+    if key not in _DATA:
+        _DATA[key] = load_data(config["data"], seed=config["seed"],
+                               data_dir=config["data_dir"], train_size=config.get("train_size"))
+    return _DATA[key]
 
 
 def search(config: dict, set_id: str, controller: str) -> dict:
     """One weight-sharing search; its ``top`` picks (strings) and wall time."""
     space = space_of(set_id, config["layers"])
-    data = data_of(config["data"], config["seed"], config["data_dir"])
+    data = data_of(config)
     start = time.perf_counter()
     ws = WeightSharingSearch(
         space, controller, epochs=config["search_epochs"], channels=config["channels"],
@@ -103,7 +105,7 @@ def train(config: dict, set_id: str, arch_text: str, seed: int) -> dict:
     training's learning rate, momentum, weight decay and clipping; no auxiliary head, no
     drop-path, no cutout); its validation and test accuracy."""
     space = space_of(set_id, config["layers"])
-    data = data_of(config["data"], config["seed"], config["data_dir"])
+    data = data_of(config)
     runtime = Runtime("cpu", config["threads"])
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
@@ -141,9 +143,11 @@ def save(path: Path, config: dict, result: dict) -> None:
 
 
 def search_config(config: dict) -> dict:
+    """What a saved search must share with this call (``train_size`` only where given)."""
     keys = ("data", "data_dir", "seed", "layers", "search_epochs", "top", "pool_size",
             "channels", "batch_size")
-    return {k: config[k] for k in keys}
+    subset = {"train_size": config["train_size"]} if config.get("train_size") else {}
+    return {**{k: config[k] for k in keys}, **subset}
 
 
 def train_config(config: dict, picks: list[str]) -> dict:
@@ -207,7 +211,9 @@ def mean_std(values: list[float]) -> str:
 
 def table(rows: list[dict], config: dict) -> str:
     lines = [
-        f"Search-space poisoning on {config['data']}: enas-macro with {config['layers']} layers, "
+        f"Search-space poisoning on {config['data']}"
+        f"{f' ({n} training images)' if (n := config.get('train_size')) else ''}: "
+        f"enas-macro with {config['layers']} layers, "
         f"{config['channels']} channels; weight-sharing search {config['search_epochs']} epochs "
         f"(pool {config['pool_size']}); the {config['top']} best picks of each controller and "
         f"{config['top']} random architectures of the same space trained {config['train_epochs']} "
@@ -235,6 +241,9 @@ def parse_args(argv: list[str] | None) -> dict:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help=f"digits or fashion-mnist (default {DEFAULTS['data']})")
     p.add_argument("--data-dir", default=None, help="where Fashion-MNIST's files are")
+    p.add_argument("--train-size", type=int, default=None, metavar="N",
+                   help="keep N training images (a seed-fixed subset; validation and test "
+                        "unchanged), for Fashion-MNIST on a CPU")
     p.add_argument("--layers", type=int, help=f"macro layers (default {DEFAULTS['layers']})")
     p.add_argument("--search-epochs", type=int,
                    help=f"shared-weight epochs per search (default {DEFAULTS['search_epochs']})")
@@ -265,7 +274,8 @@ def parse_args(argv: list[str] | None) -> dict:
     base = {**DEFAULTS, **(QUICK if args.quick else {})}
     config = {k: getattr(args, k) if getattr(args, k) is not None else v
               for k, v in base.items()}
-    config.update(data_dir=args.data_dir, seed=args.seed, jobs=args.jobs, threads=args.threads)
+    config.update(data_dir=args.data_dir, train_size=args.train_size, seed=args.seed,
+                  jobs=args.jobs, threads=args.threads)
     config["sets"] = [s.strip() for s in args.sets.split(",") if s.strip()]
     config["controllers"] = [c.strip() for c in args.controllers.split(",") if c.strip()]
     check(config)
@@ -283,6 +293,9 @@ def check(config: dict) -> None:
                 "jobs", "threads"):
         if config[key] < 1:
             raise ConfigError(f"--{key.replace('_', '-')} must be at least 1, got {config[key]}")
+    if config["train_size"] is not None and config["train_size"] < config["batch_size"]:
+        raise ConfigError(f"--train-size must be at least --batch-size ({config['batch_size']}), "
+                          f"got {config['train_size']}")
     if config["pool_size"] < max(2, config["top"]):
         raise ConfigError(f"--pool-size must be at least --top ({config['top']}) and 2, got "
                           f"{config['pool_size']}")

@@ -54,8 +54,9 @@ def test_each_set_gets_a_row_per_controller_and_one_of_random_architectures_of_t
     monkeypatch.setattr(bench, "search", no_more_training)
     again = bench.main([*TINY, "--out", str(tmp_path)])
     assert again["rows"] == report["rows"]
-    with pytest.raises(AssertionError, match="trained again"):  # other settings: not reused
-        bench.main([*TINY, "--train-epochs", "2", "--out", str(tmp_path)])
+    for other in (["--train-epochs", "2"], ["--train-size", "100"]):  # not reused
+        with pytest.raises(AssertionError, match="trained again"):
+            bench.main([*TINY, *other, "--out", str(tmp_path)])
 
 
 def test_random_architectures_are_drawn_apart_from_a_controllers_first_pool(bench):
@@ -70,6 +71,7 @@ def test_random_architectures_are_drawn_apart_from_a_controllers_first_pool(benc
     (["--controllers", "evolution"], "unknown controller 'evolution'"),
     (["--top", "5", "--pool-size", "4"], "--pool-size must be at least --top"),
     (["--train-epochs", "0"], "--train-epochs must be at least 1"),
+    (["--train-size", "10"], "--train-size must be at least --batch-size"),
 ])
 def test_a_bad_flag_is_a_config_error_before_any_work(bench, flags, says):
     with pytest.raises(ConfigError, match=says):
