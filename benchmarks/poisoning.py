@@ -172,10 +172,12 @@ def run(config: dict, out: Path, progress=print) -> list[dict]:
         else:
             todo.append((s, c))
     progress(f"searches: {len(todo)} to run, {len(pairs) - len(todo)} saved")
-    for (s, c), result in zip(todo, jobs(delayed(search)(config, s, c) for s, c in todo),
+    searches = Parallel(n_jobs=config["jobs"], return_as="generator")  # saved as they come
+    for (s, c), result in zip(todo, searches(delayed(search)(config, s, c) for s, c in todo),
                               strict=True):
         picks[s, c] = result
         save(runs / f"search-set{s}-{c}.json", search_config(config), result)
+        progress(f"searched set {s} with {c} in {result['wall_s']:.0f} s")
     trained: dict[tuple[str, str], list[dict]] = {}
     todo = []
     for s, c in pairs:
