@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from pipelines.commands.ws import register
+from pipelines.oneshot.relaxed_search import RELAXED_CONTROLLERS
 from pipelines.oneshot.shared_training import (
     SharedWeights,
     build_supernet,
@@ -107,8 +108,8 @@ def test_the_cli_offers_the_rows_of_the_controller_table():
     sub = argparse.ArgumentParser().add_subparsers()
     register(sub)
     action = next(a for a in sub.choices["ws"]._actions if a.dest == "controller")
-    assert tuple(action.choices) == CONTROLLERS == tuple(CONTROLLER_TABLE) == ("nao", "rl",
-                                                                             "random")
+    assert CONTROLLERS == tuple(CONTROLLER_TABLE) == ("nao", "rl", "random")
+    assert tuple(action.choices) == CONTROLLERS + RELAXED_CONTROLLERS  # then the relaxed ones
 
 
 def test_a_registered_strategy_without_a_row_drives_the_pool_as_the_default_row(space, task):
