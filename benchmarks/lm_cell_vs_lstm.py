@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from pipelines.training.epochs import train_epoch
+from pipelines.training.lm_eval import evaluate_lm
 from pipelines.training.runtime import Runtime
 from pipelines.training.task import BPTT, LanguageModeling
 from pipelines.training.text_data import TEXT_DATASETS, load_text
@@ -37,14 +38,8 @@ NODES = 8
 
 
 def perplexity_of(model, task: LanguageModeling, split: str) -> float:
-    model.eval()
-    model.reset_state()
-    loss_sum, count = 0.0, 0
-    with torch.no_grad():
-        for x, y in task.eval_batches(split):
-            loss_sum += float(task.loss(model(x), y, reduction="sum"))
-            count += len(y)
-    return task.metric(loss_sum, 0, count)
+    score = evaluate_lm(model, task, split)
+    return task.metric(score.loss_sum, score.hits, score.count)
 
 
 def run(name: str, model, task: LanguageModeling, args) -> dict:
