@@ -235,7 +235,7 @@ def parse_options(arg: str | None) -> int:
     if arg is None:
         return DEFAULT_NODES
     key, eq, value = arg.partition("=")
-    if key != "nodes" or not eq or not re.fullmatch(r"[0-9]{1,3}", value):
+    if key != "nodes" or not eq or not re.fullmatch(r"[1-9][0-9]{0,2}", value):
         raise ConfigError(f"enas-rnn: option {arg!r} not understood; use enas-rnn:nodes=N "
                           f"(N from {MIN_NODES} to {MAX_NODES}) or plain enas-rnn "
                           f"({DEFAULT_NODES} nodes)")

@@ -73,7 +73,7 @@ def test_nodes_option_and_its_errors():
     assert get_space("enas-rnn").nodes == 8 and get_space("enas-rnn").name == "enas-rnn:nodes=8"
     assert get_space("enas-rnn:nodes=3").length == 5
     for bad in ("enas-rnn:nodes=1", "enas-rnn:nodes=x", "enas-rnn:layers=3", "enas-rnn:",
-                "enas-rnn:nodes=99"):
+                "enas-rnn:nodes=99", "enas-rnn:nodes=04"):  # one name per space
         with pytest.raises(ConfigError, match="enas-rnn"):
             get_space(bad)
     assert "enas-rnn:nodes=8" in offering(BuildableLM)
