@@ -106,4 +106,6 @@ def finish(args: argparse.Namespace, search, keys: tuple[str, ...]):
         f"best      {out['best']['arch']}",
         f"valid     {out['best']['valid']:.4f} (shared weights, whole validation split)",
     ]
+    if "entropy" in out:  # a relaxed controller: how far its distribution has narrowed
+        lines.append(f"entropy   {out['entropy']:.2f} nats (the architecture distribution)")
     return out, "\n".join(lines)
