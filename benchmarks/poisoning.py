@@ -59,6 +59,7 @@ RANDOM = "random"  # the control: architectures drawn uniformly from the same re
 RANDOM_STREAM = 1  # its draws come from (seed, 1), apart from the controllers' initial pools
 DEFAULTS = {"data": "digits", "layers": 6, "search_epochs": 10, "train_epochs": 10, "top": 10,
             "pool_size": 20, "channels": 16, "batch_size": 64}
+OPTIONAL = {"train_size": None, "stem_stride": 1}
 QUICK = {"layers": 3, "search_epochs": 1, "train_epochs": 1, "top": 2, "pool_size": 4,
          "channels": 4, "batch_size": 32}
 
@@ -85,6 +86,7 @@ def search(config: dict, set_id: str, controller: str) -> dict:
     start = time.perf_counter()
     ws = WeightSharingSearch(
         space, controller, epochs=config["search_epochs"], channels=config["channels"],
+        stem_stride=config["stem_stride"],
         batch_size=config["batch_size"], pool_size=config["pool_size"],
         final_candidates=config["top"], device="cpu", threads=config["threads"],
         random_state=config["seed"], progress=False).fit(data)
@@ -111,7 +113,7 @@ def train(config: dict, set_id: str, arch_text: str, seed: int) -> dict:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = space.build(space.from_string(arch_text), config["channels"], data.num_classes,
-                            1, data.in_channels)
+                            1, data.in_channels, stem_stride=config["stem_stride"])
         optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM,
                                     weight_decay=WEIGHT_DECAY)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config["train_epochs"])
@@ -143,11 +145,12 @@ def save(path: Path, config: dict, result: dict) -> None:
 
 
 def search_config(config: dict) -> dict:
-    """What a saved search must share with this call (``train_size`` only where given)."""
+    """What a saved search must share with this call (the :data:`OPTIONAL` settings only where
+    they are not at their default, so runs saved before they existed are still read)."""
     keys = ("data", "data_dir", "seed", "layers", "search_epochs", "top", "pool_size",
             "channels", "batch_size")
-    subset = {"train_size": config["train_size"]} if config.get("train_size") else {}
-    return {**{k: config[k] for k in keys}, **subset}
+    changed = {k: config[k] for k, default in OPTIONAL.items() if config[k] != default}
+    return {**{k: config[k] for k in keys}, **changed}
 
 
 def train_config(config: dict, picks: list[str]) -> dict:
@@ -216,7 +219,8 @@ def table(rows: list[dict], config: dict) -> str:
         f"Search-space poisoning on {config['data']}"
         f"{f' ({n} training images)' if (n := config.get('train_size')) else ''}: "
         f"enas-macro with {config['layers']} layers, "
-        f"{config['channels']} channels; weight-sharing search {config['search_epochs']} epochs "
+        f"{config['channels']} channels, stem stride {config['stem_stride']}; weight-sharing "
+        f"search {config['search_epochs']} epochs "
         f"(pool {config['pool_size']}); the {config['top']} best picks of each controller and "
         f"{config['top']} random architectures of the same space trained {config['train_epochs']} "
         f"epochs from scratch; seed {config['seed']}. Paper: Jain et al. Table 1, the ENAS "
@@ -258,6 +262,8 @@ def parse_args(argv: list[str] | None) -> dict:
     p.add_argument("--channels", type=int, help=f"first-stage channels (default "
                                                 f"{DEFAULTS['channels']})")
     p.add_argument("--batch-size", type=int, help=f"minibatch (default {DEFAULTS['batch_size']})")
+    p.add_argument("--stem-stride", type=int, default=1, choices=(1, 2),
+                   help="2 halves the images before the first layer (28x28 on a CPU)")
     p.add_argument("--sets", default=",".join(SETS),
                    help="Table 1 rows to run, comma-separated: 1 = all six ops, 2 = conv5, sep5, "
                         "avg; 3 = conv3, conv5, max; 4 = all but max; 5 = conv5, avg, max "
@@ -276,7 +282,8 @@ def parse_args(argv: list[str] | None) -> dict:
     base = {**DEFAULTS, **(QUICK if args.quick else {})}
     config = {k: getattr(args, k) if getattr(args, k) is not None else v
               for k, v in base.items()}
-    config.update(data_dir=args.data_dir, train_size=args.train_size, seed=args.seed,
+    config.update(data_dir=args.data_dir, train_size=args.train_size,
+                  stem_stride=args.stem_stride, seed=args.seed,
                   jobs=args.jobs, threads=args.threads)
     config["sets"] = [s.strip() for s in args.sets.split(",") if s.strip()]
     config["controllers"] = [c.strip() for c in args.controllers.split(",") if c.strip()]

@@ -54,7 +54,7 @@ def test_each_set_gets_a_row_per_controller_and_one_of_random_architectures_of_t
     monkeypatch.setattr(bench, "search", no_more_training)
     again = bench.main([*TINY, "--out", str(tmp_path)])
     assert again["rows"] == report["rows"]
-    for other in (["--train-epochs", "2"], ["--train-size", "100"]):  # not reused
+    for other in (["--train-epochs", "2"], ["--train-size", "100"], ["--stem-stride", "2"]):
         with pytest.raises(AssertionError, match="trained again"):
             bench.main([*TINY, *other, "--out", str(tmp_path)])
 
