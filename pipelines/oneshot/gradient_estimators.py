@@ -15,7 +15,7 @@ supernet's mixed path). The estimators of the expected loss ``E_{Z ~ p_alpha}[L(
   ``c_phi`` on the Gumbel relaxation, corrected by its reparameterized gradient at the
   unconditional and the conditional (given the sample, REBAR's) relaxations; ``phi`` steps
   down the gradient of the squared estimate, i.e. the estimator's variance (unbiased);
-- :class:`Ram` (Tokui and Sato 2017; the source study): for a sample ``Z`` and some decisions
+- :class:`Ram` (Tokui and Sato, as the source study uses it): for a sample ``Z`` and decisions
   ``d``, the loss of every choice of ``d`` with the rest of ``Z`` fixed gives the exact gradient
   of the conditional expectation ``sum_k p_dk L(Z_d=k, Z_rest)`` (unbiased, lowest variance).
 
