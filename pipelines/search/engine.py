@@ -77,16 +77,20 @@ class SerialEngine(Engine):
 
 class LocalEngine(Engine):
     """``workers`` local processes (joblib's loky executor: processes started fresh, so torch's
-    threads in this one do not matter); results are taken as they finish."""
+    threads in this one do not matter); results are taken as they finish. The processes are
+    loky's reusable ones, so a second search in the same process (a test, a script) finds them
+    started, with torch imported."""
 
     def __init__(self, evaluator: Evaluator, workers: int):
-        from joblib.externals.loky import ProcessPoolExecutor
-
         self.evaluator = evaluator
         self.workers = workers
-        self._pool_class = ProcessPoolExecutor
-        self._pool = ProcessPoolExecutor(max_workers=workers)
+        self._pool = self._executor()
         self.futures: dict = {}  # future -> (key, arch, tries)
+
+    def _executor(self):
+        from joblib.externals.loky import get_reusable_executor
+
+        return get_reusable_executor(max_workers=self.workers)
 
     @property
     def capacity(self) -> int:
@@ -108,10 +112,8 @@ class LocalEngine(Engine):
                 lost.append((key, arch, tries))
         if lost:  # a worker died: the pool is broken, so every unfinished child starts again
             lost += [v for f, v in self.futures.items() if not f.done() or _broken(f)]
-            survivors = {f: v for f, v in self.futures.items() if f.done() and not _broken(f)}
-            self._pool.shutdown(wait=False, kill_workers=True)
-            self._pool = self._pool_class(max_workers=self.workers)
-            self.futures = survivors
+            self.futures = {f: v for f, v in self.futures.items() if f.done() and not _broken(f)}
+            self._pool = self._executor()  # loky replaces a broken executor
             for key, arch, tries in lost:
                 if tries >= RETRIES:
                     raise WorkerLostError(f"the worker training {key} died {tries + 1} times; "
@@ -121,9 +123,10 @@ class LocalEngine(Engine):
         return out
 
     def close(self) -> None:
+        """Children not started are cancelled; the idle processes stay for the next search
+        of this process (loky ends them when it exits, or after a while idle)."""
         for future in self.futures:
             future.cancel()
-        self._pool.shutdown(wait=False, kill_workers=True)
         self.futures = {}
 
 
@@ -150,7 +153,7 @@ class DaskEngine(Engine):
             raise ConfigError(f"--scheduler {address}: cannot reach a dask scheduler there "
                               f"({type(exc).__name__}: {why}); start one with 'dask scheduler' and workers with 'dask worker "
                               "ADDRESS' (docs/cluster.md), or check the address") from None
-        self._wait = distributed.wait
+        self._finished = distributed.as_completed(loop=self.client.loop)
         self.futures: dict = {}  # future -> key
 
     @property
@@ -160,9 +163,10 @@ class DaskEngine(Engine):
     def submit(self, key: str, arch: Arch) -> None:
         future = self.client.submit(self.evaluator.task(arch), pure=False)
         self.futures[future] = key
+        self._finished.add(future)
 
     def wait(self) -> list[tuple[str, Evaluation]]:
-        done, _ = self._wait(list(self.futures), return_when="FIRST_COMPLETED")
+        done = [next(self._finished), *self._finished.next_batch(block=False)]
         out = []
         for future in done:
             key = self.futures.pop(future)
