@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from nao.errors import ConfigError
 from search_spaces import DEFAULT_SPACE
 
 from ..search.benchmark import (
@@ -17,6 +18,7 @@ from ..search.benchmark import (
     split_options,
     write,
 )
+from ..search.engine import DASK_INSTALL
 from ..training.run_dir import prepare_run_dir
 from .common import add_common, non_negative_int, parse_settings, positive_int
 from .search import check_budget
@@ -51,8 +53,11 @@ def register(sub) -> None:
     p.add_argument("--fresh", action="store_true",
                    help="search again even where --out/runs/ holds a matching finished search "
                         "(each new search replaces its saved file when it finishes)")
-    p.add_argument("--jobs", type=positive_int, default=None,
-                   help="parallel searches (default: all cores)")
+    p.add_argument("--workers", "--jobs", dest="jobs", type=positive_int, default=None,
+                   help="parallel searches, in local processes (default: all cores)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run the searches on a dask.distributed cluster instead (see "
+                        f"docs/cluster.md; needs {DASK_INSTALL})")
     p.add_argument("--set", action="append", metavar="STRATEGY.KEY=VALUE", dest="settings",
                    help="strategy option, e.g. --set nao.top_k=20 --set rl.lr=0.01")
     add_common(p, seed=False)
@@ -60,6 +65,9 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace):
+    if args.scheduler is not None and args.jobs is not None:
+        raise ConfigError("--scheduler runs the searches on the cluster's workers; drop "
+                          "--workers (start more dask workers instead)")
     strategies = parse_strategies(args.strategies)
     options = split_options(parse_settings(args.settings), strategies)
     space, _ = check_setup(args.space, strategies, options, args.seed0)  # before any search
@@ -83,7 +91,8 @@ def run(args: argparse.Namespace):
     try:
         report = run_benchmark(args.space, strategies, args.budget, args.seeds, args.seed0,
                                options, n_jobs=args.jobs or -1, on_done=on_done,
-                               cache_dir=cache_dir, reuse=not args.fresh)
+                               cache_dir=cache_dir, reuse=not args.fresh,
+                               scheduler=args.scheduler)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted; every finished search is in {cache_dir}, and the "
                                 "same command continues from them") from None

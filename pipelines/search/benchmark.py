@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from search_spaces import get_space
 from search_spaces.base import SearchSpace
 
 from ..strategies import STRATEGIES, make_strategy
+from .engine import dask_unordered
 from .evaluators import TableEvaluator
 from .loop import pick_record, run_search
 
@@ -111,11 +112,10 @@ def _space(name: str) -> SearchSpace:
     return get_space(name)
 
 
-def run_one(space_name: str, strategy: str, seed: int, budget: int, options: dict,
-            cache_dir: str | Path | None = None) -> Run:
-    """One search with the table evaluator (runs in a worker process). ``strategy`` may be
-    ``label=name``; with ``cache_dir`` the finished run is saved there at once, so an
-    interrupted benchmark keeps every search it completed."""
+def search_one(space_name: str, strategy: str, seed: int, budget: int,
+               options: dict) -> tuple[Run, list[str]]:
+    """One search with the table evaluator (runs in a worker process) and the architectures it
+    evaluated; ``strategy`` may be ``label=name``."""
     space = _space(space_name)
     label, name = label_of(strategy), base_strategy(strategy)
     result = run_search(space, make_strategy(name, space, random_state=seed, **options),
@@ -123,9 +123,16 @@ def run_one(space_name: str, strategy: str, seed: int, budget: int, options: dic
     run = Run(label, seed, tuple(h.valid for h in result.history),
               tuple(np.nan if h.test is None else h.test for h in result.history),
               result.best, result.wall_s)
+    return run, [h.arch for h in result.history]
+
+
+def run_one(space_name: str, strategy: str, seed: int, budget: int, options: dict,
+            cache_dir: str | Path | None = None) -> Run:
+    """:func:`search_one`; with ``cache_dir`` the finished run is saved there at once, so an
+    interrupted benchmark keeps every search it completed."""
+    run, archs = search_one(space_name, strategy, seed, budget, options)
     if cache_dir is not None:
-        _save_run(run, Path(cache_dir), space_name, name, options,
-                  [h.arch for h in result.history])
+        _save_run(run, Path(cache_dir), space_name, base_strategy(strategy), options, archs)
     return run
 
 
@@ -196,11 +203,13 @@ def _well_formed(record: object) -> bool:
 def run_all(space_name: str, strategies: Sequence[str], budget: int, seeds: Sequence[int],
             options: dict[str, dict], n_jobs: int = -1,
             on_done: Callable[[Run], None] | None = None,
-            cache_dir: str | Path | None = None, reuse: bool = True) -> list[Run]:
-    """Every (strategy, seed) search through joblib; returned in (strategy, seed) order.
-    Runs already saved in ``cache_dir`` (same space, strategy, options, seed, enough queries)
-    are read back instead of searched again unless ``reuse`` is false; finished searches are
-    saved there either way."""
+            cache_dir: str | Path | None = None, reuse: bool = True,
+            scheduler: str | None = None) -> list[Run]:
+    """Every (strategy, seed) search through joblib, or on the dask cluster at ``scheduler``;
+    returned in (strategy, seed) order. Runs already saved in ``cache_dir`` (same space,
+    strategy, options, seed, enough queries) are read back instead of searched again unless
+    ``reuse`` is false; finished searches are saved there either way (by this process when a
+    cluster ran them, since its workers may see other disks)."""
     from joblib import Parallel, delayed
 
     jobs = [(s, k) for s in strategies for k in seeds]
@@ -215,14 +224,30 @@ def run_all(space_name: str, strategies: Sequence[str], budget: int, seeds: Sequ
             runs.append(cached)
             if on_done is not None:
                 on_done(cached)
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    for run in parallel(delayed(run_one)(space_name, s, k, budget, opts, cache_dir)
-                        for s, k, opts in todo):
+    if scheduler is not None:
+        calls = [partial(search_one, space_name, s, k, budget, opts) for s, k, opts in todo]
+        finished = (_saved(run, archs, cache_dir, space_name, strategies, options)
+                    for run, archs in dask_unordered(calls, scheduler))
+    else:
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        finished = parallel(delayed(run_one)(space_name, s, k, budget, opts, cache_dir)
+                            for s, k, opts in todo)
+    for run in finished:
         runs.append(run)
         if on_done is not None:
             on_done(run)
     order = {(label_of(s), k): i for i, (s, k) in enumerate(jobs)}
     return sorted(runs, key=lambda r: order[(r.strategy, r.seed)])
+
+
+def _saved(run: Run, archs: list[str], cache_dir: str | Path | None, space_name: str,
+           strategies: Sequence[str], options: dict[str, dict]) -> Run:
+    """``run``, saved in ``cache_dir`` first (when there is one)."""
+    if cache_dir is not None:
+        strategy = next(s for s in strategies if label_of(s) == run.strategy)
+        _save_run(run, Path(cache_dir), space_name, base_strategy(strategy),
+                  options.get(run.strategy, {}), archs)
+    return run
 
 
 def _pick_curves(run: Run) -> tuple[np.ndarray, np.ndarray]:
@@ -281,7 +306,8 @@ def run_benchmark(space_name: str, strategies: Sequence[str], budget: int, n_see
                   seed0: int = 0, options: dict[str, dict] | None = None, n_jobs: int = -1,
                   on_done: Callable[[Run], None] | None = None,
                   checkpoints: Sequence[int] | None = None,
-                  cache_dir: str | Path | None = None, reuse: bool = True) -> dict:
+                  cache_dir: str | Path | None = None, reuse: bool = True,
+                  scheduler: str | None = None) -> dict:
     """Run and summarize; the returned dict is what ``--json`` prints. ``strategies`` are
     names or ``label=name`` entries (:func:`parse_strategies`); ``options`` are keyed by label.
     With ``cache_dir`` every finished search is kept there and reused by the next call
@@ -294,7 +320,7 @@ def run_benchmark(space_name: str, strategies: Sequence[str], budget: int, n_see
     seeds = list(range(seed0, seed0 + n_seeds))
     start = time.perf_counter()
     runs = run_all(space.name, strategies, budget, seeds, options, n_jobs, on_done, cache_dir,
-                   reuse)
+                   reuse, scheduler)
     return {
         "space": space.name, "strategies": labels,
         "variants": {label_of(s): base_strategy(s) for s in strategies if "=" in s},

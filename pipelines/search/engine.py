@@ -13,6 +13,8 @@ store by then.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 from nao.errors import ConfigError, NaoError
 from search_spaces.base import Arch
@@ -22,6 +24,7 @@ from .evaluators import Evaluation, Evaluator
 RETRIES = 3  # a child whose worker died is submitted again this many times at most
 CONNECT_TIMEOUT_S = 10  # reaching a dask scheduler
 DASK_INSTALL = "pip install -e '.[dask]'"
+T = TypeVar("T")
 
 
 class WorkerLostError(NaoError):
@@ -145,14 +148,7 @@ class DaskEngine(Engine):
         distributed = import_distributed()
         self.evaluator = evaluator
         self.address = address
-        try:
-            self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S,
-                                             set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
-            why = (str(exc).splitlines() or [""])[0]
-            raise ConfigError(f"--scheduler {address}: cannot reach a dask scheduler there "
-                              f"({type(exc).__name__}: {why}); start one with 'dask scheduler' and workers with 'dask worker "
-                              "ADDRESS' (docs/cluster.md), or check the address") from None
+        self.client = connect(address)
         self._finished = distributed.as_completed(loop=self.client.loop)
         self.futures: dict = {}  # future -> key
 
@@ -184,6 +180,33 @@ class DaskEngine(Engine):
             future.cancel()
         self.futures = {}
         self.client.close()
+
+
+def connect(address: str):
+    """A dask client of the scheduler at ``address``, or the one-line error saying how to start
+    one."""
+    distributed = import_distributed()
+    try:
+        return distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        why = (str(exc).splitlines() or [""])[0]
+        raise ConfigError(f"--scheduler {address}: cannot reach a dask scheduler there "
+                          f"({type(exc).__name__}: {why}); start one with 'dask scheduler' and "
+                          "workers with 'dask worker ADDRESS' (docs/cluster.md), or check the "
+                          "address") from None
+
+
+def dask_unordered(calls: Sequence[Callable[[], T]], address: str) -> Iterator[T]:
+    """Each call's result as it finishes on the cluster at ``address`` (whole searches of
+    ``nao benchmark --scheduler``); a dead worker's call is rerun elsewhere by the scheduler."""
+    distributed = import_distributed()
+    client = connect(address)
+    try:
+        futures = [client.submit(call, pure=False) for call in calls]
+        for future in distributed.as_completed(futures, loop=client.loop):
+            yield future.result()
+    finally:
+        client.close()
 
 
 def import_distributed():

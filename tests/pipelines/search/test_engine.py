@@ -155,3 +155,20 @@ def test_a_dask_worker_killed_mid_training_loses_no_result_and_its_child_trains_
     stored_keys = set(store.evaluations())
     assert killed["key"] in stored_keys  # the killed worker's child was trained elsewhere
     store.close()
+
+
+def test_nao_benchmark_on_a_dask_cluster_gives_the_searches_of_a_local_run_and_saves_them(
+        tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from pipelines.search.benchmark import RUNS_DIR, run_benchmark
+
+    args = ("nasbench-graph:cora", ["random", "evolution"], 6, 2)
+    local = run_benchmark(*args, n_jobs=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        remote = run_benchmark(*args, cache_dir=tmp_path / RUNS_DIR,
+                               scheduler=cluster.scheduler_address)
+    for name, res in local["results"].items():  # all but the wall times
+        assert remote["results"][name]["curve"] == res["curve"]
+    assert [r["best"] for r in remote["runs"]] == [r["best"] for r in local["runs"]]
+    assert len(list((tmp_path / RUNS_DIR).glob("*.json"))) == 4  # saved by this process
