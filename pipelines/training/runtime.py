@@ -48,7 +48,9 @@ class Runtime:
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
-        return x.contiguous(memory_format=torch.channels_last) if self.cuda else x
+        # images only: channels_last is a 4-D layout (a language model's word ids are 2-D)
+        return x.contiguous(memory_format=torch.channels_last) if self.cuda and x.dim() == 4 \
+            else x
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
              parameters, grad_clip: float | None) -> None:
