@@ -89,6 +89,7 @@ class LocalEngine(Engine):
         self.workers = workers
         self._pool = self._executor()
         self.futures: dict = {}  # future -> (key, arch, tries)
+        self.resubmitted = 0  # children started again after their worker died
 
     def _executor(self):
         from joblib.externals.loky import get_reusable_executor
@@ -123,6 +124,7 @@ class LocalEngine(Engine):
                                           "check its memory use (fewer --workers) and the "
                                           "machine's logs")
                 self.submit(key, arch, tries + 1)
+                self.resubmitted += 1
         return out
 
     def close(self) -> None:

@@ -172,3 +172,33 @@ def test_nao_benchmark_on_a_dask_cluster_gives_the_searches_of_a_local_run_and_s
         assert remote["results"][name]["curve"] == res["curve"]
     assert [r["best"] for r in remote["runs"]] == [r["best"] for r in local["runs"]]
     assert len(list((tmp_path / RUNS_DIR).glob("*.json"))) == 4  # saved by this process
+
+
+def test_a_local_worker_killed_mid_search_loses_no_result_and_its_children_start_again():
+    done: dict[str, tuple[float, float | None]] = {}
+    engines: list[LocalEngine] = []
+    killed: dict = {}
+
+    def kill_a_worker() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if engines and done and engines[0].futures:
+                pids = list(engines[0]._pool._processes)  # loky's worker processes
+                killed.update(finished=dict(done))
+                os.kill(pids[0], signal.SIGKILL)
+                return
+            time.sleep(0.01)
+
+    def make(ev):
+        engines.append(LocalEngine(ev, 2))
+        return engines[0]
+
+    killer = threading.Thread(target=kill_a_worker, daemon=True)
+    killer.start()
+    result = search(make, 5, on_query=lambda e: done.__setitem__(e.arch, (e.valid, e.test)),
+                    seed=2)
+    killer.join(timeout=5)
+    assert killed and engines[0].resubmitted >= 1
+    history = {h.arch: (h.valid, h.test) for h in result.history}
+    assert len(history) == 5
+    assert all(history[a] == s for a, s in killed["finished"].items())
