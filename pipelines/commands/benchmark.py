@@ -53,7 +53,7 @@ def register(sub) -> None:
     p.add_argument("--fresh", action="store_true",
                    help="search again even where --out/runs/ holds a matching finished search "
                         "(each new search replaces its saved file when it finishes)")
-    p.add_argument("--workers", "--jobs", dest="jobs", type=positive_int, default=None,
+    p.add_argument("--workers", "--jobs", dest="jobs", type=positive_int, default=None, metavar="N",
                    help="parallel searches, in local processes (default: all cores)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="run the searches on a dask.distributed cluster instead (see "
