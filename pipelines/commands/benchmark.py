@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -23,7 +24,10 @@ from ..training.run_dir import prepare_run_dir
 from .common import add_common, non_negative_int, parse_settings, positive_int
 from .search import check_budget
 
-DEFAULT_STRATEGIES = "nao,rl,evolution,random"
+# tpe (Optuna's TPE) is the library strategy NAO is measured against: in the default whenever
+# the optional optuna is installed, left out with a note otherwise
+DEFAULT_STRATEGIES = "nao,tpe,rl,evolution,random"
+WITHOUT_OPTUNA = "nao,rl,evolution,random"
 DEFAULT_BUDGET = 100
 DEFAULT_SEEDS = 10
 
@@ -37,10 +41,11 @@ def register(sub) -> None:
                     "benchmark.md, benchmark.json and benchmark.png to --out.")
     p.add_argument("--space", default=DEFAULT_SPACE,
                    help=f"a search space with a table (default {DEFAULT_SPACE})")
-    p.add_argument("--strategies", default=DEFAULT_STRATEGIES,
+    p.add_argument("--strategies", default=None,
                    help="comma-separated strategy names; LABEL=NAME runs NAME under another "
                         "label, to compare variants, e.g. nao,nao-ens=nao --set "
-                        f"nao-ens.n_models=3 (default {DEFAULT_STRATEGIES})")
+                        f"nao-ens.n_models=3 (default {DEFAULT_STRATEGIES}; without optuna "
+                        f"{WITHOUT_OPTUNA})")
     p.add_argument("--budget", type=positive_int, default=DEFAULT_BUDGET,
                    help=f"distinct architectures per search (default {DEFAULT_BUDGET})")
     p.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS,
@@ -64,11 +69,21 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
+def default_strategies(quiet: bool) -> str:
+    """Every strategy, tpe only where optuna is installed (it is an optional extra)."""
+    if importlib.util.find_spec("optuna") is not None:
+        return DEFAULT_STRATEGIES
+    if not quiet:
+        print("benchmark: tpe left out (optuna is not installed; pip install -e '.[optuna]')",
+              file=sys.stderr)
+    return WITHOUT_OPTUNA
+
+
 def run(args: argparse.Namespace):
     if args.scheduler is not None and args.jobs is not None:
         raise ConfigError("--scheduler runs the searches on the cluster's workers; drop "
                           "--workers (start more dask workers instead)")
-    strategies = parse_strategies(args.strategies)
+    strategies = parse_strategies(args.strategies or default_strategies(args.quiet))
     options = split_options(parse_settings(args.settings), strategies)
     space, _ = check_setup(args.space, strategies, options, args.seed0)  # before any search
     check_budget(space, args.budget)
