@@ -9,6 +9,7 @@ from nao.space import TokenSpace
 from search_spaces import available, get_space, offering, require
 from search_spaces.base import (
     Buildable,
+    BuildableLM,
     CellGraph,
     GraphEdge,
     GraphNode,
@@ -126,4 +127,5 @@ def test_a_capability_is_declared_not_sniffed():
 
 def test_the_bundled_spaces_declare_a_table_or_networks():
     assert offering(Tabular) == ["nasbench-graph:cora"]
-    assert offering(Buildable) == ["enas-micro"]
+    assert offering(Buildable) == ["enas-macro", "enas-micro", "nas-rl:layers=6"]
+    assert offering(BuildableLM) == ["enas-rnn:nodes=8"]
