@@ -130,7 +130,25 @@ class SearchSpace(ABC):
         position on bad input."""
 
     def from_tokens(self, tokens: Sequence[int]) -> Arch:
-        """Validate ``tokens`` against the grammar and build the architecture."""
+        """Validate ``tokens`` against the grammar and build the architecture; an error at a
+        position says where that is in the architecture when :meth:`describe_position` can."""
+        try:
+            return self._checked_arch(tokens)
+        except InvalidArchitectureError as err:
+            where = None
+            if err.position is not None and err.position < self.length:
+                where = self.describe_position(err.position)
+            if where is None:
+                raise
+            raise InvalidArchitectureError(f"{err} at {where}", position=err.position,
+                                           expected=err.expected) from None
+
+    def describe_position(self, pos: int) -> str | None:
+        """Where token ``pos`` is in the architecture (``"normal cell, node 2, op of branch
+        1"``), for error messages; ``None``: the token's number says enough."""
+        return None
+
+    def _checked_arch(self, tokens: Sequence[int]) -> Arch:
         tokens = tuple(int(t) for t in tokens)
         if len(tokens) != self.length:
             raise InvalidArchitectureError(

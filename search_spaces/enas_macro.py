@@ -132,17 +132,6 @@ class EnasMacroSpace(SearchSpace, Buildable):
             return ()
         return self._op_ids if self._where[pos][1] == 0 else self._bit_ids
 
-    def from_tokens(self, tokens: Sequence[int]) -> MacroArch:
-        """As :meth:`SearchSpace.from_tokens`, with the layer and field named in errors."""
-        try:
-            return super().from_tokens(tokens)
-        except InvalidArchitectureError as err:
-            if err.position is None or err.position >= self.length:
-                raise
-            raise InvalidArchitectureError(
-                f"{err} at {self.describe_position(err.position)}",
-                position=err.position, expected=err.expected) from None
-
     # ----- conversions ---------------------------------------------------------------------
     def to_tokens(self, arch: MacroArch) -> Tokens:
         out: list[int] = []

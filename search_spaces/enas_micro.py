@@ -18,7 +18,6 @@ them and :meth:`EnasMicroSpace.symmetries` lists swapped variants for NAO's augm
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -78,19 +77,6 @@ class EnasMicroSpace(SearchSpace, Buildable):
         if field % 2 == 1:
             return self._op_ids
         return tuple(range(N_CELL_INPUTS + node))
-
-    def from_tokens(self, tokens: Sequence[int]) -> MicroArch:
-        """As :meth:`SearchSpace.from_tokens`, with the cell and node named in errors."""
-        try:
-            return super().from_tokens(tokens)
-        except InvalidArchitectureError as err:
-            if err.position is None or err.position >= self.length:
-                raise
-            raise InvalidArchitectureError(
-                f"{err} at {self.describe_position(err.position)}",
-                position=err.position,
-                expected=err.expected,
-            ) from None
 
     # ----- conversions ---------------------------------------------------------------------
     def to_tokens(self, arch: MicroArch) -> Tokens:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -83,16 +83,6 @@ class EnasRnnSpace(SearchSpace, BuildableLM):
             return ()
         node, field = self._locate(pos)
         return self._act_ids if field == "act" else tuple(range(node - 1))
-
-    def from_tokens(self, tokens: Sequence[int]) -> RnnArch:
-        """As :meth:`SearchSpace.from_tokens`, with the node named in errors."""
-        try:
-            return super().from_tokens(tokens)
-        except InvalidArchitectureError as err:
-            if err.position is None or err.position >= self.length:
-                raise
-            raise InvalidArchitectureError(f"{err} at {self.describe_position(err.position)}",
-                                           position=err.position, expected=err.expected) from None
 
     # ----- conversions ---------------------------------------------------------------------
     def to_tokens(self, arch: RnnArch) -> Tokens:

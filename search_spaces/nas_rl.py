@@ -18,7 +18,6 @@ feeds the classifier, since every other layer is read by a later one).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 from nao.errors import ConfigError, InvalidArchitectureError
 
@@ -94,16 +93,6 @@ class NasRlSpace(SearchSpace, Buildable):
         if pos >= self.length:
             return ()
         return self._ids[self._fields[pos][1]]
-
-    def from_tokens(self, tokens: Sequence[int]) -> NasRlArch:
-        """As :meth:`SearchSpace.from_tokens`, with the layer and field named in errors."""
-        try:
-            return super().from_tokens(tokens)
-        except InvalidArchitectureError as err:
-            if err.position is None or err.position >= self.length:
-                raise
-            raise InvalidArchitectureError(f"{err} at {self.describe_position(err.position)}",
-                                           position=err.position, expected=err.expected) from None
 
     # ----- conversions ---------------------------------------------------------------------
     def _value(self, pos: int, token: int):
