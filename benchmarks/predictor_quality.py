@@ -18,9 +18,15 @@ import argparse
 import sys
 import time
 
+import numpy as np
 from joblib import Parallel, delayed
 
-from pipelines.search.predictor_eval import evaluate_predictors, summarize
+from pipelines.search.predictor_eval import (
+    baseline_scores,
+    evaluate_predictors,
+    labelled_split,
+    summarize,
+)
 from search_spaces import get_space
 
 PAPER = {"embedding_size": 48, "hidden_size": 96, "mlp_hidden_size": 200,
@@ -40,9 +46,9 @@ def one(dataset: str, seed: int, train: int, test: int, variants: list[str],
         baselines: bool) -> dict:
     space = get_space(f"nasbench-graph:{dataset}")
     out: dict = {}
-    if baselines:
-        out["baselines"] = evaluate_predictors(space, train, test, seed, with_baselines=True,
-                                               nao_params={"epochs": 1})["baselines"]
+    if baselines:  # the same sets evaluate_predictors draws for this seed, without a NAO fit
+        split = labelled_split(space, train, test, np.random.default_rng(seed))
+        out["baselines"] = baseline_scores(space, *split, seed)
     for label in variants:
         _name, params, pretrain = VARIANTS[label]
         out[label] = evaluate_predictors(space, train, test, seed, nao_params=params,

@@ -100,13 +100,10 @@ def evaluate_predictors(space: SearchSpace, train_size: int, test_size: int, see
     check_sizes(space, train_size, test_size)
     check_int("predictor evaluation", "--pretrain-archs", pretrain_archs, 0)
     rng = np.random.default_rng(seed)
-    archs = sample_distinct(space, train_size + test_size, rng)
-    train, test = archs[:train_size], archs[train_size:]
-    y_train = np.array([space.lookup(a).valid for a in train])
-    y_test = np.array([space.lookup(a).valid for a in test])
+    train, y_train, test, y_test = labelled_split(space, train_size, test_size, rng)
     model = NAO(space, random_state=seed, **nao_params)
     if pretrain_archs:
-        taken = {space.canonical(a) for a in archs}
+        taken = {space.canonical(a) for a in train + test}
         unlabelled = space.sample_distinct(pretrain_archs, rng, taken,
                                            max_tries=200 * pretrain_archs + 1000)
         model.pretrain(unlabelled, pretrain_epochs)
@@ -118,14 +115,31 @@ def evaluate_predictors(space: SearchSpace, train_size: int, test_size: int, see
     result["nao"]["train_reconstruction_accuracy"] = metrics.reconstruction_accuracy(
         [space.to_tokens(a) for a in train], [space.to_tokens(a) for a in model.reconstruct(train)])
     if with_baselines:
-        x_train, x_test = one_hot(space, train), one_hot(space, test)
-        result["baselines"] = {}
-        for name, make in baselines(seed).items():
-            with warnings.catch_warnings():  # GP hyper-parameter bounds warnings are expected
-                warnings.simplefilter("ignore", category=UserWarning)
-                reg = make().fit(x_train, y_train)
-            result["baselines"][name] = ranking_scores(y_test, reg.predict(x_test))
+        result["baselines"] = baseline_scores(space, train, y_train, test, y_test, seed)
     return result
+
+
+def labelled_split(space: SearchSpace, train_size: int, test_size: int,
+                   rng: np.random.Generator) -> tuple[list[Arch], np.ndarray, list[Arch],
+                                                      np.ndarray]:
+    """Distinct training and test architectures with their validation accuracy."""
+    archs = sample_distinct(space, train_size + test_size, rng)
+    train, test = archs[:train_size], archs[train_size:]
+    return (train, np.array([space.lookup(a).valid for a in train]),
+            test, np.array([space.lookup(a).valid for a in test]))
+
+
+def baseline_scores(space: SearchSpace, train: list[Arch], y_train: np.ndarray,
+                    test: list[Arch], y_test: np.ndarray, seed: int) -> dict[str, dict]:
+    """Each scikit-learn baseline fitted on one-hot tokens of ``train``, scored on ``test``."""
+    x_train, x_test = one_hot(space, train), one_hot(space, test)
+    scores = {}
+    for name, make in baselines(seed).items():
+        with warnings.catch_warnings():  # GP hyper-parameter bounds warnings are expected
+            warnings.simplefilter("ignore", category=UserWarning)
+            reg = make().fit(x_train, y_train)
+        scores[name] = ranking_scores(y_test, reg.predict(x_test))
+    return scores
 
 
 def summarize(per_seed: list[dict]) -> dict:
