@@ -45,7 +45,7 @@ def register(sub) -> None:
                         "snas.tau_min=, sf.baseline_decay=, relax.hidden=, ram.decisions=)")
     p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
                    help=f"epochs of shared-weight training (default {DEFAULT_EPOCHS})")
-    p.add_argument("--pool-size", type=positive_int, default=POOL_SIZE,
+    p.add_argument("--pool-size", type=positive_int, default=None,
                    help=f"architectures trained on and scored each epoch (default {POOL_SIZE})")
     p.add_argument("--controller-every", type=positive_int, default=None, metavar="K",
                    help="controller rounds every K epochs (default: rl every epoch, as ENAS; "
@@ -62,7 +62,7 @@ def register(sub) -> None:
 
 def relaxed_search(args: argparse.Namespace, space) -> RelaxedSearch:
     """A relaxed controller's search; the pool options are refused (it has no pool)."""
-    if args.controller_every is not None or args.pool_size != POOL_SIZE:
+    if args.controller_every is not None or args.pool_size is not None:
         raise ConfigError(f"--controller {args.controller} has no pool: drop --pool-size and "
                           "--controller-every (they are for nao, rl and random)")
     search = RelaxedSearch(
@@ -80,7 +80,8 @@ def run(args: argparse.Namespace):
         return finish(args, relaxed_search(args, space), RELAXED_KEYS)
     search = WeightSharingSearch(
         space, args.controller, epochs=args.epochs,
-        **NetworkOptions.from_args(args).to_dict(), pool_size=args.pool_size,
+        **NetworkOptions.from_args(args).to_dict(),
+        pool_size=POOL_SIZE if args.pool_size is None else args.pool_size,
         every=args.controller_every,
         controller_options=parse_settings(args.settings) or None, device=args.device,
         threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,

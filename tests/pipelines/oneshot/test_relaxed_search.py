@@ -169,6 +169,7 @@ def test_bad_options_are_one_line_config_errors(space, data, kwargs, message):
 @pytest.mark.parametrize("argv, message", [
     (["--controller", "darts", "--space", "enas-macro"], "only enas-micro"),
     (["--controller", "snas", "--pool-size", "5"], "has no pool"),
+    (["--controller", "sf", "--pool-size", "20"], "has no pool"),  # the default, said aloud
     (["--controller", "ram", "--set", "ram.decisions=-1"], "decisions"),
     (["--controller", "sf", "--set", "order=2"], "no option"),
 ])
