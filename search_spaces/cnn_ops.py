@@ -118,6 +118,56 @@ def _inside_count(size: int, k: int, like: torch.Tensor) -> torch.Tensor:
     return (high - low + 1).to(like.dtype)
 
 
+class FactorizedConv(nn.Sequential):
+    """ReLU, 1 x k then k x 1 convolution, BatchNorm (NASNet's "1x7 then 7x1"): a k x k
+    receptive field for 2k weights per channel pair; nothing between the two convolutions."""
+
+    def __init__(self, channels: int, kernel_size: int, affine: bool = True):
+        pad = kernel_size // 2
+        super().__init__(
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, (1, kernel_size), 1, (0, pad), bias=False),
+            nn.Conv2d(channels, channels, (kernel_size, 1), 1, (pad, 0), bias=False),
+            batch_norm(channels, affine),
+        )
+
+
+class DilSepConv(nn.Sequential):
+    """Dilated depthwise-separable convolution, once (DARTS's dil_conv): ReLU, depthwise k x k
+    with dilation 2, pointwise 1x1, BatchNorm; a 5x5 field for a 3x3 kernel, size kept."""
+
+    def __init__(self, channels: int, kernel_size: int, affine: bool = True, dilation: int = 2):
+        super().__init__(
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, kernel_size, 1, dilation * (kernel_size // 2),
+                      dilation=dilation, groups=channels, bias=False),
+            nn.Conv2d(channels, channels, 1, bias=False),
+            batch_norm(channels, affine),
+        )
+
+
+class Pool2x2(nn.Module):
+    """2 x 2 max or average pooling at stride 1 that keeps the size: an even window has no
+    centre, so each pixel pools itself with its right, lower and lower-right neighbours
+    (the last row and column pool over the pixels inside the image only)."""
+
+    def __init__(self, mode: str):
+        super().__init__()
+        if mode not in ("max", "avg"):
+            raise ValueError(f"pool mode must be 'max' or 'avg', got {mode!r}")
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "max":
+            return F.max_pool2d(F.pad(x, (0, 1, 0, 1), value=float("-inf")), 2, 1)
+        h, w = x.shape[-2:]
+        total = F.avg_pool2d(F.pad(x, (0, 1, 0, 1)), 2, 1) * 4
+        rows = torch.full((h,), 2.0, dtype=x.dtype, device=x.device)
+        cols = torch.full((w,), 2.0, dtype=x.dtype, device=x.device)
+        rows[-1] = cols[-1] = 1.0
+        return total / (rows[:, None] * cols[None, :])
+
+
 OpBuilder = Callable[[int, bool], nn.Module]  # (channels, affine) -> module
 # the cell ops by name (DARTS's OPS); every one keeps channels and spatial size
 OPS: dict[str, OpBuilder] = {
@@ -126,6 +176,13 @@ OPS: dict[str, OpBuilder] = {
     "avg_pool_3x3": lambda channels, affine: AvgPool(POOL_SIZE),
     "max_pool_3x3": lambda channels, affine: MaxPool(POOL_SIZE),
     "identity": lambda channels, affine: nn.Identity(),
+    # the further ops of NAO's space without weight sharing (nao-cnn)
+    "conv_3x3": lambda channels, affine: ReLUConvBN(channels, channels, 3, affine=affine),
+    "conv_1x3_3x1": lambda channels, affine: FactorizedConv(channels, 3, affine),
+    "conv_1x7_7x1": lambda channels, affine: FactorizedConv(channels, 7, affine),
+    "max_pool_2x2": lambda channels, affine: Pool2x2("max"),
+    "avg_pool_2x2": lambda channels, affine: Pool2x2("avg"),
+    "dil_sep_conv_3x3": lambda channels, affine: DilSepConv(channels, 3, affine),
 }
 
 

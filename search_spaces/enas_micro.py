@@ -43,21 +43,27 @@ MAX_SYMMETRIES = 32  # NAO's augmentation needs a few variants, not all 2**10 br
 
 
 class EnasMicroSpace(SearchSpace, Buildable):
-    """``enas-micro``: 5 ops, 5 nodes per cell, normal + reduction cell, 40 tokens."""
+    """``enas-micro``: 5 ops, 5 nodes per cell, normal + reduction cell, 40 tokens.
 
-    def __init__(self, max_symmetries: int = MAX_SYMMETRIES):
-        self.name = "enas-micro"
+    ``ops`` and ``n_nodes`` make the same cell grammar over another op set (``nao-cnn``'s 11
+    ops); the ops are names of :data:`search_spaces.cnn_ops.OPS`, in token order."""
+
+    def __init__(self, max_symmetries: int = MAX_SYMMETRIES, ops: tuple[str, ...] = OPS,
+                 n_nodes: int = N_NODES, name: str = "enas-micro"):
+        self.name = name
         self.max_symmetries = max_symmetries
-        self.n_inputs = N_CELL_INPUTS + N_NODES - 1  # node N-1 may read inputs 0..N
-        self.vocab = tuple(f"in{k}" for k in range(self.n_inputs)) + OPS
-        self.length = len(CELL_TYPES) * TOKENS_PER_CELL
-        self._op_ids = tuple(range(self.n_inputs, self.n_inputs + len(OPS)))
+        self.ops = tuple(ops)
+        self.n_nodes = n_nodes
+        self.tokens_per_cell = n_nodes * TOKENS_PER_NODE
+        self.n_inputs = N_CELL_INPUTS + n_nodes - 1  # node N-1 may read inputs 0..N
+        self.vocab = tuple(f"in{k}" for k in range(self.n_inputs)) + self.ops
+        self.length = len(CELL_TYPES) * self.tokens_per_cell
+        self._op_ids = tuple(range(self.n_inputs, self.n_inputs + len(self.ops)))
 
     # ----- positions -----------------------------------------------------------------------
-    @staticmethod
-    def _locate(pos: int) -> tuple[int, int, int]:
+    def _locate(self, pos: int) -> tuple[int, int, int]:
         """(cell index, node index, field index) of token position ``pos``."""
-        cell, rest = divmod(pos, TOKENS_PER_CELL)
+        cell, rest = divmod(pos, self.tokens_per_cell)
         node, field = divmod(rest, TOKENS_PER_NODE)
         return cell, node, field
 
@@ -85,20 +91,20 @@ class EnasMicroSpace(SearchSpace, Buildable):
             for node in cell:
                 out += [
                     int(node.in_a),
-                    self.n_inputs + OPS.index(node.op_a),
+                    self.n_inputs + self.ops.index(node.op_a),
                     int(node.in_b),
-                    self.n_inputs + OPS.index(node.op_b),
+                    self.n_inputs + self.ops.index(node.op_b),
                 ]
         return tuple(out)
 
     def _arch_from_tokens(self, tokens: Tokens) -> MicroArch:
         cells = []
         for c in range(len(CELL_TYPES)):
-            chunk = tokens[c * TOKENS_PER_CELL : (c + 1) * TOKENS_PER_CELL]
+            chunk = tokens[c * self.tokens_per_cell : (c + 1) * self.tokens_per_cell]
             cells.append(
                 tuple(
                     Node(chunk[k], self.vocab[chunk[k + 1]], chunk[k + 2], self.vocab[chunk[k + 3]])
-                    for k in range(0, TOKENS_PER_CELL, TOKENS_PER_NODE)
+                    for k in range(0, self.tokens_per_cell, TOKENS_PER_NODE)
                 )
             )
         return MicroArch(*cells)
@@ -111,7 +117,8 @@ class EnasMicroSpace(SearchSpace, Buildable):
         return " ; ".join(parts)
 
     def from_string(self, text: str) -> MicroArch:
-        form = "normal: IN OP IN OP | ... (5 nodes) ; reduce: ... (5 nodes)"
+        n = self.n_nodes
+        form = f"normal: IN OP IN OP | ... ({n} nodes) ; reduce: ... ({n} nodes)"
         if not isinstance(text, str):
             raise InvalidArchitectureError(
                 f"{self.name}: expected a string of the form {form!r}, got {type(text).__name__}",
@@ -137,7 +144,7 @@ class EnasMicroSpace(SearchSpace, Buildable):
                     expected=f"{label}:",
                 )
             nodes = [n.split() for n in body.split("|")]
-            for i in range(N_NODES):
+            for i in range(self.n_nodes):
                 fields = nodes[i] if i < len(nodes) else []
                 if len(fields) != TOKENS_PER_NODE:
                     raise InvalidArchitectureError(
@@ -149,9 +156,9 @@ class EnasMicroSpace(SearchSpace, Buildable):
                     )
                 for field in fields:
                     tokens.append(self._parse_field(field, tuple(tokens)))
-            if len(nodes) > N_NODES:
+            if len(nodes) > self.n_nodes:
                 raise InvalidArchitectureError(
-                    f"{self.name}: {label} cell has {len(nodes)} nodes; expected {N_NODES}",
+                    f"{self.name}: {label} cell has {len(nodes)} nodes; expected {self.n_nodes}",
                     position=len(tokens),
                     expected=";" if c == 0 else "end of input",
                 )
@@ -195,7 +202,7 @@ class EnasMicroSpace(SearchSpace, Buildable):
         return Node(node.in_b, node.op_b, node.in_a, node.op_a)
 
     def _sort_branches(self, node: Node) -> Node:
-        a, b = (node.in_a, OPS.index(node.op_a)), (node.in_b, OPS.index(node.op_b))
+        a, b = (node.in_a, self.ops.index(node.op_a)), (node.in_b, self.ops.index(node.op_b))
         return node if a <= b else self._swap(node)
 
     def canonical(self, arch: MicroArch) -> Tokens:

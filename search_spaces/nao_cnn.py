@@ -1,0 +1,78 @@
+"""``nao-cnn``: NAO's convolutional cell space without weight sharing (Luo et al. 2018, appendix).
+
+The enas-micro cell grammar (a normal and a reduction cell, ``nodes`` = 5 nodes each, every node
+two branches of an input among the two previous cells and the earlier nodes and an op) over the
+11 ops NAO searches when each child trains from scratch. Only the op table differs, so this is
+:class:`EnasMicroSpace` with other ops and a child-sized default network; there is no supernet.
+
+Options: ``nao-cnn:nodes=N,channels=C,layers=L``. ``channels`` and ``layers`` (normal cells per
+stage) size the children that ``nao search --data`` trains, which builds with no size of its own;
+``nao train --channels/--layers`` override them. The defaults (8 channels, 1 normal cell per
+stage) keep a child to seconds per epoch on a CPU with digits.
+"""
+
+from __future__ import annotations
+
+from nao.errors import ConfigError
+
+from .enas_micro import EnasMicroSpace
+from .enas_micro_arch import N_NODES, MicroArch
+from .enas_micro_net import ChildNetwork
+
+FAMILY = "nao-cnn"
+# token order of the ops (a saved architecture's tokens depend on it); the issue's 11 ops, in
+# the order the appendix lists NASNet's, each built by search_spaces.cnn_ops.OPS
+NAO_OPS = (
+    "identity", "sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3", "conv_3x3",
+    "conv_1x3_3x1", "conv_1x7_7x1", "max_pool_2x2", "avg_pool_2x2", "dil_sep_conv_3x3",
+)
+DEFAULTS = {"nodes": N_NODES, "channels": 8, "layers": 1}
+MAX_NODES = 10
+OPTIONS_HELP = (f"options are nodes=N (2-{MAX_NODES}, default {N_NODES}), channels=C and "
+                "layers=L (child size), e.g. nao-cnn:nodes=5,channels=8,layers=1")
+
+
+class NaoCnnSpace(EnasMicroSpace):
+    """``nao-cnn``: 11 ops, ``nodes`` nodes per cell, normal + reduction cell."""
+
+    def __init__(self, nodes: int = N_NODES, channels: int = DEFAULTS["channels"],
+                 layers: int = DEFAULTS["layers"]):
+        given = {"nodes": nodes, "channels": channels, "layers": layers}
+        if not 2 <= nodes <= MAX_NODES or channels < 1 or layers < 1:
+            raise ConfigError(f"{FAMILY}: got {given}; {OPTIONS_HELP}")
+        extra = ",".join(f"{k}={v}" for k, v in given.items() if v != DEFAULTS[k])
+        super().__init__(ops=NAO_OPS, n_nodes=nodes, name=f"{FAMILY}:{extra}" if extra else FAMILY)
+        self.channels = channels
+        self.layers = layers
+
+    def build_supernet(self, channels: int, num_classes: int, layers: int, in_channels: int,
+                       stem_stride: int = 1):
+        raise ConfigError(f"{self.name} has no supernet: its children train from scratch; "
+                          f"search it with nao search --space {self.name} --data ... "
+                          "(nao ws is for weight-sharing spaces, e.g. enas-micro)")
+
+    def build(self, arch: MicroArch, channels: int, num_classes: int, layers: int,
+              in_channels: int, auxiliary: bool = False, drop_path: float = 0.0,
+              stem_stride: int = 1) -> ChildNetwork:
+        """The child of ``arch``; ``channels`` or ``layers`` 0 take the space's size."""
+        return super().build(arch, channels or self.channels, num_classes, layers or self.layers,
+                             in_channels, auxiliary=auxiliary, drop_path=drop_path,
+                             stem_stride=stem_stride)
+
+
+def parse_options(arg: str | None) -> NaoCnnSpace:
+    """``nao-cnn`` or ``nao-cnn:nodes=N,channels=C,layers=L`` (any of them, any order)."""
+    if arg is None:
+        return NaoCnnSpace()
+    values: dict[str, int] = {}
+    for piece in arg.split(","):
+        key, eq, value = (part.strip() for part in piece.partition("="))
+        if not eq or key not in DEFAULTS or key in values:
+            what = "is given twice" if key in values else "is not an option"
+            raise ConfigError(f"{FAMILY}: {piece.strip()!r} {what}; {OPTIONS_HELP}")
+        try:
+            values[key] = int(value)
+        except ValueError:
+            raise ConfigError(f"{FAMILY}: {key}={value!r} is not a whole number; "
+                              f"{OPTIONS_HELP}") from None
+    return NaoCnnSpace(**values)
