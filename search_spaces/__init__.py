@@ -71,6 +71,15 @@ def _enas_rnn(arg: str | None) -> SearchSpace:
 register("enas-rnn", _enas_rnn)
 
 
+def _nao_cnn(arg: str | None) -> SearchSpace:
+    from .nao_cnn import parse_options
+
+    return parse_options(arg)
+
+
+register("nao-cnn", _nao_cnn)
+
+
 def available() -> list[str]:
     return sorted(_REGISTRY)
 
