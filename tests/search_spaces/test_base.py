@@ -127,5 +127,5 @@ def test_a_capability_is_declared_not_sniffed():
 
 def test_the_bundled_spaces_declare_a_table_or_networks():
     assert offering(Tabular) == ["nasbench-graph:cora"]
-    assert offering(Buildable) == ["enas-macro", "enas-micro", "nas-rl:layers=6"]
+    assert offering(Buildable) == ["enas-macro", "enas-micro", "nao-cnn", "nas-rl:layers=6"]
     assert offering(BuildableLM) == ["enas-rnn:nodes=8"]
