@@ -81,11 +81,24 @@ def locked_dropout(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor
     return x if mask is None else x * mask
 
 
+MAX_HIDDEN_NORM = 25.0  # ENAS's PyTorch port: a carried state's rows rescaled to this norm
+
+
 def detach_state(state):
     """The hidden state cut from the graph (a tensor, or the LSTM's pair)."""
     if isinstance(state, tuple):
         return tuple(s.detach() for s in state)
     return state.detach()
+
+
+def bound_state(state):
+    """The cell's state with each row's norm capped at :data:`MAX_HIDDEN_NORM` (after every
+    step): cells with identity / ReLU nodes are unbounded, and their state otherwise grows
+    until the loss is NaN (seen at lr 20 within one epoch); the LSTM's pair is left alone."""
+    if isinstance(state, tuple):
+        return state
+    norms = state.norm(dim=-1, keepdim=True)
+    return state * (MAX_HIDDEN_NORM / norms.clamp(min=MAX_HIDDEN_NORM))
 
 
 class HighwayCell(nn.Module):
@@ -127,7 +140,7 @@ class HighwayCell(nn.Module):
                 c, v = w(s if mask_h is None else s * mask_h).chunk(2, -1)
                 c = torch.sigmoid(c)
                 states.append(c * acts[i](v) + (1 - c) * s)
-            h = torch.stack([states[k] for k in ends]).mean(0)
+            h = bound_state(torch.stack([states[k] for k in ends]).mean(0))
             outputs.append(h)
         return torch.stack(outputs), h
 

@@ -54,6 +54,10 @@ class ScoredTask(Task, Protocol):
         """The metric over a pass (accuracy: ``hits / count``; perplexity: exp of the mean
         loss)."""
 
+    def utility(self, metric: float) -> float:
+        """The metric as the "higher is better" score every ranking reads (monotone: the
+        identity when ``higher_is_better``, decreasing otherwise)."""
+
 
 @dataclass
 class ImageClassification:
@@ -92,7 +96,12 @@ class ImageClassification:
     def metric(self, loss_sum: float, hits: int, count: int) -> float:
         return hits / count
 
+    def utility(self, metric: float) -> float:
+        """Accuracy is already "higher is better": the strategies are told it as it is."""
+        return metric
 
+
+REWARD_C = 80.0  # ENAS's controller reward on PTB: c / validation perplexity
 BPTT = 35  # ENAS, DARTS and NAO unroll 35 steps on PTB
 EVAL_BATCH_SIZE = 10  # streams of a validation / test pass (AWD-LSTM, DARTS)
 
@@ -148,6 +157,20 @@ class LanguageModeling:
 
     def metric(self, loss_sum: float, hits: int, count: int) -> float:
         return perplexity(loss_sum / count)
+
+    def utility(self, metric: float) -> float:
+        """The one place a perplexity becomes the "higher is better" score that pools, picks
+        and strategies rank by: ENAS's reward ``c / ppl`` (:data:`REWARD_C`).
+
+        Why this map and not ``-ppl`` or ``-log ppl``: NAO's targets are rank-scaled, so any
+        decreasing map gives NAO the same fit, but REINFORCE uses the reward's size. ``c / ppl``
+        is what ENAS's controller was tuned on: positive and bounded (``0 < r <= c``), so its
+        moving-average baseline stays on one scale, and a gain at low perplexity counts more
+        than the same gain at high perplexity, which is where a search is decided.
+        """
+        if not math.isfinite(metric):  # a diverged child (NaN / inf perplexity) is the worst
+            return 0.0
+        return REWARD_C / metric
 
 
 def perplexity(mean_loss: float) -> float:
