@@ -55,9 +55,15 @@ def add_training_options(parser: argparse.ArgumentParser, network: NetworkOption
                         help=f"training minibatch size (default {network.batch_size})")
 
 
-def check(args: argparse.Namespace) -> None:
+def check(args: argparse.Namespace, text: bool = False) -> None:
     """The data options' checks that need no file, so a command refuses them before it creates
-    its run directory."""
+    its run directory (``text``: a text space's corpus, :func:`.text_runs.check_text_args`)."""
+    from .text_runs import check_not_text_data, check_text_options
+
+    if text:
+        check_text_options(args.data, args.data_dir)
+        return
+    check_not_text_data(args)
     check_data_options(args.data, args.data_dir, args.download)
 
 
@@ -71,12 +77,13 @@ def runtime(args: argparse.Namespace) -> Runtime:
     return Runtime(args.device, args.threads)
 
 
-def claim_out(args: argparse.Namespace, what: str, keys: tuple[str, ...]) -> AbstractContextManager:
+def claim_out(args: argparse.Namespace, what: str, keys: tuple[str, ...],
+              text: bool = False) -> AbstractContextManager:
     """``--out`` / ``--resume`` checked before any data is loaded or any epoch runs: the
     directory is writable, no other process writes to it, and a fresh run finds no checkpoint
     there while a resumed run finds a readable one. The returned context holds the directory's
     lock for the run's lifetime."""
-    check(args)  # bad data options are refused before --out is created
+    check(args, text)  # bad data options are refused before --out is created
     check_resume(args.resume, args.out)
     if args.out is None:
         return nullcontext()

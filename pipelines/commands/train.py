@@ -16,7 +16,9 @@ from ..training.final import (
     WHAT,
     train_architecture,
 )
+from ..training.lm_train import CHECKPOINT_KEYS as LM_TRAIN_KEYS
 from ..training.network_options import NetworkOptions
+from . import text_runs
 from .common import (
     add_common,
     fraction,
@@ -29,6 +31,10 @@ from .data_options import add_training_options, claim_out, interrupted, load, ru
 
 DEFAULT_SPACE = "enas-micro"
 DEFAULT_EPOCHS = 20
+# image options a text space refuses when changed (see text_runs)
+IMAGE_DEFAULTS = {"channels": NETWORK.channels, "layers": NETWORK.layers,
+                  "stem_stride": NETWORK.stem_stride, "download": False, "cutout": None,
+                  "drop_path": DROP_PATH, "auxiliary_weight": AUXILIARY_WEIGHT}
 
 
 def register(sub) -> None:
@@ -40,11 +46,14 @@ def register(sub) -> None:
                     "reports test accuracy and parameter count.")
     p.add_argument("--space", default=DEFAULT_SPACE,
                    help=f"search space (default {DEFAULT_SPACE}); {MACRO_OPTIONS}")
-    p.add_argument("--arch", required=True, help="the architecture in the space's string form")
+    p.add_argument("--arch", required=True,
+                   help="the architecture in the space's string form (--space enas-rnn: "
+                        "'lstm' trains the LSTM baseline of the same size the same way)")
     p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
                    help=f"training epochs (default {DEFAULT_EPOCHS})")
-    p.add_argument("--lr", type=positive_float, default=LR,
-                   help=f"initial learning rate of the cosine schedule (default {LR})")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help=f"initial learning rate of the cosine schedule (default {LR}; "
+                        f"--space enas-rnn: {text_runs.LR}, SGD with clipping 0.25)")
     p.add_argument("--cutout", type=non_negative_int, default=None,
                    help="cutout square side in pixels, 0 = off (default: per data set, "
                         "16 on CIFAR)")
@@ -58,12 +67,15 @@ def register(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the run checkpointed in --out from its last finished epoch")
     add_training_options(p, NETWORK)
+    text_runs.add_text_options(p)
     add_common(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace):
     space = get_space(args.space)
+    if text_runs.is_text(space):  # enas-rnn: a word-level language model on a text corpus
+        return run_text(args, space)
     require(space, Buildable, "nao train")
     arch = space.from_string(args.arch)
     rt = runtime(args)
@@ -72,7 +84,8 @@ def run(args: argparse.Namespace):
             data = load(args)
             result = train_architecture(
                 space, arch, data, epochs=args.epochs, **NetworkOptions.from_args(args).to_dict(),
-                lr=args.lr, cutout=args.cutout, drop_path=args.drop_path,
+                lr=LR if args.lr is None else args.lr, cutout=args.cutout,
+                drop_path=args.drop_path,
                 auxiliary_weight=args.auxiliary_weight, runtime=rt,
                 random_state=args.seed, out_dir=args.out, resume=args.resume,
                 progress=not args.quiet)
@@ -85,3 +98,15 @@ def run(args: argparse.Namespace):
     summary = (f"test accuracy {out['test_accuracy']:.4f}   params {out['params']:,}   "
                f"{out['wall_s']:.1f} s on {out['device']} ({data.name}, {args.epochs} epochs)")
     return out, summary
+
+
+def run_text(args: argparse.Namespace, space):
+    """``nao train --space enas-rnn``: the cell (or ``--arch lstm``) as a word LM."""
+    text_runs.check_text_args(args, IMAGE_DEFAULTS)
+    arch = text_runs.parse_arch(space, args.arch)
+    rt = runtime(args)
+    try:
+        with claim_out(args, WHAT, LM_TRAIN_KEYS, text=True):
+            return text_runs.train(args, space, arch, rt)
+    except KeyboardInterrupt:
+        raise interrupted(args) from None

@@ -8,6 +8,7 @@ from nao.errors import ConfigError
 from search_spaces import get_space
 from search_spaces.enas_macro import OPTIONS_HELP as MACRO_OPTIONS
 
+from ..oneshot.lm_weight_sharing import CHECKPOINT_KEYS as LM_KEYS
 from ..oneshot.relaxed_search import CHECKPOINT_KEYS as RELAXED_KEYS
 from ..oneshot.relaxed_search import RELAXED_CONTROLLERS, RelaxedSearch
 from ..oneshot.weight_sharing import (
@@ -20,10 +21,14 @@ from ..oneshot.weight_sharing import (
     WeightSharingSearch,
 )
 from ..training.network_options import NetworkOptions
+from . import text_runs
 from .common import add_common, parse_settings, positive_int
 from .data_options import add_training_options, claim_out, interrupted, load
 
 DEFAULT_SPACE = "enas-micro"
+# image options a text space refuses when changed (see text_runs)
+IMAGE_DEFAULTS = {"channels": NETWORK.channels, "layers": NETWORK.layers,
+                  "stem_stride": NETWORK.stem_stride, "download": False}
 DEFAULT_EPOCHS = 20
 
 
@@ -56,6 +61,7 @@ def register(sub) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
                    help="controller option, e.g. --set nao_params.epochs=200 --set lr=0.01")
     add_training_options(p, NETWORK)
+    text_runs.add_text_options(p)
     add_common(p)
     p.set_defaults(run=run)
 
@@ -76,6 +82,10 @@ def relaxed_search(args: argparse.Namespace, space) -> RelaxedSearch:
 
 def run(args: argparse.Namespace):
     space = get_space(args.space)
+    if text_runs.is_text(space):  # enas-rnn: a language-model supernet on a text corpus
+        search = text_runs.ws_search(args, space, IMAGE_DEFAULTS)
+        out, _ = finish(args, search, LM_KEYS, text=True)
+        return out, text_runs.ws_summary(out)
     if args.controller in RELAXED_CONTROLLERS:
         return finish(args, relaxed_search(args, space), RELAXED_KEYS)
     search = WeightSharingSearch(
@@ -90,14 +100,16 @@ def run(args: argparse.Namespace):
     return finish(args, search, CHECKPOINT_KEYS)
 
 
-def finish(args: argparse.Namespace, search, keys: tuple[str, ...]):
+def finish(args: argparse.Namespace, search, keys: tuple[str, ...], text: bool = False):
     """Run a checked search under ``--out`` and report it."""
     try:
-        with claim_out(args, WHAT, keys):
-            data = load(args)
+        with claim_out(args, WHAT, keys, text):
+            data = text_runs.load(args) if text else load(args)
             out = search.fit(data).result(data)
     except KeyboardInterrupt:
         raise interrupted(args) from None
+    if text:
+        return out, ""
     last = out["history"][-1] if out["history"] else {}
     lines = [
         f"space     {out['space']}   controller {out['controller']}   data {data.name}   "

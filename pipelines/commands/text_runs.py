@@ -1,0 +1,136 @@
+"""``nao ws`` and ``nao train`` on a text space (``--space enas-rnn``): its options, the checks
+that keep image options and image data away from it (and text data away from image spaces),
+and the two runs. ``ws.py`` and ``train.py`` hand a space that builds language models here.
+
+Image options a text run cannot use (``--channels``, ``--layers``, ``--stem-stride``,
+``--download``; for ``nao train`` also ``--cutout``, ``--drop-path``, ``--auxiliary-weight``)
+are refused with one line when they differ from the command's defaults (argparse does not say
+whether a default was typed, so typing the default value itself passes unnoticed).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from nao.errors import ConfigError
+from search_spaces.base import BuildableLM, SearchSpace
+
+from ..oneshot.lm_weight_sharing import HIDDEN, LMWeightSharingSearch
+from ..oneshot.relaxed_search import RELAXED_CONTROLLERS
+from ..oneshot.weight_sharing import POOL_SIZE
+from ..training.lm_train import LR, LSTM, LMOptions, train_lm, trim_train
+from ..training.task import BPTT
+from ..training.text_data import TEXT_DATASETS, check_text_options, load_text
+from .common import parse_settings, positive_int
+
+TEXT_CORPORA = "--data kjv (or standin-text, or ptb --data-dir DIR)"
+
+
+def is_text(space: SearchSpace) -> bool:
+    return isinstance(space, BuildableLM)
+
+
+def add_text_options(parser: argparse.ArgumentParser) -> None:
+    """--hidden, --bptt and --dropout, read only by a text space."""
+    parser.add_argument("--hidden", type=positive_int, default=HIDDEN,
+                        help=f"text spaces: hidden = embedding size of the language model "
+                             f"(default {HIDDEN})")
+    parser.add_argument("--bptt", type=positive_int, default=BPTT,
+                        help=f"text spaces: words per BPTT segment (default {BPTT})")
+    parser.add_argument("--dropout", action="append", metavar="NAME=RATE", dest="dropouts",
+                        help="text spaces: a dropout of the language model, e.g. --dropout "
+                             "dropout=0.3 (names: dropout, dropouth, dropoutx, dropouti, "
+                             "dropoute; default: DARTS's search settings)")
+
+
+def check_text_args(args: argparse.Namespace, image_defaults: dict) -> None:
+    """A text run's options, checked before anything is created or loaded."""
+    if args.data not in TEXT_DATASETS:
+        raise ConfigError(f"--space {args.space} models text, not {args.data}; pass "
+                          f"{TEXT_CORPORA}")
+    check_text_options(args.data, args.data_dir)
+    given = [name for name, default in image_defaults.items()
+             if getattr(args, name) != default]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ConfigError(f"{flags} configure image networks, not --space {args.space}; drop "
+                          "them (the language model's size is --hidden, --bptt, --batch-size)")
+    options(args).check()
+
+
+def check_not_text_data(args: argparse.Namespace) -> None:
+    """An image space given a text corpus: the one-line error naming the fix."""
+    if args.data in TEXT_DATASETS:
+        raise ConfigError(f"--data {args.data} is a text corpus, for --space enas-rnn; pick an "
+                          "image data set (digits, fashion-mnist, cifar10, ...) for "
+                          f"--space {args.space}")
+
+
+def dropouts(args: argparse.Namespace) -> dict:
+    out = {}
+    for name, rate in parse_settings(args.dropouts).items():
+        if isinstance(rate, bool) or not isinstance(rate, int | float):
+            raise ConfigError(f"--dropout {name}={rate}: the rate must be a number in [0, 1)")
+        out[name] = float(rate)
+    return out
+
+
+def options(args: argparse.Namespace) -> LMOptions:
+    return LMOptions(args.hidden, args.batch_size, args.bptt, dropouts(args))
+
+
+def load(args: argparse.Namespace):
+    """The corpus, its training split cut to the first ``--train-size`` tokens."""
+    return trim_train(load_text(args.data, args.data_dir), args.train_size)
+
+
+def ws_search(args: argparse.Namespace, space: SearchSpace,
+              image_defaults: dict) -> LMWeightSharingSearch:
+    """``nao ws`` on a text space, its options checked."""
+    if args.controller in RELAXED_CONTROLLERS:
+        raise ConfigError(f"--controller {args.controller} runs image supernets only (not "
+                          f"{space.name}); use --controller nao, rl or random")
+    check_text_args(args, image_defaults)
+    search = LMWeightSharingSearch(
+        space, args.controller, epochs=args.epochs, hidden=args.hidden,
+        batch_size=args.batch_size, bptt=args.bptt, dropouts=dropouts(args) or None,
+        pool_size=POOL_SIZE if args.pool_size is None else args.pool_size,
+        every=args.controller_every, controller_options=parse_settings(args.settings) or None,
+        device=args.device, threads=args.threads, random_state=args.seed, out_dir=args.out,
+        resume=args.resume, progress=not args.quiet)
+    search.policy()
+    return search
+
+
+def ws_summary(out: dict) -> str:
+    last = out["history"][-1] if out["history"] else {}
+    return "\n".join([
+        f"space     {out['space']}   controller {out['controller']}   data "
+        f"{out['data']['name']}   seed {out['seed']}   device {out['device']}",
+        f"epochs    {out['epochs']} in {out['wall_s']:.1f} s   last train ppl "
+        f"{last.get('train_ppl', float('nan')):.1f}",
+        f"best      {out['best']['arch']}",
+        f"valid_ppl {out['best']['valid_ppl']:.2f} (shared weights, whole validation split)",
+    ])
+
+
+def parse_arch(space: SearchSpace, text: str):
+    """``--arch lstm``: the LSTM baseline of the same size (``None``); else a cell."""
+    return None if text.strip().lower() == LSTM else space.from_string(text)
+
+
+def train(args: argparse.Namespace, space: SearchSpace, arch, runtime) -> tuple[dict, str]:
+    """``nao train`` on a text space (data loaded here, inside the caller's ``--out`` lock)."""
+    data = load(args)
+    result = train_lm(space, arch, data, epochs=args.epochs, options=options(args),
+                      lr=LR if args.lr is None else args.lr, runtime=runtime,
+                      random_state=args.seed, out_dir=args.out, resume=args.resume,
+                      progress=not args.quiet)
+    out = {"space": space.name, "arch": LSTM if arch is None else space.to_string(arch),
+           "data": data.summary(), "epochs": args.epochs, **options(args).to_dict(),
+           "seed": args.seed, "device": str(runtime.device), **result.to_dict(),
+           "out": args.out}
+    summary = (f"valid_ppl {out['valid_ppl']:.2f}   test_ppl {out['test_ppl']:.2f}   params "
+               f"{out['params']:,}   {out['wall_s']:.1f} s on {out['device']} ({data.name}, "
+               f"{args.epochs} epochs)")
+    return out, summary
