@@ -10,14 +10,23 @@ from .base import Arch, Buildable, BuildableLM, Capability, SearchSpace, Tabular
 from .tabular import Record, TabularBenchmark
 
 _REGISTRY: dict[str, Callable[[str | None], SearchSpace]] = {}
+_USAGE: dict[str, str] = {}
 # the space of a command run without --space, and of the docs' examples: a table, so a search
 # runs offline in seconds (the network commands, ws and train, default to a Buildable space)
 DEFAULT_SPACE = "nasbench-graph:cora"
 
 
-def register(family: str, factory: Callable[[str | None], SearchSpace]) -> None:
-    """Add a space family; ``factory`` gets the part after ``family:`` (or ``None``)."""
+def register(family: str, factory: Callable[[str | None], SearchSpace],
+             usage: str | None = None) -> None:
+    """Add a space family; ``factory`` gets the part after ``family:`` (or ``None``);
+    ``usage`` is how its name is written, options included, for the commands' ``--help``."""
     _REGISTRY[family] = factory
+    _USAGE[family] = usage or family
+
+
+def usage() -> str:
+    """Every registered family as it is written on the command line, for ``--help``."""
+    return "spaces: " + ", ".join(_USAGE[family] for family in available())
 
 
 def _nasbench_graph(arg: str | None) -> SearchSpace:
@@ -29,7 +38,7 @@ def _nasbench_graph(arg: str | None) -> SearchSpace:
     return NasBenchGraphSpace(arg or "cora")
 
 
-register("nasbench-graph", _nasbench_graph)
+register("nasbench-graph", _nasbench_graph, "nasbench-graph:DATASET")
 
 
 def _enas_micro(arg: str | None) -> SearchSpace:
@@ -50,7 +59,7 @@ def _nas_rl(arg: str | None) -> SearchSpace:
     return parse_options(arg)
 
 
-register("nas-rl", _nas_rl)
+register("nas-rl", _nas_rl, "nas-rl:layers=N")
 
 
 def _enas_macro(arg: str | None) -> SearchSpace:
@@ -59,7 +68,7 @@ def _enas_macro(arg: str | None) -> SearchSpace:
     return EnasMacroSpace.from_options(arg)
 
 
-register("enas-macro", _enas_macro)
+register("enas-macro", _enas_macro, "enas-macro:layers=N,ops=a+b+c")
 
 
 def _enas_rnn(arg: str | None) -> SearchSpace:
@@ -68,7 +77,7 @@ def _enas_rnn(arg: str | None) -> SearchSpace:
     return EnasRnnSpace(parse_options(arg))
 
 
-register("enas-rnn", _enas_rnn)
+register("enas-rnn", _enas_rnn, "enas-rnn:nodes=N")
 
 
 def _nao_cnn(arg: str | None) -> SearchSpace:
@@ -77,7 +86,7 @@ def _nao_cnn(arg: str | None) -> SearchSpace:
     return parse_options(arg)
 
 
-register("nao-cnn", _nao_cnn)
+register("nao-cnn", _nao_cnn, "nao-cnn:nodes=N,channels=C,layers=L")
 
 
 def available() -> list[str]:

@@ -7,7 +7,7 @@ import sys
 
 from nao.errors import ConfigError
 from search_spaces import DEFAULT_SPACE, Tabular, get_space
-from search_spaces.enas_macro import OPTIONS_HELP as MACRO_OPTIONS
+from search_spaces import usage as space_usage
 
 from ..options import deep_merge
 from ..search.engine import DASK_INSTALL, Engine, make_engine
@@ -27,7 +27,7 @@ def register(sub) -> None:
     p = sub.add_parser("search", help="run one architecture search",
                        description="Run one search. The budget counts distinct architectures.")
     p.add_argument("--space", default=DEFAULT_SPACE,
-                   help=f"search space (default {DEFAULT_SPACE}); {MACRO_OPTIONS}")
+                   help=f"search space (default {DEFAULT_SPACE}); {space_usage()}")
     p.add_argument("--strategy", default="nao", choices=sorted(STRATEGIES),
                    help="search strategy (default nao)")
     p.add_argument("--budget", type=positive_int, default=100,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from search_spaces import Buildable, get_space, require
-from search_spaces.enas_macro import OPTIONS_HELP as MACRO_OPTIONS
+from search_spaces import usage as space_usage
 
 from ..training.final import (
     AUXILIARY_WEIGHT,
@@ -45,7 +45,7 @@ def register(sub) -> None:
                     "drop-path ramped up linearly, auxiliary head. Trains on train+valid and "
                     "reports test accuracy and parameter count.")
     p.add_argument("--space", default=DEFAULT_SPACE,
-                   help=f"search space (default {DEFAULT_SPACE}); {MACRO_OPTIONS}")
+                   help=f"search space (default {DEFAULT_SPACE}); {space_usage()}")
     p.add_argument("--arch", required=True,
                    help="the architecture in the space's string form (--space enas-rnn: "
                         "'lstm' trains the LSTM baseline of the same size the same way)")

@@ -6,7 +6,7 @@ import argparse
 
 from nao.errors import ConfigError
 from search_spaces import get_space
-from search_spaces.enas_macro import OPTIONS_HELP as MACRO_OPTIONS
+from search_spaces import usage as space_usage
 
 from ..oneshot.lm_weight_sharing import CHECKPOINT_KEYS as LM_KEYS
 from ..oneshot.relaxed_search import CHECKPOINT_KEYS as RELAXED_KEYS
@@ -43,7 +43,7 @@ def register(sub) -> None:
                     "its mode. The test split is never used.")
     p.add_argument("--space", default=DEFAULT_SPACE,
                    help=f"a search space with a supernet (default {DEFAULT_SPACE}); "
-                        f"{MACRO_OPTIONS}")
+                        f"{space_usage()}")
     p.add_argument("--controller", default="nao", choices=CONTROLLERS + RELAXED_CONTROLLERS,
                    help="what proposes architectures (default nao); darts, snas, sf, relax, "
                         "ram: gradient-based (--set arch_lr=, warmup_epochs=, darts.order=2, "

@@ -6,7 +6,7 @@ import pytest
 
 from nao.errors import ConfigError
 from nao.space import TokenSpace
-from search_spaces import available, get_space, offering, require
+from search_spaces import available, get_space, offering, require, usage
 from search_spaces.base import (
     Buildable,
     BuildableLM,
@@ -129,3 +129,16 @@ def test_the_bundled_spaces_declare_a_table_or_networks():
     assert offering(Tabular) == ["nasbench-graph:cora"]
     assert offering(Buildable) == ["enas-macro", "enas-micro", "nao-cnn", "nas-rl:layers=6"]
     assert offering(BuildableLM) == ["enas-rnn:nodes=8"]
+
+
+def test_the_help_names_every_family_with_options_that_really_parse():
+    """The commands' ``--help`` lists ``usage()``: each entry, with its placeholders filled in,
+    must be a name ``get_space`` accepts, so the help cannot drift from the parsers."""
+    written = usage().removeprefix("spaces: ").split(", ")
+    assert [entry.split(":")[0] for entry in written] == available()
+    fill = {"DATASET": "citeseer", "N": "3", "C": "4", "L": "1", "a+b+c": "conv3+avg"}
+    for entry in written:
+        for placeholder, value in fill.items():
+            entry = entry.replace(f"={placeholder}", f"={value}").replace(f":{placeholder}",
+                                                                           f":{value}")
+        assert get_space(entry).name.split(":")[0] == entry.split(":")[0]
