@@ -108,6 +108,7 @@ def test_train_epoch_trains_on_the_tasks_loss(data):
             return (output ** 2).mean()
 
     task = Squared(data)
+    torch.manual_seed(0)  # the initial weights, not whatever state earlier tests left behind
     model = Linear(data.num_classes)
 
     def epoch(lr: float) -> float:
@@ -118,9 +119,10 @@ def test_train_epoch_trains_on_the_tasks_loss(data):
     with torch.no_grad():
         squared = [float((model(x) ** 2).mean())
                    for x, _y in task.train_batches(64, torch.Generator().manual_seed(0))]
-    assert epoch(0.0) == pytest.approx(sum(squared) / len(squared))  # the task's loss is reported
+    untrained = sum(squared) / len(squared)
+    assert epoch(0.0) == pytest.approx(untrained)  # the task's loss is reported
     losses = [epoch(0.01) for _ in range(3)]
-    assert losses == sorted(losses, reverse=True) and losses[-1] < squared[0] / 2  # and trained on
+    assert losses == sorted(losses, reverse=True) and losses[-1] < 0.6 * untrained  # trained on
 
 
 def test_image_classification_trains_on_its_split_with_its_cutout(data):
