@@ -47,6 +47,13 @@ LEVERS: dict[str, dict] = {
     "rmp5i20": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "round_size": 5,
                 "n_init": 20},
     "rm30p": {**RANK_WP10, "mutation_candidates": 30, **PRETRAIN},
+    # session 9: SemiNAS pseudo-labels on today's default, with the full and a smaller start
+    "rmps": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "pseudo_labels": 300},
+    "rmpsi20": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "pseudo_labels": 300,
+                "n_init": 20},
+    # session 9: at the default's cost, more mutations of the seeds or more decoded candidates
+    "rmpm20": {**RANK_WP10, "mutation_candidates": 20, **PRETRAIN},
+    "rmpc5": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "candidate_factor": 5.0},
 }
 BASELINES = ("nao", "tpe", "evolution")
 
