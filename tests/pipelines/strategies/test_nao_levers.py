@@ -84,10 +84,12 @@ def test_without_mutation_candidates_the_space_is_never_mutated(cora, monkeypatc
 def test_default_nao_has_the_chosen_levers_and_the_paper_preset_and_nao_ws_have_none(cora):
     default = make_strategy("nao", cora)
     assert default.mutation_candidates == 10 and default.pretrain_archs == 1000
+    assert default.candidate_factor == 5.0
     assert default.nao_params["rank_loss_weight"] == 1.0
     assert default.nao_params["warm_patience"] == 10
     paper = make_strategy("nao-paper", cora)
     assert paper.mutation_candidates == 0 and paper.pretrain_archs == 0
+    assert paper.candidate_factor == 1.0
     assert paper.nao_params["rank_loss_weight"] == 0.0
     assert paper.nao_params["warm_patience"] is None
     # NAO-WS: the pool defaults, with a user's nao_params merged in rather than replacing them
@@ -95,6 +97,7 @@ def test_default_nao_has_the_chosen_levers_and_the_paper_preset_and_nao_ws_have_
         "nao_params": {"epochs": 7}})
     controller = ws._make_controller(pool_policy("nao", 8, 4), seed=0)
     assert controller.mutation_candidates == 0 and controller.pretrain_archs == 0
+    assert controller.candidate_factor == 3.0  # as before issue 10
     assert controller.nao_params["rank_loss_weight"] == 0.0
     assert controller.nao_params["warm_patience"] == 20
     assert controller.nao_params["epochs"] == 7
