@@ -93,6 +93,11 @@ class OpWeights(NamedTuple):
         return cls(arch, cell_weights(arch.normal), cell_weights(arch.reduce),
                    cell_inputs(arch.normal), cell_inputs(arch.reduce))
 
+    def to(self, device: torch.device) -> OpWeights:
+        """The weights on ``device``; gradients flow back to where they were made (the
+        relaxed methods keep their small ``alpha`` table on the CPU)."""
+        return OpWeights(self.arch, *(None if w is None else w.to(device) for w in self[1:]))
+
     @classmethod
     def uniform(cls, arch: MicroArch) -> OpWeights:
         """The same weight on every op (a freshly initialized DARTS)."""
@@ -269,7 +274,8 @@ class _MicroNetwork(nn.Module):
         raise NotImplementedError
 
     def _forward(self, x: torch.Tensor, choice: MicroArch | OpWeights, drop_prob: float = 0.0):
-        arch, weights = (choice.arch, choice) if isinstance(choice, OpWeights) else (choice, None)
+        arch, weights = ((choice.arch, choice.to(x.device)) if isinstance(choice, OpWeights)
+                         else (choice, None))
         if CHANNELS_LAST:
             x = x.contiguous(memory_format=torch.channels_last)
         s0 = s1 = self.stem(x)

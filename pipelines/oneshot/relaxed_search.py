@@ -256,7 +256,9 @@ class RelaxedSearch:
                                    lr_min=self.lr_min, momentum=self.momentum,
                                    weight_decay=self.weight_decay, grad_clip=self.grad_clip,
                                    seed=seed)
-        params = ArchParams(self.space).to(runtime.device)
+        # alpha stays on the CPU on every device: a table of a few hundred numbers, sampled with
+        # CPU generators (the same draws on a GPU); its op weights move to the supernet's device
+        params = ArchParams(self.space)
         relaxation = MicroRelaxation(self.space, params) if estimator.needs_relaxation else None
         estimator.bind(params)
         arch_optimizer = torch.optim.Adam([params.alpha], lr=shared_opts["arch_lr"],
