@@ -21,8 +21,7 @@ What differs from images, and only that:
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +34,13 @@ from search_spaces import require
 from search_spaces.base import Arch, BuildableLM, SearchSpace
 
 from ..search.evaluators import Evaluation, Evaluator
-from ..training.epochs import RunRecord, progress_bar
+from ..training.epochs import RunRecord
 from ..training.lm_eval import evaluate_lm
 from ..training.lm_train import GRAD_CLIP, LR, LR_MIN, WEIGHT_DECAY, LMOptions, lm_optimizer
 from ..training.runtime import Runtime
 from ..training.task import BPTT, LanguageModeling, perplexity
 from ..training.text_data import TextData
-from .shared_training import SharedWeights, uniform_choice
+from .shared_training import SharedWeights
 from .weight_sharing import EVAL_BATCHES, FINAL_CANDIDATES, POOL_SIZE, WeightSharingSearch
 
 HIDDEN = 64
@@ -156,65 +155,47 @@ class LMWeightSharingSearch(WeightSharingSearch):
         self.runtime_ = runtime
         return self
 
-    def _loop(self, data, task, policy, record, shared, runtime, seed) -> None:
-        strategy = self._make_controller(policy, seed)
-        rng = np.random.default_rng(seed)  # which pool member trains on each segment
-        scorer = LMPoolScorer(shared.supernet, task, runtime, self.batch_size, self.eval_batches)
-        pool: list[Arch] = []
-        wall_before = 0.0
+    # ----- the loop's hooks: perplexity where images have accuracy ------------------------
+    def _pool_scorer(self, shared: SharedWeights, data: TextData, task: LanguageModeling,
+                     runtime: Runtime, seed: int) -> LMPoolScorer:
+        """Scores the pool on the first ``eval_batches`` validation segments (the same words
+        every time, so no generator of its own)."""
+        return LMPoolScorer(shared.supernet, task, runtime, self.batch_size, self.eval_batches)
 
-        def load(state: dict) -> None:
-            nonlocal pool, wall_before
-            shared.load_state_dict(state)
-            strategy.load_state_dict(state["strategy"])
-            pool = [self.space.from_string(s) for s in state["pool"]]
-            rng.bit_generator.state = state["rng"]
-            torch.set_rng_state(state["torch_rng"])
-            wall_before = float(state["wall_s"])
+    def _scorer_state(self, scorer: LMPoolScorer) -> dict:
+        """torch's global random state (the dropout masks, seeded in :meth:`fit`)."""
+        return {"torch_rng": torch.get_rng_state()}
 
-        if not record.restore(load):
-            pool = strategy.ask(self.pool_size)
-        history, start_epoch = record.history(), record.start_epoch
-        started = time.perf_counter()
-        bar = progress_bar(self.progress, total=self.epochs, initial=start_epoch, unit="epoch",
-                           desc=f"ws {self.controller} on {data.name}")
-        try:
-            for epoch in range(start_epoch, self.epochs):
-                tick = time.perf_counter()
-                lr = shared.lr
-                shared.supernet.reset_state()
-                loss, _ = shared.train_epoch(uniform_choice(pool, rng))
-                scored = pool
-                ppls = scorer.perplexities(pool)
-                utilities = [task.utility(p) for p in ppls]
-                turn = (epoch + 1) % policy.every == 0 or epoch + 1 == self.epochs
-                if turn:
-                    pool = self._controller_steps(strategy, scorer, pool, utilities, policy)
-                i = int(best_first(utilities)[0])
-                wall = wall_before + time.perf_counter() - started
-                history.append({
-                    "epoch": epoch + 1, "lr": lr, "train_loss": loss,
-                    "train_ppl": perplexity(loss), "valid_ppl_mean": float(np.mean(ppls)),
-                    "valid_ppl_best": ppls[i], "best_arch": self.space.to_string(scored[i]),
-                    "pool": len(scored), "controller_step": turn,
-                    "epoch_s": round(time.perf_counter() - tick, 3), "wall_s": round(wall, 3),
-                })
-                record.end_epoch(epoch + 1, history, lambda pool=pool, wall=wall: {
-                    **shared.state_dict(), "strategy": strategy.state_dict(),
-                    "pool": [self.space.to_string(a) for a in pool],
-                    "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                    "wall_s": wall,
-                })
-                bar.set_postfix(loss=f"{loss:.3f}", valid_ppl_best=f"{ppls[i]:.1f}",
-                                refresh=False)
-                bar.update(1)
-        finally:
-            bar.close()
+    def _load_scorer_state(self, scorer: LMPoolScorer, state: dict) -> None:
+        torch.set_rng_state(state["torch_rng"])
+
+    def _train_epoch(self, shared: SharedWeights, choose: Callable[[], Arch],
+                     task: LanguageModeling, epoch: int) -> tuple[float, float]:
+        """The hidden state starts afresh each epoch; no minibatch bar."""
+        shared.supernet.reset_state()
+        return shared.train_epoch(choose)
+
+    def _score_pool(self, scorer: LMPoolScorer, task: LanguageModeling, pool: list[Arch]
+                    ) -> tuple[list[float], list[float]]:
+        """The task's utilities rank (higher is better), the perplexities are logged."""
+        ppls = scorer.perplexities(pool)
+        return [task.utility(p) for p in ppls], ppls
+
+    def _best_index(self, scores: list[float]) -> int:
+        """The first of the highest utilities (a NaN counts as lowest)."""
+        return int(best_first(scores)[0])
+
+    def _epoch_metrics(self, loss: float, metric: float, measured: list[float], i: int) -> dict:
+        return {"train_ppl": perplexity(loss), "valid_ppl_mean": float(np.mean(measured)),
+                "valid_ppl_best": measured[i]}
+
+    def _postfix(self, measured: list[float], i: int) -> dict:
+        return {"valid_ppl_best": f"{measured[i]:.1f}"}
+
+    def _final_pick(self, scorer: LMPoolScorer, pool: list[Arch]) -> None:
+        """``candidates_`` and the pick (``best_arch_``, ``best_valid_ppl_``)."""
         self.candidates_ = lm_final_pick(scorer, pool, self.final_candidates)
         self.best_arch_, self.best_valid_ppl_ = self.candidates_[0]
-        self.history_ = history
-        self.strategy_ = strategy
-        self.wall_s_ = wall_before + time.perf_counter() - started
 
     def result(self, data: TextData) -> dict:
         """The ``nao ws --json`` object: perplexities under ``valid_ppl`` (lower is better)."""

@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -51,6 +52,7 @@ from search_spaces import require
 from search_spaces.base import Arch, Buildable, SearchSpace
 
 from ..options import deep_merge
+from ..search.evaluators import Evaluator
 from ..strategies import STRATEGIES, make_strategy, option_names
 from ..strategies.nao_strategy import LEVERS_OFF
 from ..training.data import ImageData
@@ -58,9 +60,12 @@ from ..training.epochs import RunRecord, progress_bar
 from ..training.network_options import NetworkOptions
 from ..training.run_dir import check_resume
 from ..training.runtime import Runtime
-from ..training.task import ImageClassification
+from ..training.task import ImageClassification, Task
 from .shared_training import SharedWeights, build_supernet, final_pick, score, uniform_choice
 from .supernet_evaluator import EVAL_BATCHES, SupernetEvaluator
+
+if TYPE_CHECKING:
+    from ..training.text_data import TextData
 
 WS_WARM_PATIENCE = 20  # NAO-WS's refits as measured in docs/results.md
 # Shared-weight training (ENAS / NAO-WS search): SGD with Nesterov momentum, cosine schedule.
@@ -274,11 +279,18 @@ class WeightSharingSearch:
                                    lr_min=self.lr_min, momentum=self.momentum,
                                    weight_decay=self.weight_decay, grad_clip=self.grad_clip,
                                    seed=seed)
+        self._loop(data, task, policy, record, shared, runtime, seed)
+        self.supernet_ = supernet
+        self.runtime_ = runtime
+        return self
+
+    def _loop(self, data: ImageData | TextData, task: Task, policy: PoolPolicy,
+              record: RunRecord, shared: SharedWeights, runtime: Runtime, seed: int) -> None:
+        """The epochs from the checkpoint's (or the first) to the last, then the final pick; one
+        loop for images and text, which differ only in the hooks below it."""
         strategy = self._make_controller(policy, seed)
         rng = np.random.default_rng(seed)  # which pool member trains on each minibatch
-        evaluator = SupernetEvaluator(supernet, data, task=task, batch_size=self.batch_size,
-                                      n_batches=self.eval_batches, runtime=runtime,
-                                      generator=torch.Generator().manual_seed(seed + 1))
+        scorer = self._pool_scorer(shared, data, task, runtime, seed)
         pool: list[Arch] = []
         wall_before = 0.0
 
@@ -288,7 +300,7 @@ class WeightSharingSearch:
             strategy.load_state_dict(state["strategy"])
             pool = [self.space.from_string(s) for s in state["pool"]]
             rng.bit_generator.state = state["rng"]
-            evaluator.generator.set_state(state["eval_gen"])
+            self._load_scorer_state(scorer, state)
             wall_before = float(state["wall_s"])
 
         if not record.restore(load):
@@ -301,20 +313,17 @@ class WeightSharingSearch:
             for epoch in range(start_epoch, self.epochs):
                 tick = time.perf_counter()
                 lr = shared.lr
-                with progress_bar(self.progress, total=task.n_train_batches(self.batch_size),
-                                  unit="batch", leave=False,
-                                  desc=f"epoch {epoch + 1}/{self.epochs}") as bar:
-                    loss, acc = shared.train_epoch(uniform_choice(pool, rng), bar)
+                loss, metric = self._train_epoch(shared, uniform_choice(pool, rng), task, epoch)
                 scored = pool
-                scores = score(evaluator, pool)
+                scores, measured = self._score_pool(scorer, task, pool)
                 turn = (epoch + 1) % policy.every == 0 or epoch + 1 == self.epochs
                 if turn:
-                    pool = self._controller_steps(strategy, evaluator, pool, scores, policy)
-                i = int(np.argmax(scores))
+                    pool = self._controller_steps(strategy, scorer, pool, scores, policy)
+                i = self._best_index(scores)
                 wall = wall_before + time.perf_counter() - started
                 history.append({
-                    "epoch": epoch + 1, "lr": lr, "train_loss": loss, "train_acc": acc,
-                    "valid_mean": float(np.mean(scores)), "valid_best": float(scores[i]),
+                    "epoch": epoch + 1, "lr": lr, "train_loss": loss,
+                    **self._epoch_metrics(loss, metric, measured, i),
                     "best_arch": self.space.to_string(scored[i]), "pool": len(scored),
                     "controller_step": turn,
                     "epoch_s": round(time.perf_counter() - tick, 3), "wall_s": round(wall, 3),
@@ -322,24 +331,20 @@ class WeightSharingSearch:
                 record.end_epoch(epoch + 1, history, lambda pool=pool, wall=wall: {
                     **shared.state_dict(), "strategy": strategy.state_dict(),
                     "pool": [self.space.to_string(a) for a in pool],
-                    "rng": rng.bit_generator.state,
-                    "eval_gen": evaluator.generator.get_state(), "wall_s": wall,
+                    "rng": rng.bit_generator.state, **self._scorer_state(scorer),
+                    "wall_s": wall,
                 })
-                epochs_bar.set_postfix(loss=f"{loss:.3f}", valid_best=f"{scores[i]:.3f}",
+                epochs_bar.set_postfix(loss=f"{loss:.3f}", **self._postfix(measured, i),
                                        refresh=False)
                 epochs_bar.update(1)
         finally:
             epochs_bar.close()
-        self.candidates_ = final_pick(evaluator, pool, self.final_candidates)
-        self.best_arch_, self.best_valid_ = self.candidates_[0]
+        self._final_pick(scorer, pool)
         self.history_ = history
-        self.supernet_ = supernet
         self.strategy_ = strategy
-        self.runtime_ = runtime
         self.wall_s_ = wall_before + time.perf_counter() - started
-        return self
 
-    def _controller_steps(self, strategy, evaluator: SupernetEvaluator, pool: list[Arch],
+    def _controller_steps(self, strategy, evaluator: Evaluator, pool: list[Arch],
                           scores: list[float], policy: PoolPolicy) -> list[Arch]:
         """Tell -> ask -> merge ``policy.steps`` times, starting from ``pool`` scored as
         ``scores``; returns the next pool."""
@@ -350,6 +355,54 @@ class WeightSharingSearch:
             survivors = [pool[i] for i in best_first(scores)[:policy.keep]]
             pool = survivors + strategy.ask(self.pool_size - len(survivors))
         return pool
+
+    # ----- what an image search does its own way (a text search overrides these) ----------
+    def _pool_scorer(self, shared: SharedWeights, data: ImageData, task: Task,
+                     runtime: Runtime, seed: int) -> Evaluator:
+        """Scores the pool on ``eval_batches`` validation minibatches drawn by its own generator,
+        whose state the checkpoint keeps (``eval_gen``)."""
+        return SupernetEvaluator(shared.supernet, data, task=task, batch_size=self.batch_size,
+                                 n_batches=self.eval_batches, runtime=runtime,
+                                 generator=torch.Generator().manual_seed(seed + 1))
+
+    def _scorer_state(self, scorer: SupernetEvaluator) -> dict:
+        """The scorer's random state for the checkpoint (between ``rng`` and ``wall_s``)."""
+        return {"eval_gen": scorer.generator.get_state()}
+
+    def _load_scorer_state(self, scorer: SupernetEvaluator, state: dict) -> None:
+        scorer.generator.set_state(state["eval_gen"])
+
+    def _train_epoch(self, shared: SharedWeights, choose: Callable[[], Arch], task: Task,
+                     epoch: int) -> tuple[float, float]:
+        """One epoch of shared-weight training under a per-epoch minibatch progress bar."""
+        with progress_bar(self.progress, total=task.n_train_batches(self.batch_size),
+                          unit="batch", leave=False,
+                          desc=f"epoch {epoch + 1}/{self.epochs}") as bar:
+            return shared.train_epoch(choose, bar)
+
+    def _score_pool(self, scorer: SupernetEvaluator, task: Task, pool: list[Arch]
+                    ) -> tuple[list[float], list[float]]:
+        """``(scores, measured)``: what ranks the pool (higher is better) and what the log
+        shows; for images both are the accuracies."""
+        scores = score(scorer, pool)
+        return scores, scores
+
+    def _best_index(self, scores: list[float]) -> int:
+        """The epoch's best member: the first of the highest scores (a NaN counts as highest)."""
+        return int(np.argmax(scores))
+
+    def _epoch_metrics(self, loss: float, metric: float, measured: list[float], i: int) -> dict:
+        """The log row's columns between ``train_loss`` and ``best_arch``, in this order."""
+        return {"train_acc": metric, "valid_mean": float(np.mean(measured)),
+                "valid_best": float(measured[i])}
+
+    def _postfix(self, measured: list[float], i: int) -> dict:
+        return {"valid_best": f"{measured[i]:.3f}"}
+
+    def _final_pick(self, scorer: SupernetEvaluator, pool: list[Arch]) -> None:
+        """``candidates_`` and the pick (``best_arch_``, ``best_valid_``)."""
+        self.candidates_ = final_pick(scorer, pool, self.final_candidates)
+        self.best_arch_, self.best_valid_ = self.candidates_[0]
 
     # ----- report ------------------------------------------------------------------------
     def result(self, data: ImageData) -> dict:
