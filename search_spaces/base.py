@@ -294,6 +294,9 @@ class Buildable(Capability):
     weights of every architecture (``nao ws``)."""
 
     what = "networks to build"
+    # whether the ``layers`` network option (cells per stage) shapes the networks; False where
+    # the depth is the space's own option (``enas-macro:layers=N``), so ``--layers`` is refused
+    cell_layers: bool = True
 
     @abstractmethod
     def build(self, arch: Arch, channels: int, num_classes: int, layers: int, in_channels: int,

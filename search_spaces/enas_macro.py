@@ -47,6 +47,8 @@ class EnasMacroSpace(SearchSpace, Buildable):
     """``enas-macro``: ``layers`` layers, each an op of ``ops`` and skip bits from earlier
     nodes."""
 
+    cell_layers = False  # the depth is the space's ``layers=N``, not cells per stage
+
     def __init__(self, layers: int = DEFAULT_LAYERS, ops: Sequence[str] = OPS):
         if isinstance(layers, bool) or not isinstance(layers, int) or not 1 <= layers <= MAX_LAYERS:
             raise ConfigError(f"{FAMILY}: layers must be a whole number in 1..{MAX_LAYERS}, "

@@ -56,6 +56,8 @@ class NasRlSpace(SearchSpace, Buildable):
     """``nas-rl:layers=N``: N convolution layers, each with its filter shape, filter count,
     stride and skip connections from every earlier layer."""
 
+    cell_layers = False  # the depth is the space's ``layers=N``, not cells per stage
+
     def __init__(self, layers: int = DEFAULT_LAYERS):
         if not isinstance(layers, int) or isinstance(layers, bool) or not 1 <= layers <= MAX_LAYERS:
             raise ConfigError(f"{FAMILY}: layers must be a whole number from 1 to {MAX_LAYERS}, "

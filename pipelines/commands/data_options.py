@@ -67,6 +67,16 @@ def check(args: argparse.Namespace, text: bool = False) -> None:
     check_data_options(args.data, args.data_dir, args.download)
 
 
+def check_layers(args: argparse.Namespace, space, default: int) -> None:
+    """``--layers`` (cells per stage) given to a space whose depth is its own option: refused
+    rather than silently ignored."""
+    if getattr(space, "cell_layers", True) or args.layers == default:
+        return
+    family = space.name.split(":")[0]
+    raise ConfigError(f"--layers {args.layers}: {family} has no cells per stage; its depth is "
+                      f"the space's, e.g. --space {family}:layers={args.layers}")
+
+
 def load(args: argparse.Namespace):
     """The data set the options name, split by ``--seed``."""
     return load_data(args.data, seed=args.seed, data_dir=args.data_dir, download=args.download,

@@ -27,7 +27,14 @@ from .common import (
     positive_float,
     positive_int,
 )
-from .data_options import add_training_options, claim_out, interrupted, load, runtime
+from .data_options import (
+    add_training_options,
+    check_layers,
+    claim_out,
+    interrupted,
+    load,
+    runtime,
+)
 
 DEFAULT_SPACE = "enas-micro"
 DEFAULT_EPOCHS = 20
@@ -77,6 +84,7 @@ def run(args: argparse.Namespace):
     if text_runs.is_text(space):  # enas-rnn: a word-level language model on a text corpus
         return run_text(args, space)
     require(space, Buildable, "nao train")
+    check_layers(args, space, NETWORK.layers)
     arch = space.from_string(args.arch)
     rt = runtime(args)
     try:

@@ -23,7 +23,7 @@ from ..oneshot.weight_sharing import (
 from ..training.network_options import NetworkOptions
 from . import text_runs
 from .common import add_common, parse_settings, positive_int
-from .data_options import add_training_options, claim_out, interrupted, load
+from .data_options import add_training_options, check_layers, claim_out, interrupted, load
 
 DEFAULT_SPACE = "enas-micro"
 # image options a text space refuses when changed (see text_runs)
@@ -86,6 +86,7 @@ def run(args: argparse.Namespace):
         search = text_runs.ws_search(args, space, IMAGE_DEFAULTS)
         out, _ = finish(args, search, LM_KEYS, text=True)
         return out, text_runs.ws_summary(out)
+    check_layers(args, space, NETWORK.layers)
     if args.controller in RELAXED_CONTROLLERS:
         return finish(args, relaxed_search(args, space), RELAXED_KEYS)
     search = WeightSharingSearch(
