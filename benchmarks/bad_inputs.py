@@ -89,6 +89,8 @@ CASES = [
     Case("unknown space", ["search", "--space", "nasbench-graph:mnist"]),
     Case("unknown strategy", ["search", "--strategy", "bayes"]),
     Case("bad architecture string", ["show", "--arch", "0,1,9,2:gcn,gat,gcn,gat"]),
+    Case("--layers where the depth is the space's", ["ws", "--space", "enas-macro", "--layers",
+                                                     "3"]),
     Case("--out is a file", ["search", "--out", "afile"],
          lambda root: (root / "afile").write_text("x")),
     Case("--out not writable", ["search", "--out", "/sys/nao-run"]),
