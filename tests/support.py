@@ -106,3 +106,22 @@ def load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def kill_after_epoch(monkeypatch, n: int) -> list[int]:
+    """Make every epoch loop (``RunRecord``, which writes the log after each checkpoint) raise
+    KeyboardInterrupt right after epoch ``n`` is saved, as a kill would land; returns the list of
+    row counts each log write saw, so a test can tell which epochs ran."""
+    import pipelines.training.epochs as epochs
+
+    real_write_log = epochs.write_log
+    calls: list[int] = []
+
+    def write_then_kill(out_dir, rows):
+        real_write_log(out_dir, rows)
+        calls.append(len(rows))
+        if len(rows) == n:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(epochs, "write_log", write_then_kill)
+    return calls

@@ -9,9 +9,9 @@ import zlib
 
 import pytest
 import torch
+from support import kill_after_epoch
 
 import pipelines.oneshot.lm_weight_sharing as lm_ws
-import pipelines.training.epochs as epochs_mod
 from pipelines.oneshot.lm_weight_sharing import LMPoolScorer, LMWeightSharingSearch
 from pipelines.training.task import REWARD_C, LanguageModeling
 from pipelines.training.text_data import load_text
@@ -86,16 +86,7 @@ def test_lower_perplexity_is_told_as_higher_utility_and_survives(space, data, mo
 
 def test_resume_after_a_kill_gives_the_uninterrupted_result(space, data, tmp_path, monkeypatch):
     whole = search(space, "nao", epochs=2).fit(data).result(data)
-    real_write_log = epochs_mod.write_log
-    calls = []
-
-    def killed_after_one_epoch(out_dir, rows):
-        real_write_log(out_dir, rows)
-        calls.append(len(rows))
-        if len(rows) == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(epochs_mod, "write_log", killed_after_one_epoch)
+    calls = kill_after_epoch(monkeypatch, 1)
     with pytest.raises(KeyboardInterrupt):
         search(space, "nao", epochs=2, out_dir=tmp_path).fit(data)
     torch.manual_seed(123)  # the resumed run owes nothing to the global random state

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from support import kill_after_epoch
 
 from nao.errors import ConfigError
 from pipelines.cli import main
@@ -19,7 +20,6 @@ from pipelines.oneshot.relaxed_search import (
     RelaxedSearch,
     SupernetObjective,
 )
-from pipelines.training import epochs as epochs_mod
 from pipelines.training.data import load_data
 from pipelines.training.runtime import Runtime
 from pipelines.training.task import ImageClassification
@@ -67,16 +67,7 @@ def test_each_relaxed_controller_runs_end_to_end_and_logs_entropy_and_accuracy(
 def test_resume_after_a_kill_gives_the_same_alpha_and_pick(space, data, controller, tmp_path,
                                                            monkeypatch):
     whole = search(space, controller, epochs=3).fit(data)
-    real_write_log = epochs_mod.write_log
-    calls = []
-
-    def killed_after_two_epochs(out_dir, rows):
-        real_write_log(out_dir, rows)
-        calls.append(len(rows))
-        if len(rows) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(epochs_mod, "write_log", killed_after_two_epochs)
+    calls = kill_after_epoch(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         search(space, controller, epochs=3, out_dir=tmp_path).fit(data)
     resumed = search(space, controller, epochs=3, out_dir=tmp_path, resume=True).fit(data)

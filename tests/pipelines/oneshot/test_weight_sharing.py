@@ -7,14 +7,13 @@ import json
 
 import pytest
 import torch
-from support import make_fake_fashion
+from support import kill_after_epoch, make_fake_fashion
 
 from nao.errors import ConfigError
 from pipelines.cli import main
 from pipelines.oneshot.supernet_evaluator import SupernetEvaluator
 from pipelines.oneshot.weight_sharing import CONTROLLERS, WeightSharingSearch
 from pipelines.strategies import make_strategy
-from pipelines.training import epochs as epochs_mod
 from pipelines.training.data import load_data
 from search_spaces import get_space
 
@@ -71,16 +70,7 @@ def test_a_seed_fixes_the_search(space, data):
 def test_resume_after_a_kill_gives_the_uninterrupted_result(space, data, controller, tmp_path,
                                                             monkeypatch):
     whole = search(space, controller, epochs=3).fit(data).result(data)
-    real_write_log = epochs_mod.write_log
-    calls = []
-
-    def killed_after_two_epochs(out_dir, rows):
-        real_write_log(out_dir, rows)
-        calls.append(len(rows))
-        if len(rows) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(epochs_mod, "write_log", killed_after_two_epochs)
+    calls = kill_after_epoch(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         search(space, controller, epochs=3, out_dir=tmp_path).fit(data)
     resumed = search(space, controller, epochs=3, out_dir=tmp_path, resume=True).fit(data)

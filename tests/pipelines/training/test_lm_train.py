@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from support import kill_after_epoch
 
-import pipelines.training.epochs as epochs_mod
 from pipelines.training.lm_train import LMOptions, train_lm, trim_train
 from pipelines.training.text_data import load_text
 from search_spaces import get_space
@@ -46,14 +46,7 @@ def test_train_size_keeps_a_prefix_of_the_training_text(data):
 def test_resume_after_a_kill_gives_the_uninterrupted_result(space, data, tmp_path, monkeypatch):
     cell = space.from_string("tanh | 1 sigmoid | 2 relu")
     whole = train_lm(space, cell, data, epochs=2, options=OPTIONS, progress=False)
-    real_write_log = epochs_mod.write_log
-
-    def killed_after_one_epoch(out_dir, rows):
-        real_write_log(out_dir, rows)
-        if len(rows) == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(epochs_mod, "write_log", killed_after_one_epoch)
+    kill_after_epoch(monkeypatch, 1)
     with pytest.raises(KeyboardInterrupt):
         train_lm(space, cell, data, epochs=2, options=OPTIONS, progress=False, out_dir=tmp_path)
     resumed = train_lm(space, cell, data, epochs=2, options=OPTIONS, progress=False,

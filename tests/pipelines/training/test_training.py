@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from support import kill_after_epoch
 
 from nao.errors import ConfigError
 from pipelines.cli import main
@@ -52,24 +53,15 @@ def test_training_on_digits_beats_chance_and_ramps_drop_path(space, arch_text, m
 
 def test_resume_after_a_kill_gives_the_uninterrupted_result(space, arch_text, tmp_path,
                                                             monkeypatch):
-    import pipelines.training.epochs as training_mod  # the loop scaffolding writes the log
-
     data = load_data("digits")
     kwargs = {"epochs": 3, "channels": 4, "layers": 1, "lr": 0.05, "drop_path": 0.2,
               "runtime": Runtime("cpu"), "random_state": 3, "progress": False}
     arch = space.from_string(arch_text)
     whole = train_architecture(space, arch, data, **kwargs)
-    real_write_log = training_mod.write_log
-
-    def killed_after_two_epochs(out_dir, rows):
-        real_write_log(out_dir, rows)
-        if len(rows) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(training_mod, "write_log", killed_after_two_epochs)
+    kill_after_epoch(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         train_architecture(space, arch, data, out_dir=tmp_path, **kwargs)
-    monkeypatch.setattr(training_mod, "write_log", real_write_log)
+    monkeypatch.undo()
     assert (tmp_path / "log.csv").read_text().count("\n") == 3  # header + 2 epochs
     with pytest.raises(ConfigError, match="already holds a run"):
         train_architecture(space, arch, data, out_dir=tmp_path, **kwargs)
