@@ -122,12 +122,13 @@ def parse_arch(space: SearchSpace, text: str):
 def train(args: argparse.Namespace, space: SearchSpace, arch, runtime) -> tuple[dict, str]:
     """``nao train`` on a text space (data loaded here, inside the caller's ``--out`` lock)."""
     data = load(args)
-    result = train_lm(space, arch, data, epochs=args.epochs, options=options(args),
+    lm_options = options(args)
+    result = train_lm(space, arch, data, epochs=args.epochs, options=lm_options,
                       lr=LR if args.lr is None else args.lr, runtime=runtime,
                       random_state=args.seed, out_dir=args.out, resume=args.resume,
                       progress=not args.quiet)
     out = {"space": space.name, "arch": LSTM if arch is None else space.to_string(arch),
-           "data": data.summary(), "epochs": args.epochs, **options(args).to_dict(),
+           "data": data.summary(), "epochs": args.epochs, **lm_options.to_dict(),
            "seed": args.seed, "device": str(runtime.device), **result.to_dict(),
            "out": args.out}
     summary = (f"valid_ppl {out['valid_ppl']:.2f}   test_ppl {out['test_ppl']:.2f}   params "
