@@ -67,7 +67,10 @@ class NAO:
 
     Parameters are stored as given (scikit-learn convention); learned state ends in ``_``.
     ``max_symmetries`` caps how many equivalent token sequences of each training architecture
-    are added (1 = no augmentation). ``patience`` stops training early once the training loss
+    are added (1 = no augmentation). ``predict_symmetries`` averages the predictor over up to
+    that many equivalent sequences of each architecture it scores (its own first; 1 = its own
+    only): they name one network, so the mean does not depend on which sequence was written,
+    and it ranks unseen architectures better (docs/results.md, "Predictor quality"). ``patience`` stops training early once the training loss
     has not improved by ``tol`` for that many epochs (``None`` trains all ``epochs``).
     ``warm_start`` (scikit-learn's meaning) continues training the fitted networks on the new
     data instead of starting afresh, as the authors' code does between search rounds;
@@ -89,6 +92,7 @@ class NAO:
                  mlp_hidden_size: int = 200, dropout: float = 0.1, trade_off: float = 0.8,
                  epochs: int = 1000, batch_size: int = 100, lr: float = 1e-3,
                  weight_decay: float = 1e-4, grad_clip: float = 5.0, max_symmetries: int = 4,
+                 predict_symmetries: int = 4,
                  patience: int | None = 100, tol: float = 1e-4, step_size: float = 1.0,
                  max_step_size: float = 100.0, warm_start: bool = False,
                  warm_patience: int | None = None,
@@ -111,6 +115,7 @@ class NAO:
         self.weight_decay = weight_decay
         self.grad_clip = grad_clip
         self.max_symmetries = max_symmetries
+        self.predict_symmetries = predict_symmetries
         self.patience = patience
         self.tol = tol
         self.step_size = step_size
@@ -158,7 +163,7 @@ class NAO:
         check_int(owner, name("mlp_layers"), self.mlp_layers, 0, MAX_LAYERS)
         check_float(owner, name("dropout"), self.dropout, 0, 1, high_open=True)
         check_float(owner, name("trade_off"), self.trade_off, 0, 1)
-        for param in ("epochs", "batch_size", "max_symmetries"):
+        for param in ("epochs", "batch_size", "max_symmetries", "predict_symmetries"):
             check_int(owner, name(param), getattr(self, param), 1)
         for param in ("patience", "warm_patience"):
             check_int(owner, name(param), getattr(self, param), 1, optional=True)
@@ -357,13 +362,18 @@ class NAO:
 
     @torch.no_grad()
     def predict(self, archs: Sequence[Arch]) -> np.ndarray:
-        """Predicted scores on the scale of the training scores."""
+        """Predicted scores on the scale of the training scores, each the mean over up to
+        ``predict_symmetries`` equivalent token sequences of its architecture."""
         self._check_fitted()
         if len(archs) == 0:
             return np.zeros(0)
-        _, emb = self.model_.encoder(self._tokens(archs).to(self.device_))
+        groups = [self.space.symmetries(a)[:self.predict_symmetries] for a in archs]
+        flat = [variant for group in groups for variant in group]
+        _, emb = self.model_.encoder(self._tokens(flat).to(self.device_))
         scaled = self.model_.predictor(emb).cpu().numpy().astype(np.float64)
-        return self._unscale(scaled)
+        sizes = np.array([len(group) for group in groups])
+        owner = np.repeat(np.arange(len(groups)), sizes)
+        return self._unscale(np.bincount(owner, weights=scaled, minlength=len(groups)) / sizes)
 
     @torch.no_grad()
     def encode(self, archs: Sequence[Arch]) -> torch.Tensor:
@@ -473,7 +483,8 @@ class NAO:
         """The estimator :meth:`state_dict` gave, over ``space``: the space it was saved for
         (a saved model holds that space's name, not the space)."""
         check_space(blob["space"], space, "this NAO model")
-        est = cls(space, **blob["params"])
+        # a model saved before predict_symmetries existed predicts as it did: its own sequence
+        est = cls(space, **{"predict_symmetries": 1, **blob["params"]})
         est.device_ = resolve_device(est.device)
         est.model_ = NAOModel(len(space.vocab), est.embedding_size, est.hidden_size,
                               est.encoder_layers, est.decoder_layers, est.mlp_layers,

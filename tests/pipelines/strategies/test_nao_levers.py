@@ -87,6 +87,7 @@ def test_default_nao_has_the_chosen_levers_and_the_paper_preset_and_nao_ws_have_
     assert default.candidate_factor == 5.0
     assert default.nao_params["rank_loss_weight"] == 1.0
     assert default.nao_params["warm_patience"] == 10
+    assert default.nao_params["predict_symmetries"] == 1  # the searches measured ranked so
     paper = make_strategy("nao-paper", cora)
     assert paper.mutation_candidates == 0 and paper.pretrain_archs == 0
     assert paper.candidate_factor == 1.0
