@@ -5,8 +5,9 @@
     python benchmarks/predictor_quality.py --variants search --no-baselines   # one NAO row
 
 For each dataset and seed, NAO variants (``VARIANTS``: the estimator's defaults; with the
-pairwise rank loss; as the ``nao`` search uses it, rank loss and encoder/decoder pre-trained
-on 1,000 unlabelled architectures; with the paper's min-max targets and layer sizes) and the
+pairwise rank loss; with rank loss and encoder/decoder pre-trained on 1,000 unlabelled
+architectures; the same scoring each architecture's own token sequence only, as the ``nao``
+search does; with the paper's min-max targets and layer sizes) and the
 scikit-learn baselines are trained on the same ``--train-size`` sampled architectures and
 scored on the same ``--test-size`` others, as ``nao predictor-eval`` does.
 Prints one Markdown table (mean ± std over seeds).
@@ -30,14 +31,17 @@ from pipelines.search.predictor_eval import (
 from search_spaces import get_space
 
 PAPER = {"embedding_size": 48, "hidden_size": 96, "mlp_hidden_size": 200,
-         "target_transform": "minmax"}
+         "target_transform": "minmax", "predict_symmetries": 1}
 RANK = {"rank_loss_weight": 1.0}  # what the nao strategy adds to the estimator's defaults
+OWN = {"predict_symmetries": 1}  # the nao strategy scores each candidate's own sequence
 # label -> (row name, nao_params, pretrain_archs)
 VARIANTS: dict[str, tuple[str, dict, int]] = {
     "default": ("nao", {}, 0),
     "rank": ("nao, rank loss 1", RANK, 0),
-    "search": ("nao, rank loss 1 + pre-training 1000 (the `nao` search's)", RANK, 1000),
-    "paper": ("nao, paper targets/sizes", PAPER, 0),
+    "pretrained": ("nao, rank loss 1 + pre-training 1000", RANK, 1000),
+    "search": ("nao, rank loss 1 + pre-training 1000, own sequence only (the `nao` search's)",
+               {**RANK, **OWN}, 1000),
+    "paper": ("nao, paper targets/sizes, own sequence only", PAPER, 0),
 }
 METRICS = ("pairwise_accuracy", "kendall_tau", "spearman")
 
