@@ -7,7 +7,8 @@
 For each dataset and seed, NAO variants (``VARIANTS``: the estimator's defaults; with the
 pairwise rank loss; with rank loss and encoder/decoder pre-trained on 1,000 unlabelled
 architectures; the same scoring each architecture's own token sequence only, as the ``nao``
-search does; with the paper's min-max targets and layer sizes) and the
+search does; an ensemble of 3 such models, their mean prediction; with the paper's min-max
+targets and layer sizes) and the
 scikit-learn baselines are trained on the same ``--train-size`` sampled architectures and
 scored on the same ``--test-size`` others, as ``nao predictor-eval`` does.
 Prints one Markdown table (mean ± std over seeds).
@@ -34,14 +35,15 @@ PAPER = {"embedding_size": 48, "hidden_size": 96, "mlp_hidden_size": 200,
          "target_transform": "minmax", "predict_symmetries": 1}
 RANK = {"rank_loss_weight": 1.0}  # what the nao strategy adds to the estimator's defaults
 OWN = {"predict_symmetries": 1}  # the nao strategy scores each candidate's own sequence
-# label -> (row name, nao_params, pretrain_archs)
-VARIANTS: dict[str, tuple[str, dict, int]] = {
-    "default": ("nao", {}, 0),
-    "rank": ("nao, rank loss 1", RANK, 0),
-    "pretrained": ("nao, rank loss 1 + pre-training 1000", RANK, 1000),
+# label -> (row name, nao_params, pretrain_archs, n_models)
+VARIANTS: dict[str, tuple[str, dict, int, int]] = {
+    "default": ("nao", {}, 0, 1),
+    "rank": ("nao, rank loss 1", RANK, 0, 1),
+    "pretrained": ("nao, rank loss 1 + pre-training 1000", RANK, 1000, 1),
     "search": ("nao, rank loss 1 + pre-training 1000, own sequence only (the `nao` search's)",
-               {**RANK, **OWN}, 1000),
-    "paper": ("nao, paper targets/sizes, own sequence only", PAPER, 0),
+               {**RANK, **OWN}, 1000, 1),
+    "ensemble3": ("nao, rank loss 1 + pre-training 1000, ensemble of 3", RANK, 1000, 3),
+    "paper": ("nao, paper targets/sizes, own sequence only", PAPER, 0, 1),
 }
 METRICS = ("pairwise_accuracy", "kendall_tau", "spearman")
 
@@ -54,9 +56,9 @@ def one(dataset: str, seed: int, train: int, test: int, variants: list[str],
         split = labelled_split(space, train, test, np.random.default_rng(seed))
         out["baselines"] = baseline_scores(space, *split, seed)
     for label in variants:
-        _name, params, pretrain = VARIANTS[label]
+        _name, params, pretrain, n_models = VARIANTS[label]
         out[label] = evaluate_predictors(space, train, test, seed, nao_params=params,
-                                         pretrain_archs=pretrain)["nao"]
+                                         pretrain_archs=pretrain, n_models=n_models)["nao"]
     return out
 
 

@@ -8,7 +8,13 @@ import time
 
 from search_spaces import DEFAULT_SPACE, get_space
 
-from ..search.predictor_eval import check_nao_params, check_sizes, evaluate_predictors, summarize
+from ..search.predictor_eval import (
+    check_n_models,
+    check_nao_params,
+    check_sizes,
+    evaluate_predictors,
+    summarize,
+)
 from .common import add_common, non_negative_int, parse_settings, positive_int
 
 DEFAULT_TRAIN_SIZE = 100
@@ -35,6 +41,9 @@ def register(sub) -> None:
     p.add_argument("--pretrain-archs", type=non_negative_int, default=0, metavar="K",
                    help="first train NAO's encoder and decoder on K further unlabelled "
                         "architectures (the nao strategy uses 1000; default 0)")
+    p.add_argument("--n-models", type=positive_int, default=1, metavar="K",
+                   help="score the mean prediction of K NAO models of different seeds (the "
+                        "nao strategy's n_models; default 1)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
                    help="NAO estimator option, e.g. --set epochs=500")
     add_common(p)
@@ -43,6 +52,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace):
     nao_params = check_nao_params(parse_settings(args.settings))  # before the table loads
+    check_n_models(args.n_models)
     space = get_space(args.space)
     check_sizes(space, args.train_size, args.test_size)
     start = time.perf_counter()
@@ -52,10 +62,12 @@ def run(args: argparse.Namespace):
             print(f"predictor-eval: seed {args.seed + k} ({k + 1}/{args.seeds})", file=sys.stderr)
         per_seed.append(evaluate_predictors(space, args.train_size, args.test_size,
                                             args.seed + k, args.baselines, nao_params,
-                                            pretrain_archs=args.pretrain_archs))
+                                            pretrain_archs=args.pretrain_archs,
+                                            n_models=args.n_models))
     out = {"space": space.name, "train_size": args.train_size, "test_size": args.test_size,
            "seeds": [args.seed + k for k in range(args.seeds)],
-           "pretrain_archs": args.pretrain_archs, **summarize(per_seed),
+           "pretrain_archs": args.pretrain_archs, "n_models": args.n_models,
+           **summarize(per_seed),
            "per_seed": per_seed, "wall_s": round(time.perf_counter() - start, 3)}
     rows = [("nao", out["nao"])] + list(out.get("baselines", {}).items())
     lines = [f"{space.name}: train {args.train_size}, test {args.test_size}, "

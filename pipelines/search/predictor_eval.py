@@ -20,6 +20,7 @@ from nao import metrics
 from nao.errors import ConfigError
 from nao.estimator import NAO
 from nao.validation import check_int, check_options
+from pipelines.strategies.nao_strategy import MAX_MODELS
 from search_spaces import require
 from search_spaces.base import Arch, SearchSpace, Tabular
 
@@ -88,27 +89,49 @@ def check_sizes(space: SearchSpace, train_size: int, test_size: int) -> None:
                           f"holds {held:,}; ask for {held:,} or fewer together")
 
 
+def check_n_models(n_models: int) -> None:
+    check_int("predictor evaluation", "--n-models", n_models, 1, MAX_MODELS)
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The ``random_state`` of ensemble member ``member``: the first is ``seed`` itself, so an
+    ensemble of one is the single model; the others are drawn from ``(seed, member)``."""
+    if member == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, member]).generate_state(1)[0] >> 1)
+
+
 def evaluate_predictors(space: SearchSpace, train_size: int, test_size: int, seed: int,
                         with_baselines: bool = False, nao_params: dict | None = None,
-                        pretrain_archs: int = 0, pretrain_epochs: int = 20) -> dict:
+                        pretrain_archs: int = 0, pretrain_epochs: int = 20,
+                        n_models: int = 1) -> dict:
     """One seed: NAO (and optionally the baselines) trained on ``train_size``, scored on
     ``test_size`` other architectures by validation accuracy. ``pretrain_archs`` > 0 first
     trains NAO's encoder and decoder on that many further architectures, unlabelled and
     distinct from both sets, as the ``nao`` strategy does before its first fit; the training
-    and test sets stay the same ones."""
+    and test sets stay the same ones. ``n_models`` > 1 scores the mean prediction of that many
+    NAO models of different seeds, as the ``nao`` strategy's ``n_models`` ranks candidates;
+    reconstruction is the first model's."""
     nao_params = check_nao_params(nao_params)
     check_sizes(space, train_size, test_size)
     check_int("predictor evaluation", "--pretrain-archs", pretrain_archs, 0)
+    check_n_models(n_models)
     rng = np.random.default_rng(seed)
     train, y_train, test, y_test = labelled_split(space, train_size, test_size, rng)
-    model = NAO(space, random_state=seed, **nao_params)
+    unlabelled = []
     if pretrain_archs:
         taken = {space.canonical(a) for a in train + test}
         unlabelled = space.sample_distinct(pretrain_archs, rng, taken,
                                            max_tries=200 * pretrain_archs + 1000)
-        model.pretrain(unlabelled, pretrain_epochs)
-    model.fit(train, y_train)
-    result = {"nao": ranking_scores(y_test, model.predict(test))}
+    models, predictions = [], []
+    for member in range(n_models):
+        model = NAO(space, random_state=member_seed(seed, member), **nao_params)
+        if unlabelled:
+            model.pretrain(unlabelled, pretrain_epochs)
+        models.append(model.fit(train, y_train))
+        predictions.append(model.predict(test))
+    model = models[0]
+    result = {"nao": ranking_scores(y_test, np.mean(predictions, axis=0))}
     tokens = [space.to_tokens(a) for a in test]
     result["nao"]["reconstruction_accuracy"] = metrics.reconstruction_accuracy(
         tokens, [space.to_tokens(a) for a in model.reconstruct(test)])

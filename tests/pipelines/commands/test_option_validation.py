@@ -149,6 +149,7 @@ def test_values_at_the_edge_of_each_range_are_accepted(cora, name, options, stor
     (["--train-size", "1"], "--train-size must be a whole number >= 2, got 1"),
     (["--test-size", "1"], "--test-size must be a whole number >= 2, got 1"),
     (["--space", "enas-micro"], "enas-micro has no table"),
+    (["--n-models", "101"], "--n-models must be a whole number >= 1 and <= 100, got 101"),
 ])
 def test_a_bad_predictor_eval_option_is_one_line_before_any_work(args, message, no_work,
                                                                   capsys):
