@@ -58,6 +58,10 @@ LEVERS: dict[str, dict] = {
     "rmpm20c5": {**RANK_WP10, "mutation_candidates": 20, **PRETRAIN, "candidate_factor": 5.0},
     "rmpc5r5": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "candidate_factor": 5.0,
                 "round_size": 5},
+    # session 10: today's default (rmpm20c5) ranking candidates by the mean prediction over
+    # equivalent token sequences (the estimator's predict_symmetries), not their own only
+    "rmpm20c5t": {"nao_params": {**RANK_WP10["nao_params"], "predict_symmetries": 4},
+                  "mutation_candidates": 20, **PRETRAIN, "candidate_factor": 5.0},
 }
 BASELINES = ("nao", "tpe", "evolution")
 
