@@ -73,8 +73,9 @@ class NAO:
     are added (1 = no augmentation). ``predict_symmetries`` averages the predictor over up to
     that many equivalent sequences of each architecture it scores (its own first; 1 = its own
     only): they name one network, so the mean does not depend on which sequence was written,
-    and it ranks unseen architectures better (docs/results.md, "Predictor quality"). ``patience`` stops training early once the training loss
-    has not improved by ``tol`` for that many epochs (``None`` trains all ``epochs``).
+    and it ranks unseen architectures better (docs/results.md, "Predictor quality").
+    ``patience`` stops training early once the training loss has not improved by ``tol`` for
+    that many epochs (``None`` trains all ``epochs``).
     ``warm_start`` (scikit-learn's meaning) continues training the fitted networks on the new
     data instead of starting afresh, as the authors' code does between search rounds;
     ``warm_patience`` is the patience of such a continued fit (``None``: ``patience``): networks
