@@ -54,7 +54,8 @@ LEVERS: dict[str, dict] = {
     # session 9: at the default's cost, more mutations of the seeds or more decoded candidates
     "rmpm20": {**RANK_WP10, "mutation_candidates": 20, **PRETRAIN},
     "rmpc5": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "candidate_factor": 5.0},
-    # on today's default (rmpc5): both levers, and rounds of 5 (what helped cora late)
+    # on session 9's default (rmpc5): both levers (rmpm20c5, today's default since session 10),
+    # and rounds of 5 (what helped cora late)
     "rmpm20c5": {**RANK_WP10, "mutation_candidates": 20, **PRETRAIN, "candidate_factor": 5.0},
     "rmpc5r5": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "candidate_factor": 5.0,
                 "round_size": 5},

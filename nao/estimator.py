@@ -371,7 +371,8 @@ class NAO:
         self._check_fitted()
         if len(archs) == 0:
             return np.zeros(0)
-        groups = [self.space.symmetries(a)[:self.predict_symmetries] for a in archs]
+        k = self.predict_symmetries  # 1 skips the space's symmetries (enas-micro builds 2**n)
+        groups = [self.space.symmetries(a)[:k] if k > 1 else [a] for a in archs]
         flat = [variant for group in groups for variant in group]
         _, emb = self.model_.encoder(self._tokens(flat).to(self.device_))
         scaled = self.model_.predictor(emb).cpu().numpy().astype(np.float64)

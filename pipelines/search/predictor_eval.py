@@ -123,14 +123,14 @@ def evaluate_predictors(space: SearchSpace, train_size: int, test_size: int, see
         taken = {space.canonical(a) for a in train + test}
         unlabelled = space.sample_distinct(pretrain_archs, rng, taken,
                                            max_tries=200 * pretrain_archs + 1000)
-    models, predictions = [], []
+    predictions = []
     for member in range(n_models):
-        model = NAO(space, random_state=member_seed(seed, member), **nao_params)
+        member_model = NAO(space, random_state=member_seed(seed, member), **nao_params)
         if unlabelled:
-            model.pretrain(unlabelled, pretrain_epochs)
-        models.append(model.fit(train, y_train))
-        predictions.append(model.predict(test))
-    model = models[0]
+            member_model.pretrain(unlabelled, pretrain_epochs)
+        predictions.append(member_model.fit(train, y_train).predict(test))
+        if member == 0:
+            model = member_model  # its reconstruction is reported
     result = {"nao": ranking_scores(y_test, np.mean(predictions, axis=0))}
     tokens = [space.to_tokens(a) for a in test]
     result["nao"]["reconstruction_accuracy"] = metrics.reconstruction_accuracy(
