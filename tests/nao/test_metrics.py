@@ -31,6 +31,16 @@ def test_rank_correlations_match_their_definitions():
     assert metrics.kendall_tau([1, 2, 3, 4, 5], [1, 2, 3, 5, 4]) == pytest.approx(0.8)
 
 
+def test_spearman_is_the_rank_difference_formula_not_kendall():
+    # one swapped neighbour pair: sum d^2 = 2, rho = 1 - 6 * 2 / (5 * (25 - 1)) = 0.9,
+    # while Kendall's tau on the same data is 0.8
+    assert metrics.spearman([1, 2, 3, 4, 5], [1, 2, 3, 5, 4]) == pytest.approx(0.9)
+    # ranks (1, 2, 3, 4) vs (4, 1, 2, 3): sum d^2 = 9 + 1 + 1 + 1 = 12 -> 1 - 72 / 60 = -0.2
+    assert metrics.spearman([10, 20, 30, 40], [0.9, 0.1, 0.2, 0.3]) == pytest.approx(-0.2)
+    # monotone transforms leave it unchanged (ranks, not values)
+    assert metrics.spearman([1, 2, 3, 4], [1, 10, 100, 1000]) == pytest.approx(1.0)
+
+
 def test_reconstruction_accuracy_is_the_exact_match_rate():
     assert metrics.reconstruction_accuracy([(1, 2), (3, 4)], [(1, 2), (3, 5)]) == 0.5
     assert math.isnan(metrics.reconstruction_accuracy([], []))
