@@ -93,6 +93,39 @@ def test_rank_targets_keep_predictions_in_the_score_range(cora, cora_sample):
     assert y.min() <= pred.min() and pred.max() <= y.max()
 
 
+def _targets_trained_on(model: NAO) -> list[np.ndarray]:
+    """Record the (transformed) targets each training run of ``model`` is given."""
+    seen: list[np.ndarray] = []
+    train = model._train
+
+    def recording(archs, y, *args, **kwargs):
+        seen.append(np.array(y))
+        return train(archs, y, *args, **kwargs)
+
+    model._train = recording
+    return seen
+
+
+def test_rank_transform_trains_on_mid_rank_quantiles_and_maps_back_by_them(cora, cora_sample):
+    archs = cora_sample[0][:5]
+    y = np.array([0.1, 0.5, 0.5, 0.9, 0.2])
+    model = NAO(cora, random_state=0, epochs=1, patience=None, max_symmetries=1,
+                target_transform="rank")
+    seen = _targets_trained_on(model)
+    model.fit(archs, y)
+    # sorted 0.1 0.2 0.5 0.5 0.9 -> positions 0..4 over 4; the tied pair shares (2 + 3) / 2
+    np.testing.assert_allclose(seen[0], [0.0, 2.5 / 4, 2.5 / 4, 1.0, 1 / 4])
+    # the inverse walks the sorted scores on an even grid (piecewise linear between them)
+    np.testing.assert_allclose(model._unscale(np.array([0.0, 0.25, 0.5, 0.875, 1.0])),
+                               [0.1, 0.2, 0.5, 0.7, 0.9])
+    minmax = NAO(cora, random_state=0, epochs=1, patience=None, max_symmetries=1,
+                 target_transform="minmax")
+    seen = _targets_trained_on(minmax)
+    minmax.fit(archs, y)
+    np.testing.assert_allclose(seen[0], (y - 0.1) / 0.8)
+    np.testing.assert_allclose(minmax._unscale(np.array([0.0, 0.5, 1.0])), [0.1, 0.5, 0.9])
+
+
 def _weights_at_each_training_start(model: NAO) -> list[dict[str, torch.Tensor]]:
     """Record the networks' weights whenever ``model`` starts training (a fit's epochs)."""
     starts: list[dict[str, torch.Tensor]] = []
