@@ -58,3 +58,25 @@ def test_best_first_orders_high_to_low_keeping_ties_in_place_and_nan_last():
     assert metrics.best_first([]).tolist() == []
     many = np.random.default_rng(0).integers(0, 5, 200).astype(float)  # long: not insertion sort
     assert metrics.best_first(many).tolist() == sorted(range(200), key=lambda i: (-many[i], i))
+
+
+def test_pairwise_accuracy_reads_unsigned_integer_scores_as_numbers():
+    # uint8 differences would wrap around (1 - 2 == 255) if the values were not made floats
+    ranks = np.array([1, 2, 3, 4], dtype=np.uint8)
+    assert metrics.pairwise_accuracy(ranks, [0.1, 0.2, 0.3, 0.4]) == 1.0
+    assert metrics.pairwise_accuracy([0.1, 0.2, 0.3, 0.4], ranks) == 1.0
+
+
+def test_pairwise_accuracy_is_nan_when_every_true_value_ties():
+    assert math.isnan(metrics.pairwise_accuracy([0.5, 0.5, 0.5], [1, 2, 3]))
+
+
+def test_reconstruction_accuracy_counts_matches_not_misses():
+    assert metrics.reconstruction_accuracy([(1,), (2,), (3,)], [(1,), (2,), (4,)]) == pytest.approx(2 / 3)
+
+
+def test_length_errors_say_what_differs():
+    with pytest.raises(ValueError, match="y_true has 2 values but y_pred has 1"):
+        metrics.kendall_tau([1, 2], [1])
+    with pytest.raises(ValueError, match="differ in length"):
+        metrics.reconstruction_accuracy([(1,)], [])
