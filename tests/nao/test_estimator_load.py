@@ -36,6 +36,25 @@ def test_a_saved_model_loads_as_plain_data_and_predicts_the_same(saved, cora, co
                                rtol=1e-6)
 
 
+def test_every_fitted_attribute_survives_save_and_load(saved, cora, cora_sample):
+    archs, y = cora_sample
+    fitted = NAO(cora, **TINY).fit(archs[:12], y[:12])
+    loaded = NAO.load(saved, cora)
+    learned = sorted(k for k in vars(fitted) if k.endswith("_") and not k.startswith("_"))
+    assert learned == sorted(k for k in vars(loaded) if k.endswith("_") and not k.startswith("_"))
+    assert {"model_", "y_sorted_", "train_keys_", "loss_curve_"} <= set(learned)
+    # what the search relies on: the architectures already trained on, never proposed again
+    assert loaded.train_keys_ == {cora.canonical(a) for a in archs[:12]} == fitted.train_keys_
+    assert len(loaded.loss_curve_) == TINY["epochs"]
+    np.testing.assert_allclose(loaded.loss_curve_, fitted.loss_curve_, rtol=1e-6)
+    np.testing.assert_array_equal(loaded.y_sorted_, np.sort(y[:12]))
+    weights, again = fitted.model_.state_dict(), loaded.model_.state_dict()
+    assert weights.keys() == again.keys()
+    for k in weights:
+        torch.testing.assert_close(again[k].cpu(), weights[k].cpu())
+    assert loaded.device_ == fitted.device_
+
+
 def bad_file(path: pathlib.Path, kind: str, marker: pathlib.Path, saved: pathlib.Path) -> None:
     good = torch.load(saved, weights_only=True)
     if write_generic_bad(path, kind, marker, saved.read_bytes()):
