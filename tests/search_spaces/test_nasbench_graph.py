@@ -169,3 +169,23 @@ def test_graph_output_takes_exactly_the_layers_nobody_reads(cora, links):
         assert [e.src for e in graph.inputs_of(str(layer))] == [str(link)]
     leaves = [str(k) for k in range(1, 5) if k not in links]
     assert [e.src for e in graph.inputs_of("out")] == leaves
+
+
+def test_test_ranks_and_membership_read_the_test_column_by_key():
+    table = TabularBenchmark({"a": Record(0.9, 0.6), "b": Record(0.8, 0.7)}, name="pair")
+    assert table.name == "pair"
+    assert "a" in table and "c" not in table and len(table) == 2
+    assert [table.test_rank(v) for v in (0.7, 0.6, 0.9)] == [1, 2, 1]
+    assert (table.optimum_valid, table.optimum_test) == (0.9, 0.7)
+
+
+def test_an_empty_table_is_an_error_that_names_it():
+    with pytest.raises(DataError, match="^table: the table is empty"):
+        TabularBenchmark({})
+    with pytest.raises(DataError, match="^cora: "):
+        TabularBenchmark({}, name="cora")
+
+
+def test_a_missing_table_file_says_to_reinstall(tmp_path):
+    with pytest.raises(DataError, match="not found at .*reinstall nas-bench-graph"):
+        load_pickle_table(tmp_path / "missing.bench")
