@@ -14,6 +14,7 @@ docs/results.md.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import math
 import pickle
@@ -22,16 +23,22 @@ import warnings
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from .errors import ConfigError, DataError, NaoError
-from .model import NAOModel
 from .space import Arch, TokenSpace, prefix_masks
-from .threads import torch_threads
 from .validation import check_bool, check_choice, check_float, check_int
+
+if TYPE_CHECKING:
+    import torch
+
+    from .model import NAOModel
+
+# torch (and the networks built on it) is imported by the methods that train or run the
+# networks: building an estimator and checking its parameters (what a command line does
+# before any work) needs neither.
 
 # Upper bounds of the network options: far above any useful value, low enough that a typo is a
 # clear error instead of torch failing to allocate (or crashing on a million threads).
@@ -49,6 +56,8 @@ DEVICES = ("auto", "cpu", "cuda")
 
 def resolve_device(device: str) -> torch.device:
     """``auto`` picks CUDA when present, else CPU."""
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
@@ -63,6 +72,20 @@ def keyword_parameters(init: Callable) -> tuple[str, ...]:
     hyperparameters, read from the one place they are declared."""
     return tuple(p.name for p in inspect.signature(init).parameters.values()
                  if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+def _no_grad(method: Callable) -> Callable:
+    """``@torch.no_grad()``, with torch imported when the method runs rather than when the
+    class is defined."""
+
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        import torch
+
+        with torch.no_grad():
+            return method(*args, **kwargs)
+
+    return run
 
 
 class NAO:
@@ -188,10 +211,14 @@ class NAO:
 
     # ----- helpers -------------------------------------------------------------------------
     def _tokens(self, archs: Sequence[Arch]) -> torch.Tensor:
+        import torch
+
         return torch.tensor([self.space.to_tokens(a) for a in archs], dtype=torch.long)
 
     def _masks(self, tokens: torch.Tensor) -> torch.Tensor:
         """Per-position validity masks of the space along each (teacher-forced) sequence."""
+        import torch
+
         return torch.from_numpy(prefix_masks(self.space, tokens.tolist()))
 
     def _check_fitted(self) -> None:
@@ -245,6 +272,10 @@ class NAO:
         self.train_keys_ = {self.space.canonical(a) for a in archs}
         train_archs, train_y = self._augment(archs, self._scale(y), rng)
 
+        import torch
+
+        from .threads import torch_threads
+
         with torch.random.fork_rng(devices=[]), torch_threads(self.num_threads):
             torch.manual_seed(seed)
             continued = self.warm_start and hasattr(self, "model_")
@@ -269,6 +300,8 @@ class NAO:
         return rng, seed
 
     def _new_model(self) -> NAOModel:
+        from .model import NAOModel
+
         return NAOModel(
             len(self.space.vocab), self.embedding_size, self.hidden_size,
             self.encoder_layers, self.decoder_layers, self.mlp_layers,
@@ -287,6 +320,11 @@ class NAO:
             raise ConfigError("pretrain needs at least 1 architecture")
         rng, seed = self._start(archs)
         train_archs, _ = self._augment(archs, np.zeros(len(archs)), rng)
+        import torch
+        import torch.nn.functional as F
+
+        from .threads import torch_threads
+
         with torch.random.fork_rng(devices=[]), torch_threads(self.num_threads):
             torch.manual_seed(seed)
             model = self._new_model()
@@ -317,6 +355,8 @@ class NAO:
 
     def _pair_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean pairwise ranking loss over the pairs of a minibatch whose targets differ."""
+        import torch.nn.functional as F
+
         gap = pred.unsqueeze(1) - pred.unsqueeze(0)  # gap[i, j] = pred_i - pred_j
         better = target.unsqueeze(1) > target.unsqueeze(0)
         if not bool(better.any()):
@@ -327,6 +367,9 @@ class NAO:
 
     def _train(self, archs: list[Arch], y: np.ndarray, rng: np.random.Generator,
                patience: int | None) -> list[float]:
+        import torch
+        import torch.nn.functional as F
+
         tokens = self._tokens(archs).to(self.device_)
         masks = self._masks(tokens.cpu()).to(self.device_)
         target = torch.tensor(y, dtype=torch.float32, device=self.device_)
@@ -364,7 +407,7 @@ class NAO:
         model.eval()
         return curve
 
-    @torch.no_grad()
+    @_no_grad
     def predict(self, archs: Sequence[Arch]) -> np.ndarray:
         """Predicted scores on the scale of the training scores, each the mean over up to
         ``predict_symmetries`` equivalent token sequences of its architecture."""
@@ -380,20 +423,22 @@ class NAO:
         owner = np.repeat(np.arange(len(groups)), sizes)
         return self._unscale(np.bincount(owner, weights=scaled, minlength=len(groups)) / sizes)
 
-    @torch.no_grad()
+    @_no_grad
     def encode(self, archs: Sequence[Arch]) -> torch.Tensor:
         """Architecture embeddings (N x hidden_size, unit length)."""
         self._check_fitted()
         _, emb = self.model_.encoder(self._tokens(archs).to(self.device_))
         return emb.cpu()
 
-    @torch.no_grad()
+    @_no_grad
     def decode(self, embeddings: torch.Tensor, outputs: torch.Tensor | None = None) -> list[Arch]:
         """Greedy, grammar-masked decoding.
 
         ``embeddings`` (N x hidden) start the decoder; ``outputs`` (N x L x hidden), the
         per-token states to attend over, default to the embedding repeated at every position.
         """
+        import torch
+
         self._check_fitted()
         embeddings = embeddings.to(self.device_)
         if outputs is None:
@@ -415,6 +460,8 @@ class NAO:
 
     def reconstruct(self, archs: Sequence[Arch]) -> list[Arch]:
         """Encode then decode: how well the autoencoder half has learned the architectures."""
+        import torch
+
         self._check_fitted()
         with torch.no_grad():
             outputs, emb = self.model_.encoder(self._tokens(archs).to(self.device_))
@@ -441,6 +488,8 @@ class NAO:
         # The encoder outputs and the gradient do not depend on the step size: computed once,
         # then each step only moves, normalizes and decodes. Several steps are decoded in one
         # batch (doubling up to PROPOSE_BATCH_STEPS), as propose often needs many.
+        import torch
+
         outputs, grad = self.model_.gradient(self._tokens(seeds).to(self.device_))
         steps = self._step_sizes()
         chunk = 1
@@ -487,6 +536,8 @@ class NAO:
     def from_state_dict(cls, blob: dict, space: TokenSpace) -> NAO:
         """The estimator :meth:`state_dict` gave, over ``space``: the space it was saved for
         (a saved model holds that space's name, not the space)."""
+        from .model import NAOModel
+
         check_space(blob["space"], space, "this NAO model")
         # a model saved before predict_symmetries existed predicts as it did: its own sequence
         est = cls(space, **{"predict_symmetries": 1, **blob["params"]})
@@ -502,6 +553,8 @@ class NAO:
         return est
 
     def save(self, path: str | Path) -> None:
+        import torch
+
         torch.save(self.state_dict(), Path(path))
 
     @classmethod
@@ -552,6 +605,8 @@ def load_plain(path: str | Path) -> object:
     """What a torch file holds, read with ``weights_only=True``: tensors and plain containers
     only, so a crafted file cannot run code. Anything unreadable is a ``ValueError`` whose
     one-line message says why (empty, cut short, not a torch file, refers to code)."""
+    import torch
+
     try:
         with warnings.catch_warnings():  # torch warns on stderr about old pickle protocols
             warnings.simplefilter("ignore")
