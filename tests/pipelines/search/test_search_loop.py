@@ -110,6 +110,37 @@ def test_a_strategy_that_only_repeats_is_stopped(cora):
         run_search(cora, RepeatingStrategy(cora), TableEvaluator(cora), 5, max_stalls=3)
 
 
+class DuplicatingStrategy(Strategy):
+    """Asks ``[a, a, b]``: one architecture twice inside a single ask."""
+
+    ask_size = 3
+
+    def __init__(self, space, random_state=None):
+        super().__init__(space, random_state)
+        self.asked: list = []
+
+    def ask(self, n):
+        a, b = self.sample_unseen(2)
+        out = [a, a, b][:n]
+        self.asked += out
+        return out
+
+
+def test_a_repeat_inside_one_ask_is_evaluated_once_and_counted_once(cora):
+    strategy = DuplicatingStrategy(cora, random_state=0)
+    evaluator = CountingEvaluator(cora)
+    result = run_search(cora, strategy, evaluator, 10)
+    keys = [cora.canonical(cora.from_string(h.arch)) for h in result.history]
+    assert result.queries == 10 == len(set(keys)) == evaluator.calls
+    assert [h.query for h in result.history] == list(range(1, 11))
+    # both copies of a repeat are told, with the score of the one evaluation
+    score = {k: h.valid for k, h in zip(keys, result.history, strict=True)}
+    told = [cora.canonical(a) for a in strategy.archs]
+    assert sorted(told, key=repr) == sorted((cora.canonical(a) for a in strategy.asked), key=repr)
+    assert strategy.scores == [score[k] for k in told]
+    assert len(told) == len(strategy.asked) > 10
+
+
 def test_unknown_strategy_option_names_what_it_takes(cora):
     with pytest.raises(ValueError, match="has no option top_q"):
         make_strategy("nao", cora, top_q=3)
