@@ -3,6 +3,7 @@ path for its conftest)."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import pathlib
@@ -125,3 +126,69 @@ def kill_after_epoch(monkeypatch, n: int) -> list[int]:
 
     monkeypatch.setattr(epochs, "write_log", write_then_kill)
     return calls
+
+
+# ----- the command line in-process --------------------------------------------------------------
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """``nao ARGS`` in this process: its exit code, stdout and stderr. An argparse error (which
+    exits instead of returning) gives its exit code too."""
+    from pipelines.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str, command: str = "") -> str:
+    """A command refused its input as the CLI promises: exit 2 and exactly one stderr line,
+    ``nao COMMAND: error: ...`` (that ``command`` when given), holding each of ``fragments``.
+    Returns that line."""
+    assert code == 2, (code, err)
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    line = err.rstrip("\n")
+    assert line.startswith("nao ") and ": error: " in line, err
+    if command:
+        assert line.startswith(f"nao {command}: error: "), err
+    for fragment in fragments:
+        assert fragment in line, (fragment, err)
+    return line
+
+
+@contextlib.contextmanager
+def read_only(folder: pathlib.Path):
+    """``folder`` read-only for this process while the block runs, root included: its mode is
+    r-x (what the kernel enforces for other users) and, since root's writes pass any mode bits,
+    making or opening for writing anything directly inside it raises PermissionError (EACCES),
+    the kernel's answer to a user without write permission there."""
+    import errno
+
+    import pytest
+
+    folder = pathlib.Path(folder).resolve()
+    real_mkdir, real_open = os.mkdir, os.open
+    writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+    def refuse(path) -> None:
+        if pathlib.Path(os.path.abspath(os.fspath(path))).parent == folder:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+
+    def mkdir(path, *args, **kwargs):
+        refuse(path)
+        return real_mkdir(path, *args, **kwargs)
+
+    def open_(path, flags, *args, **kwargs):
+        if flags & writes:
+            refuse(path)
+        return real_open(path, flags, *args, **kwargs)
+
+    folder.chmod(0o500)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(os, "mkdir", mkdir)
+            patch.setattr(os, "open", open_)
+            yield
+    finally:
+        folder.chmod(0o700)
