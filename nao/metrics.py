@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 
 def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -32,11 +31,15 @@ def pairwise_accuracy(y_true, y_pred) -> float:
 
 
 def kendall_tau(y_true, y_pred) -> float:
+    from scipy import stats  # here: scipy.stats takes most of a second to import
+
     a, b = _pair(y_true, y_pred)
     return float(stats.kendalltau(a, b).statistic)
 
 
 def spearman(y_true, y_pred) -> float:
+    from scipy import stats
+
     a, b = _pair(y_true, y_pred)
     return float(stats.spearmanr(a, b).statistic)
 
