@@ -31,7 +31,6 @@ from search_spaces.choices import Assignment, Choices
 from . import make_strategy
 
 try:
-    import optuna
     from optuna.distributions import BaseDistribution, CategoricalDistribution
     from optuna.samplers import BaseSampler, RandomSampler
     from optuna.search_space import IntersectionSearchSpace
