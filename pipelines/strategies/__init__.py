@@ -2,12 +2,18 @@
 
 A preset (``nao-paper``) is one more entry: the same class under another name, with option
 defaults of its own that the user's options override key by key.
+
+An entry names its class as ``"module:Class"`` and imports it on first use: the names can be
+listed (``nao search --help``, ``--strategy`` choices) without importing torch (``rl``) or the
+estimator, and a search imports only the strategy it runs.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nao.errors import ConfigError
 from nao.validation import shown, shown_key
@@ -15,11 +21,13 @@ from search_spaces.base import SearchSpace
 
 from ..options import deep_merge
 from .base import Strategy
-from .evolution import RegularizedEvolution
-from .nao_strategy import PRESETS, NAOStrategy
-from .random_search import RandomSearch
-from .rl import RLController
-from .tpe import TPEStrategy
+
+if TYPE_CHECKING:
+    from .evolution import RegularizedEvolution
+    from .nao_strategy import NAOStrategy
+    from .random_search import RandomSearch
+    from .rl import RLController
+    from .tpe import TPEStrategy
 
 # constructor arguments that are not options: the loop's, and the registry's name for messages
 NOT_OPTIONS = ("self", "space", "random_state", "label")
@@ -27,20 +35,46 @@ NOT_OPTIONS = ("self", "space", "random_state", "label")
 
 @dataclass(frozen=True)
 class Registered:
-    """A registry entry: the class, and the options it starts from (a preset; none for most)."""
+    """A registry entry: where the class is (``"module:Class"``, a module of this package), and
+    the name of the preset it starts from in that module's ``PRESETS`` (none for most)."""
 
-    cls: type[Strategy]
-    preset: dict = field(default_factory=dict)
+    target: str
+    preset_name: str | None = None
+
+    @property
+    def cls(self) -> type[Strategy]:
+        """The class, its module imported on first use."""
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+    @property
+    def preset(self) -> dict:
+        """The options it starts from."""
+        if self.preset_name is None:
+            return {}
+        module = importlib.import_module(self.cls.__module__)
+        return module.PRESETS[self.preset_name]
 
 
+# the module of every class the package exports, for ``from pipelines.strategies import ...``
+CLASSES = {"NAOStrategy": "nao_strategy", "RandomSearch": "random_search", "RLController": "rl",
+           "RegularizedEvolution": "evolution", "TPEStrategy": "tpe"}
 STRATEGIES: dict[str, Registered] = {
-    "nao": Registered(NAOStrategy),
-    "nao-paper": Registered(NAOStrategy, PRESETS["paper"]),
-    "random": Registered(RandomSearch),
-    "rl": Registered(RLController),
-    "evolution": Registered(RegularizedEvolution),
-    "tpe": Registered(TPEStrategy),
+    "nao": Registered("nao_strategy:NAOStrategy"),
+    "nao-paper": Registered("nao_strategy:NAOStrategy", "paper"),
+    "random": Registered("random_search:RandomSearch"),
+    "rl": Registered("rl:RLController"),
+    "evolution": Registered("evolution:RegularizedEvolution"),
+    "tpe": Registered("tpe:TPEStrategy"),
 }
+
+
+def __getattr__(name: str):
+    """A strategy class by its name (``from pipelines.strategies import NAOStrategy``),
+    imported on first use."""
+    if name in CLASSES:
+        return getattr(importlib.import_module(f"{__name__}.{CLASSES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def option_names(cls: type[Strategy]) -> list[str]:
@@ -54,16 +88,17 @@ def make_strategy(name: str, space: SearchSpace, random_state: int | None = None
     if name not in STRATEGIES:
         raise ConfigError(f"unknown strategy {shown(name)}; choose one of {', '.join(STRATEGIES)}")
     entry = STRATEGIES[name]
-    accepted = set(option_names(entry.cls))
+    cls = entry.cls
+    accepted = set(option_names(cls))
     unknown = set(options) - accepted
     if unknown:
         raise ConfigError(
             f"strategy {name!r} has no option {', '.join(shown_key(k) for k in sorted(unknown))}; "
             f"it takes {', '.join(sorted(accepted)) or 'none'}"
         )
-    if "label" in inspect.signature(entry.cls.__init__).parameters:
+    if "label" in inspect.signature(cls.__init__).parameters:
         options = {**options, "label": name}  # messages name the entry, e.g. nao-paper
-    return entry.cls(space, random_state=random_state, **deep_merge(entry.preset, options))
+    return cls(space, random_state=random_state, **deep_merge(entry.preset, options))
 
 
 __all__ = ["Strategy", "STRATEGIES", "Registered", "make_strategy", "option_names", "NAOStrategy",
