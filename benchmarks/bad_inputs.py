@@ -5,7 +5,8 @@
 
 Each case runs ``nao ...`` in a scratch directory (with the bad files it needs made there) and
 records the exit code, the number of lines on stderr, the message and the wall time. The doc's
-table is regenerated, so it shows what the code says today, not what it said when it was written.
+table is regenerated, so it shows what the code says when it is run, not what it said when the
+table was written.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A word-level language model with a random enas-rnn cell against an LSTM of the same hidden
-size, trained the same way on the same corpus (the issue's "random cell and LSTM" reference
-points, before any search).
+size, trained the same way on the same corpus (the "random cell" and "LSTM" reference points
+of the enas-rnn table in docs/results.md, before any search).
 
 Both models share everything but the recurrent cell: embedding, tied softmax, dropouts on the
 cell's input and output (the cell's own recurrent masks are off, since the LSTM has none), SGD

@@ -1,6 +1,6 @@
-"""The enas-rnn figure of issue 14: a recurrent cell searched with shared weights on a text corpus
-by each controller (nao, rl, random), its pick retrained from scratch, next to a random cell and
-an LSTM of the same size trained the same way; a markdown table of search wall time,
+"""The enas-rnn table of docs/results.md: a recurrent cell searched with shared weights on a text
+corpus by each controller (nao, rl, random), its pick retrained from scratch, next to a random
+cell and an LSTM of the same size trained the same way; a markdown table of search wall time,
 validation and test perplexity of the retrained models.
 
 Everything runs through the library's own search (:class:`LMWeightSharingSearch`, as

@@ -1,5 +1,6 @@
-"""nao-cnn on digits, children trained from scratch (issue 14): NAO vs random search on the same
-budget and seed, then each pick retrained from scratch with one recipe and scored on test.
+"""nao-cnn on digits, children trained from scratch (NAO as published, without weight sharing):
+NAO vs random search on the same budget and seed, then each pick retrained from scratch with one
+recipe and scored on test.
 
 Both searches train ``--budget`` distinct children of the space's default size (8 channels, one
 normal cell per stage) for ``--epochs`` epochs each, scored by validation accuracy. NAO starts

@@ -1,15 +1,15 @@
-"""Measure the NAO levers of issue 10 beside the default ``nao``, ``tpe`` and ``evolution``.
+"""Measure levers of the NAO strategy beside the default ``nao``, ``tpe`` and ``evolution``.
 
     python benchmarks/nao_levers.py --datasets cora --seeds 5 --levers mut,pre --out /tmp/levers
     python benchmarks/nao_levers.py --levers mutpre,init20 --set nao-init20.top_k=10
 
-Each lever is a variant label of ``nao`` with its options (``LEVERS``) added to NAO as it was
-before issue 10 (every lever off, ``warm_patience`` 20: the ``old`` lever); the searches run through
-``nao benchmark``'s machinery, so finished ones are kept in OUT/<dataset>/runs/ and a second
-call with more levers or seeds runs only the new searches. Prints one Markdown table: per
-dataset and variant, mean best validation accuracy and median validation rank at each budget,
-the change against ``nao`` at the largest budget, and the mean wall time of one search. Tune on
-the development datasets only (cora, citeseer, pubmed).
+Each lever is a variant label of ``nao`` with its options (``LEVERS``) added to NAO with every
+lever off and ``warm_patience`` 20 (``BEFORE``; the ``old`` lever adds nothing); the searches
+run through ``nao benchmark``'s machinery, so finished ones are kept in OUT/<dataset>/runs/
+and a second call with more levers or seeds runs only the new searches. Prints one Markdown
+table: per dataset and variant, mean best validation accuracy and median validation rank at
+each budget, the change against ``nao`` at the largest budget, and the mean wall time of one
+search. Tune on the development datasets only (cora, citeseer, pubmed).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from pipelines.search.benchmark import RUNS_DIR, run_benchmark, split_options
 from pipelines.strategies.nao_strategy import LEVERS_OFF
 
 PRETRAIN = {"pretrain_archs": 1000, "pretrain_epochs": 20}
-# every lever is added to NAO as it was before issue 10 (the levers off, warm_patience 20)
+# every lever is added to NAO with the levers off and warm_patience 20
 BEFORE = deep_merge(LEVERS_OFF, {"nao_params": {"warm_patience": 20}})
 RANK_WP10 = {"nao_params": {"rank_loss_weight": 1.0, "warm_patience": 10}}
 LEVERS: dict[str, dict] = {
-    "old": {},  # nao before issue 10
+    "old": {},  # every lever off
     "mut": {"mutation_candidates": 30},
     "ucb": {"n_models": 3, "acquisition": "ucb"},
     "thompson": {"n_models": 3, "acquisition": "thompson"},
@@ -37,30 +37,30 @@ LEVERS: dict[str, dict] = {
     "init10": {"n_init": 10},
     "init20": {"n_init": 20},
     "mutpre": {"mutation_candidates": 30, **PRETRAIN},
-    # session 6's combinations; rmp is today's default
+    # combinations of rank loss and warm_patience 10 with mutations, pre-training, a smaller start
     "r": RANK_WP10,
     "rm": {**RANK_WP10, "mutation_candidates": 10},
     "rmp": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN},
     "rmi": {**RANK_WP10, "mutation_candidates": 10, "n_init": 20},
-    # session 7: rounds of 5 (twice the refits), a smaller start, more mutations
+    # rounds of 5 (twice the refits), a smaller start, more mutations
     "rmp5": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "round_size": 5},
     "rmp5i20": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "round_size": 5,
                 "n_init": 20},
     "rm30p": {**RANK_WP10, "mutation_candidates": 30, **PRETRAIN},
-    # session 9: SemiNAS pseudo-labels on today's default, with the full and a smaller start
+    # SemiNAS pseudo-labels on rmp, with the full and a smaller start
     "rmps": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "pseudo_labels": 300},
     "rmpsi20": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "pseudo_labels": 300,
                 "n_init": 20},
-    # session 9: at the default's cost, more mutations of the seeds or more decoded candidates
+    # on rmp at about its cost: more mutations of the seeds, or more decoded candidates
     "rmpm20": {**RANK_WP10, "mutation_candidates": 20, **PRETRAIN},
     "rmpc5": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "candidate_factor": 5.0},
-    # on session 9's default (rmpc5): both levers (rmpm20c5, today's default since session 10),
-    # and rounds of 5 (what helped cora late)
+    # on rmpc5: both levers (rmpm20c5: the default nao strategy's options), and rounds of 5
+    # (what helped cora late)
     "rmpm20c5": {**RANK_WP10, "mutation_candidates": 20, **PRETRAIN, "candidate_factor": 5.0},
     "rmpc5r5": {**RANK_WP10, "mutation_candidates": 10, **PRETRAIN, "candidate_factor": 5.0,
                 "round_size": 5},
-    # session 10: today's default (rmpm20c5) ranking candidates by the mean prediction over
-    # equivalent token sequences (the estimator's predict_symmetries), not their own only
+    # the default (rmpm20c5) ranking candidates by the mean prediction over equivalent token
+    # sequences (the estimator's predict_symmetries), not their own only
     "rmpm20c5t": {"nao_params": {**RANK_WP10["nao_params"], "predict_symmetries": 4},
                   "mutation_candidates": 20, **PRETRAIN, "candidate_factor": 5.0},
 }

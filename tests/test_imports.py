@@ -4,7 +4,7 @@ only along the arrows docs/architecture.md draws (``ROOMS``).
 
 The imports are read with ``ast`` (top-level, function-level and ``TYPE_CHECKING`` ones; relative
 imports resolved), not by importing, so a cycle is caught even where Python happens to survive it
-today (a lazy import inside a function, a name only typing needs).
+(a lazy import inside a function, a name only typing needs).
 """
 
 from __future__ import annotations

@@ -24,17 +24,18 @@ from .base import Strategy
 # order picks), 20 mutations of the seeds ranked beside the embedding-step proposals (BANANAS),
 # encoder and decoder pre-trained on 1000 unevaluated architectures (arch2vec, SemiNAS),
 # warm_patience 10 (a continued fit needs few epochs), and 5 decoded candidates per wanted one.
-# Session 10 made it 20 mutations (was 10): with 5 candidates it is ahead of every other
-# strategy in all 9 development cells (20 seeds) and, measured after the choice, in 12 of the 18
-# held-out cells (level in 1) against 9 with 10 mutations. The paper preset is NAO as published: every
+# With 20 mutations and 5 candidates NAO is ahead of every other strategy in all 9 development
+# cells (20 seeds) and in 12 of the 18 held-out cells (level in 1), against 9 with 10
+# mutations. The paper preset is NAO as published: every
 # decoded architecture evaluated, min-max targets, MSE only, the paper's layer sizes.
 # ``predict_symmetries`` 1: candidates are ranked by their own sequence; averaging over
-# equivalent ones (the estimator's default) was level with it in search (session 10, lever
-# rmpm20c5t) and worse in median rank at 50 queries.
+# equivalent ones (the estimator's default) was level with it in search (lever rmpm20c5t of
+# benchmarks/nao_levers.py) and worse in median rank at 50 queries.
 DEFAULT_NAO_PARAMS: dict = {"embedding_size": 32, "hidden_size": 64, "mlp_hidden_size": 100,
                             "target_transform": "rank", "warm_patience": 10,
                             "rank_loss_weight": 1.0, "predict_symmetries": 1}
-# the levers' off settings: NAO as it was before issue 10, for the paper preset and NAO-WS
+# the levers' off settings (no mutations, no pre-training, 3 candidates per wanted one, no rank
+# loss), for the paper preset and NAO-WS
 LEVERS_OFF: dict = {"mutation_candidates": 0, "pretrain_archs": 0, "candidate_factor": 3.0,
                     "nao_params": {"rank_loss_weight": 0.0}}
 PRESETS: dict[str, dict] = {

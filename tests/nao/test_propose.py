@@ -1,7 +1,7 @@
 """``NAO.propose`` computes the encoder outputs and the gradient once and decodes several step
 sizes per batch; it must propose exactly what the plain algorithm (re-encode, re-differentiate
 and decode all seeds at every step size, one step at a time) proposes, in the same order, so a
-seeded search finds the same architectures as before the speed-up."""
+seeded search finds the same architectures either way."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The issue-10 levers of the NAO strategy and estimator: each changes what it should, is on by
-default only where docs/results.md found it helps (off in the paper preset and in NAO-WS), is
-deterministic under a seed, and refuses bad values in one line."""
+"""The levers of the NAO strategy and estimator (rank loss, mutations, pre-training, ...): each
+changes what it should, is on by default only where docs/results.md found it helps (off in the
+paper preset and in NAO-WS), is deterministic under a seed, and refuses bad values in one line."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def test_default_nao_has_the_chosen_levers_and_the_paper_preset_and_nao_ws_have_
         "nao_params": {"epochs": 7}})
     controller = ws._make_controller(pool_policy("nao", 8, 4), seed=0)
     assert controller.mutation_candidates == 0 and controller.pretrain_archs == 0
-    assert controller.candidate_factor == 3.0  # as before issue 10
+    assert controller.candidate_factor == 3.0  # LEVERS_OFF's
     assert controller.nao_params["rank_loss_weight"] == 0.0
     assert controller.nao_params["warm_patience"] == 20
     assert controller.nao_params["epochs"] == 7
