@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipelines.cli import main
-from pipelines.search.benchmark import Run, _pick_curves, run_benchmark, run_one
+from pipelines.search.benchmark import Run, _pick_curves, run_benchmark, run_one, summarize
 
 STRATEGIES = "random,evolution,rl"
 BUDGET = 12
@@ -78,6 +78,26 @@ def test_pick_is_the_first_best_and_reports_its_test_accuracy():
     best, test = _pick_curves(run)
     assert best.tolist() == [0.5, 0.7, 0.7, 0.7, 0.8]
     assert test.tolist() == [0.1, 0.2, 0.2, 0.2, 0.5]  # the tie at query 4 keeps the first
+
+
+def test_spread_over_seeds_is_the_sample_standard_deviation(cora):
+    runs = [Run("x", 0, valid=(0.5, 0.7), test=(0.1, 0.2), best={}, wall_s=1.0),
+            Run("x", 1, valid=(0.6, 0.6), test=(0.3, 0.3), best={}, wall_s=2.0),
+            Run("x", 2, valid=(0.7, 0.9), test=(0.2, 0.4), best={}, wall_s=3.0),
+            Run("y", 0, valid=(0.4, 0.8), test=(0.5, 0.6), best={}, wall_s=1.0)]
+    res = summarize(runs, cora, 2)
+    first, last = res["x"]["curve"]
+    # query 1: best 0.5 0.6 0.7 -> squares .01 0 .01 over n - 1 = 2 -> 0.1 (not sqrt(.02 / 3))
+    assert first["mean_valid"] == pytest.approx(0.6) and first["std_valid"] == pytest.approx(0.1)
+    assert first["mean_test"] == pytest.approx(0.2) and first["std_test"] == pytest.approx(0.1)
+    # query 2: best 0.7 0.6 0.9, mean 2.2 / 3; picks' test 0.2 0.3 0.4
+    squares = (0.7 - 2.2 / 3) ** 2 + (0.6 - 2.2 / 3) ** 2 + (0.9 - 2.2 / 3) ** 2
+    assert last["std_valid"] == pytest.approx((squares / 2) ** 0.5)
+    assert last["std_test"] == pytest.approx(0.1)
+    assert res["x"]["std_valid"] == last["std_valid"] and res["x"]["mean_wall_s"] == 2.0
+    # a single seed has no spread
+    assert res["y"]["std_valid"] == 0.0 == res["y"]["std_test"]
+    assert res["y"]["mean_valid"] == pytest.approx(0.8)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES.split(","))
