@@ -20,8 +20,8 @@ from .enas_micro_arch import N_NODES, MicroArch
 from .enas_micro_net import ChildNetwork
 
 FAMILY = "nao-cnn"
-# token order of the ops (a saved architecture's tokens depend on it); the 11 ops, in
-# the order the appendix lists NASNet's, each built by search_spaces.cnn_ops.OPS
+# token order of the ops (a saved architecture's tokens depend on it); NAO's 11 ops of its CNN
+# cell, in the order the paper's appendix lists NASNet's, each built by search_spaces.cnn_ops.OPS
 NAO_OPS = (
     "identity", "sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3", "conv_3x3",
     "conv_1x3_3x1", "conv_1x7_7x1", "max_pool_2x2", "avg_pool_2x2", "dil_sep_conv_3x3",
