@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from pipelines.cli import main
+from support import assert_one_line_error, run_cli
+
 from pipelines.search.store import Store
 from search_spaces import get_space
 
@@ -13,17 +14,11 @@ SPACE = "nao-cnn:channels=4"
 DATA = ["--data", "standin:1x8x8", "--train-size", "64", "--batch-size", "32"]
 
 
-def run_cli(args, capsys):
-    code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_a_nao_cnn_search_stores_three_children_trained_from_scratch(capsys, tmp_path):
     out = tmp_path / "run"
-    code, text, err = run_cli(["search", "--space", SPACE, *DATA, "--epochs", "1", "--budget",
-                               "3", "--strategy", "random", "--seed", "1", "--json", "--quiet",
-                               "--out", str(out)], capsys)
+    code, text, err = run_cli(capsys, "search", "--space", SPACE, *DATA, "--epochs", "1",
+                              "--budget", "3", "--strategy", "random", "--seed", "1", "--json",
+                              "--quiet", "--out", str(out))
     assert code == 0, err
     assert json.loads(text)["queries"] == 3
     store = Store(out / Store.FILENAME)
@@ -44,9 +39,8 @@ def test_nao_train_retrains_a_nao_cnn_cell_at_the_size_asked(capsys):
         "3 identity | 0 conv_1x3_3x1 4 sep_conv_3x3 | 1 avg_pool_3x3 5 sep_conv_5x5 ; reduce: 0 "
         "max_pool_3x3 1 conv_3x3 | 2 identity 0 avg_pool_2x2 | 1 sep_conv_3x3 3 max_pool_2x2 | 0 "
         "identity 4 conv_1x7_7x1 | 1 dil_sep_conv_3x3 5 identity"))))
-    code, text, err = run_cli(["train", "--space", "nao-cnn", "--arch", arch, "--epochs", "1",
-                               "--channels", "4", "--layers", "1", *DATA, "--json", "--quiet"],
-                              capsys)
+    code, text, err = run_cli(capsys, "train", "--space", "nao-cnn", "--arch", arch, "--epochs",
+                              "1", "--channels", "4", "--layers", "1", *DATA, "--json", "--quiet")
     assert code == 0, err
     result = json.loads(text)
     child = space.build(space.from_string(arch), 4, 10, 1, 1)
@@ -54,6 +48,6 @@ def test_nao_train_retrains_a_nao_cnn_cell_at_the_size_asked(capsys):
 
 
 def test_nao_ws_refuses_nao_cnn_in_one_line(capsys):
-    code, out, err = run_cli(["ws", "--space", "nao-cnn", *DATA], capsys)
-    assert code == 2 and out == ""
-    assert "has no supernet" in err and err.strip().count("\n") == 0
+    code, out, err = run_cli(capsys, "ws", "--space", "nao-cnn", *DATA)
+    assert out == ""
+    assert_one_line_error(code, err, "has no supernet")

@@ -7,24 +7,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import assert_one_line_error, run_cli
 
-from pipelines.cli import main
 from pipelines.search.store import Store
 
 TINY = ["search", "--space", "nas-rl:layers=2", "--data", "standin:1x8x8", "--train-size", "64",
         "--epochs", "1", "--batch-size", "32", "--strategy", "random", "--seed", "3", "--quiet"]
 
 
-def run_cli(args, capsys):
-    code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_a_nas_rl_search_trains_children_and_a_resume_trains_only_the_missing_ones(capsys,
                                                                                    tmp_path):
     out = tmp_path / "run"
-    code, text, _ = run_cli([*TINY, "--budget", "3", "--json", "--out", str(out)], capsys)
+    code, text, _ = run_cli(capsys, *TINY, "--budget", "3", "--json", "--out", str(out))
     assert code == 0
     first = json.loads(text)
     assert first["queries"] == 3 and first["best"]["test"] is not None
@@ -33,8 +27,7 @@ def test_a_nas_rl_search_trains_children_and_a_resume_trains_only_the_missing_on
     store = Store(out / Store.FILENAME)
     before = store.evaluations()
     store.close()
-    code, text, _ = run_cli([*TINY, "--budget", "4", "--json", "--out", str(out), "--resume"],
-                            capsys)
+    code, text, _ = run_cli(capsys, *TINY, "--budget", "4", "--json", "--out", str(out), "--resume")
     assert code == 0
     again = json.loads(text)
     assert again["history"][:3] == first["history"]  # answered from the store
@@ -46,11 +39,11 @@ def test_a_nas_rl_search_trains_children_and_a_resume_trains_only_the_missing_on
 
 def test_a_resume_with_other_child_training_is_refused(capsys, tmp_path):
     out = tmp_path / "run"
-    assert run_cli([*TINY, "--budget", "1", "--out", str(out)], capsys)[0] == 0
+    assert run_cli(capsys, *TINY, "--budget", "1", "--out", str(out))[0] == 0
     other = [*TINY, "--budget", "2", "--out", str(out), "--resume"]
     other[other.index("--epochs") + 1] = "2"
-    code, _, err = run_cli(other, capsys)
-    assert code == 2 and "different children" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(capsys, *other)
+    assert_one_line_error(code, err, "different children")
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
@@ -62,6 +55,5 @@ def test_a_resume_with_other_child_training_is_refused(capsys, tmp_path):
 ])
 def test_options_that_do_not_apply_are_one_line_before_any_work(capsys, tmp_path, args,
                                                                 fragment):
-    code, _, err = run_cli([*args, "--quiet"], capsys)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and fragment in lines[0], err
+    code, _, err = run_cli(capsys, *args, "--quiet")
+    assert_one_line_error(code, err, fragment)

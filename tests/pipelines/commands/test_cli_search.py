@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import run_cli
 
 from pipelines.cli import main
 
@@ -19,15 +20,9 @@ NAO_FAST = ["--set", "n_init=10", "--set", "round_size=5", "--set", "top_k=5",
             "--set", "nao_params.epochs=40", "--set", "nao_params.patience=null"]
 
 
-def run_cli(args, capsys):
-    code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_search_json_has_the_design_keys(capsys):
-    code, out, _ = run_cli(["search", "--strategy", "random", "--budget", "12", "--json",
-                            "--quiet"], capsys)
+    code, out, _ = run_cli(capsys, "search", "--strategy", "random", "--budget", "12", "--json",
+                                   "--quiet")
     assert code == 0
     result = json.loads(out)
     for key in ("space", "strategy", "seed", "queries", "wall_s", "best", "history",
@@ -41,7 +36,7 @@ def test_search_json_has_the_design_keys(capsys):
 
 
 def test_search_summary_names_rank_and_queries(capsys):
-    code, out, err = run_cli(["search", "--strategy", "random", "--budget", "5"], capsys)
+    code, out, err = run_cli(capsys, "search", "--strategy", "random", "--budget", "5")
     assert code == 0
     assert "rank" in out and "5 distinct architectures" in out
     assert "random on nasbench-graph:cora" in err  # progress goes to stderr
@@ -61,8 +56,8 @@ def test_nao_search_with_preset_and_settings(capsys, monkeypatch):
         return made[-1]
 
     monkeypatch.setattr(search_cmd, "make_strategy", keep)
-    code, out, _ = run_cli(["search", "--budget", "15", "--json", "--quiet", "--preset", "paper",
-                            *NAO_FAST], capsys)
+    code, out, _ = run_cli(capsys, "search", "--budget", "15", "--json", "--quiet", "--preset",
+                           "paper", *NAO_FAST)
     assert code == 0
     assert json.loads(out)["queries"] == 15
     (strategy,) = made
@@ -103,8 +98,8 @@ def test_bad_input_exits_2_with_one_line(capsys, args, message):
 
 
 def test_predictor_eval_json_has_the_design_keys(capsys):
-    code, out, _ = run_cli(["predictor-eval", "--train-size", "30", "--test-size", "60",
-                            "--baselines", "--json", "--quiet", "--set", "epochs=60"], capsys)
+    code, out, _ = run_cli(capsys, "predictor-eval", "--train-size", "30", "--test-size", "60",
+                                   "--baselines", "--json", "--quiet", "--set", "epochs=60")
     assert code == 0
     result = json.loads(out)
     for key in ("pairwise_accuracy", "kendall_tau", "spearman", "reconstruction_accuracy"):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import assert_one_line_error, run_cli
 
-from pipelines.cli import main
 from pipelines.oneshot.weight_sharing import CONTROLLERS
 from search_spaces import get_space
 
@@ -19,17 +19,11 @@ NAO_FAST = ["--set", "nao_params.epochs=5", "--set", "nao_params.hidden_size=16"
             "--set", "nao_params.embedding_size=8", "--set", "nao_params.mlp_hidden_size=16"]
 
 
-def run_cli(args, capsys):
-    code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 @pytest.mark.parametrize("controller", CONTROLLERS)
 def test_ws_searches_the_macro_space_with_each_controller(controller, capsys):
     extra = NAO_FAST if controller == "nao" else []
-    code, out, err = run_cli(["ws", "--space", SPACE, "--controller", controller, "--epochs",
-                              "1", "--pool-size", "4", *TINY_DATA, *extra], capsys)
+    code, out, err = run_cli(capsys, "ws", "--space", SPACE, "--controller", controller, "--epochs",
+                                     "1", "--pool-size", "4", *TINY_DATA, *extra)
     assert code == 0, err
     result = json.loads(out)
     space = get_space(SPACE)
@@ -40,8 +34,8 @@ def test_ws_searches_the_macro_space_with_each_controller(controller, capsys):
 
 
 def test_train_trains_a_macro_pick_from_scratch(capsys):
-    code, out, err = run_cli(["train", "--space", SPACE, "--arch", ARCH, "--epochs", "1",
-                              *TINY_DATA], capsys)
+    code, out, err = run_cli(capsys, "train", "--space", SPACE, "--arch", ARCH, "--epochs", "1",
+                                     *TINY_DATA)
     assert code == 0, err
     result = json.loads(out)
     child = get_space(SPACE).build(get_space(SPACE).from_string(ARCH), 4, 10, 1, 1)
@@ -51,8 +45,8 @@ def test_train_trains_a_macro_pick_from_scratch(capsys):
 
 def test_show_draws_a_macro_pick_as_a_chain_with_its_skips(tmp_path, capsys):
     picture = tmp_path / "macro.png"
-    code, out, err = run_cli(["show", "--space", SPACE, "--arch", ARCH, "--out", str(picture)],
-                             capsys)
+    code, out, err = run_cli(capsys, "show", "--space", SPACE, "--arch", ARCH, "--out",
+                             str(picture))
     assert code == 0, err
     assert out.splitlines()[:5] == ["network (inputs: 0 = stem):", "  1 sep3, then /2 <- 0",
                                     "  2 conv3, then /2 <- 1, skips 0",
@@ -62,8 +56,8 @@ def test_show_draws_a_macro_pick_as_a_chain_with_its_skips(tmp_path, capsys):
 
 @pytest.mark.parametrize("command", [["ws"], ["train", "--arch", ARCH]])
 def test_an_unknown_op_in_the_space_is_one_line_listing_the_ops(command, capsys):
-    code, out, err = run_cli([*command, "--space", "enas-macro:ops=conv3+conv7", *TINY_DATA],
-                             capsys)
-    assert code == 2 and out == ""
-    assert err.strip().count("\n") == 0
-    assert "unknown op 'conv7'; choose ops from conv3, sep3, conv5, sep5, avg, max" in err
+    code, out, err = run_cli(capsys, *command, "--space", "enas-macro:ops=conv3+conv7",
+                             *TINY_DATA)
+    assert out == ""
+    assert_one_line_error(code, err,
+                          "unknown op 'conv7'; choose ops from conv3, sep3, conv5, sep5, avg, max")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import run_cli
 
 from pipelines.cli import main
 
@@ -15,16 +16,10 @@ CELL = "0 sep_conv_3x3 1 identity | 2 avg_pool_3x3 0 sep_conv_5x5 | 3 max_pool_3
 MICRO_ARCH = f"normal: {CELL} ; reduce: {CELL}"
 
 
-def run_cli(args, capsys):
-    code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_json_gives_the_path_of_the_png_written(tmp_path, capsys):
     target = tmp_path / "pics" / "cora.png"  # a missing folder is made
-    code, out, _ = run_cli(["show", "--arch", "0, 1,1,2:gcn, gat,sage,skip", "--out",
-                            str(target), "--json"], capsys)
+    code, out, _ = run_cli(capsys, "show", "--arch", "0, 1,1,2:gcn, gat,sage,skip", "--out",
+                                   str(target), "--json")
     assert code == 0
     result = json.loads(out)
     assert result == {"space": "nasbench-graph:cora", "arch": GRAPH_ARCH,  # canonical form
@@ -35,7 +30,7 @@ def test_json_gives_the_path_of_the_png_written(tmp_path, capsys):
 def test_default_picture_is_named_after_the_space_in_the_current_directory(
         tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code, out, _ = run_cli(["show", "--space", "enas-micro", "--arch", MICRO_ARCH], capsys)
+    code, out, _ = run_cli(capsys, "show", "--space", "enas-micro", "--arch", MICRO_ARCH)
     assert code == 0
     picture = tmp_path / "enas-micro-arch.png"
     assert picture.read_bytes()[:8] == PNG_MAGIC
@@ -43,8 +38,8 @@ def test_default_picture_is_named_after_the_space_in_the_current_directory(
 
 
 def test_summary_lists_what_feeds_each_node_of_each_cell(tmp_path, capsys):
-    code, out, _ = run_cli(["show", "--space", "enas-micro", "--arch", MICRO_ARCH,
-                            "--out", str(tmp_path / "cell.png")], capsys)
+    code, out, _ = run_cli(capsys, "show", "--space", "enas-micro", "--arch", MICRO_ARCH,
+                                   "--out", str(tmp_path / "cell.png"))
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "normal (inputs: 0 = c_{k-2}, 1 = c_{k-1}):"
@@ -55,8 +50,8 @@ def test_summary_lists_what_feeds_each_node_of_each_cell(tmp_path, capsys):
 
 
 def test_nasbench_graph_summary_ends_in_the_leaves(tmp_path, capsys):
-    code, out, _ = run_cli(["show", "--space", "nasbench-graph:citeseer", "--arch",
-                            "0,0,1,3:gcn,gat,sage,fc", "--out", str(tmp_path / "g.png")], capsys)
+    code, out, _ = run_cli(capsys, "show", "--space", "nasbench-graph:citeseer", "--arch",
+                                   "0,0,1,3:gcn,gat,sage,fc", "--out", str(tmp_path / "g.png"))
     assert code == 0
     assert "  node 4 (fc) <- 3" in out.splitlines()
     assert "  output <- 2, 4" in out.splitlines()

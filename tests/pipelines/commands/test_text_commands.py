@@ -8,24 +8,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import assert_one_line_error, run_cli
 
 import pipelines.commands.text_runs as text_runs
-from pipelines.cli import main
 
 SPACE = ["--space", "enas-rnn:nodes=3"]
 TINY = ["--data", "standin-text", "--train-size", "3000", "--hidden", "8", "--batch-size", "8",
         "--bptt", "10", "--epochs", "1", "--device", "cpu", "--quiet", "--json"]
 
 
-def run_cli(args, capsys):
-    code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_ws_reports_the_picks_validation_perplexity(capsys):
-    code, out, err = run_cli(["ws", *SPACE, "--controller", "random", "--pool-size", "3",
-                              *TINY], capsys)
+    code, out, err = run_cli(capsys, "ws", *SPACE, "--controller", "random", "--pool-size", "3",
+                                     *TINY)
     assert code == 0, err
     result = json.loads(out)
     assert result["metric"] == "perplexity" and result["data"]["train"] == 3000
@@ -34,7 +28,7 @@ def test_ws_reports_the_picks_validation_perplexity(capsys):
 
 @pytest.mark.parametrize("arch", ["lstm", "tanh | 1 relu | 2 identity"])
 def test_train_reports_valid_and_test_perplexity(arch, capsys):
-    code, out, err = run_cli(["train", *SPACE, "--arch", arch, *TINY], capsys)
+    code, out, err = run_cli(capsys, "train", *SPACE, "--arch", arch, *TINY)
     assert code == 0, err
     result = json.loads(out)
     assert result["arch"] == arch and result["test_ppl"] > 1.0
@@ -58,6 +52,6 @@ def test_mismatched_options_are_one_line_before_any_data_is_loaded(args, message
         raise AssertionError("data was loaded")
 
     monkeypatch.setattr(text_runs, "load_text", no_loading)
-    code, _, err = run_cli([*args, "--quiet"], capsys)
-    assert code == 2 and err.count("\n") == 1 and err.startswith("nao ")
+    code, _, err = run_cli(capsys, *args, "--quiet")
+    assert_one_line_error(code, err)
     assert message is None or message in err
