@@ -11,6 +11,7 @@ import sqlite3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import assert_one_line_error, run_cli
 
 import pipelines.commands.search as search_command
 from nao.errors import ConfigError
@@ -19,12 +20,6 @@ from pipelines.cli import main
 from search_spaces import available, get_space
 
 SEARCH = ["search", "--strategy", "random", "--budget", "3", "--quiet"]
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def raising(exc: BaseException):
@@ -85,12 +80,8 @@ def test_a_multi_line_user_error_is_still_one_line(capsys, monkeypatch):
 def test_os_and_sqlite_errors_become_one_clear_line(capsys, monkeypatch, exc, fragments):
     monkeypatch.setattr(search_command, "run", raising(exc))
     code, out, err = run_cli(capsys, *SEARCH)
-    assert code == 2 and out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("nao search: error:")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    assert "Traceback" not in err
+    assert out == ""
+    assert_one_line_error(code, err, *fragments, command="search")
 
 
 def test_a_bare_interrupt_says_interrupted_and_claims_nothing(capsys, monkeypatch):
@@ -159,11 +150,7 @@ def test_malformed_space_names_are_one_line_before_any_work(capsys, monkeypatch,
     monkeypatch.setattr(search_command, "run_search",
                         raising(AssertionError("searched a malformed space")))
     code, _, err = run_cli(capsys, *SEARCH, "--space", name)
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("nao search: error:")
-    for fragment in fragments:
-        assert fragment in lines[0]
+    assert_one_line_error(code, err, *fragments, command="search")
 
 
 SPACE_TEXT = st.one_of(
