@@ -19,6 +19,7 @@ canonical key is the tokens themselves and the only symmetry is the architecture
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from nao.errors import ConfigError, InvalidArchitectureError
 
@@ -32,7 +33,9 @@ from .enas_macro_arch import (
     inputs_of,
     reduction_points,
 )
-from .enas_macro_net import MacroChild, MacroSupernet
+
+if TYPE_CHECKING:  # the networks import torch: built on demand, not with the space
+    from .enas_macro_net import MacroChild, MacroSupernet
 
 FAMILY = "enas-macro"
 BITS = ("0", "1")
@@ -220,6 +223,8 @@ class EnasMacroSpace(SearchSpace, Buildable):
         """One network holding the weights of every child (ENAS weight sharing): every op of
         the space at every layer. The depth is the space's (``enas-macro:layers=N``); the
         ``layers`` network option, cells per stage in the cell spaces, does not apply."""
+        from .enas_macro_net import MacroSupernet
+
         return MacroSupernet(self.n_layers, self.ops, channels, num_classes, in_channels,
                              stem_stride)
 
@@ -229,6 +234,8 @@ class EnasMacroSpace(SearchSpace, Buildable):
         """The child network of ``arch`` alone (depth from ``arch``, as in
         :meth:`build_supernet`), for training from scratch or from the supernet's weights
         (:meth:`MacroChild.load_from_supernet`)."""
+        from .enas_macro_net import MacroChild
+
         self.from_tokens(self.to_tokens(arch))  # reject foreign architectures early
         return MacroChild(arch, channels, num_classes, in_channels, auxiliary=auxiliary,
                           drop_path=drop_path, stem_stride=stem_stride)

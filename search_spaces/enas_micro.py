@@ -18,6 +18,7 @@ them and :meth:`EnasMicroSpace.symmetries` lists swapped variants for NAO's augm
 from __future__ import annotations
 
 import zlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,7 +35,9 @@ from .enas_micro_arch import (
     Node,
     unused_nodes,
 )
-from .enas_micro_net import ChildNetwork, Supernet
+
+if TYPE_CHECKING:  # the networks import torch: built on demand, not with the space
+    from .enas_micro_net import ChildNetwork, Supernet
 
 BRANCH_FIELDS = ("in_a", "op_a", "in_b", "op_b")
 TOKENS_PER_NODE = len(BRANCH_FIELDS)
@@ -254,6 +257,8 @@ class EnasMicroSpace(SearchSpace, Buildable):
         ``layers`` normal cells per stage; reductions at 1/3 and 2/3 depth; ``stem_stride`` 2
         halves the input before the first cell.
         """
+        from .enas_micro_net import Supernet
+
         return Supernet(channels, num_classes, layers, in_channels, stem_stride)
 
     def build(self, arch: MicroArch, channels: int, num_classes: int, layers: int,
@@ -261,6 +266,8 @@ class EnasMicroSpace(SearchSpace, Buildable):
               stem_stride: int = 1) -> ChildNetwork:
         """The child network of ``arch`` alone, for training from scratch or from the
         supernet's weights (:meth:`ChildNetwork.load_from_supernet`)."""
+        from .enas_micro_net import ChildNetwork
+
         self.from_tokens(self.to_tokens(arch))  # reject foreign architectures early
         return ChildNetwork(arch, channels, num_classes, layers, in_channels,
                             auxiliary=auxiliary, drop_path=drop_path, stem_stride=stem_stride)

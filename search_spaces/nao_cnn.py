@@ -13,11 +13,15 @@ stage) keep a child to seconds per epoch on a CPU with digits.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nao.errors import ConfigError
 
 from .enas_micro import EnasMicroSpace
 from .enas_micro_arch import N_NODES, MicroArch
-from .enas_micro_net import ChildNetwork
+
+if TYPE_CHECKING:
+    from .enas_micro_net import ChildNetwork
 
 FAMILY = "nao-cnn"
 # token order of the ops (a saved architecture's tokens depend on it); NAO's 11 ops of its CNN
@@ -28,8 +32,14 @@ NAO_OPS = (
 )
 DEFAULTS = {"nodes": N_NODES, "channels": 8, "layers": 1}
 MAX_NODES = 10
-OPTIONS_HELP = (f"options are nodes=N (2-{MAX_NODES}, default {N_NODES}), channels=C and "
-                "layers=L (child size), e.g. nao-cnn:nodes=5,channels=8,layers=1")
+# explicit bounds on the child size, so no name asks for a network of 10**9 channels: NAO's
+# largest CIFAR child has 128 channels and 6 normal cells per stage
+MAX_CHANNELS = 512
+MAX_LAYERS = 32
+BOUNDS = {"nodes": (2, MAX_NODES), "channels": (1, MAX_CHANNELS), "layers": (1, MAX_LAYERS)}
+OPTIONS_HELP = (f"options are nodes=N (2-{MAX_NODES}, default {N_NODES}), channels=C "
+                f"(1-{MAX_CHANNELS}) and layers=L (1-{MAX_LAYERS}) (child size), e.g. "
+                "nao-cnn:nodes=5,channels=8,layers=1")
 
 
 class NaoCnnSpace(EnasMicroSpace):
@@ -38,8 +48,11 @@ class NaoCnnSpace(EnasMicroSpace):
     def __init__(self, nodes: int = N_NODES, channels: int = DEFAULTS["channels"],
                  layers: int = DEFAULTS["layers"]):
         given = {"nodes": nodes, "channels": channels, "layers": layers}
-        if not 2 <= nodes <= MAX_NODES or channels < 1 or layers < 1:
-            raise ConfigError(f"{FAMILY}: got {given}; {OPTIONS_HELP}")
+        for key, value in given.items():
+            low, high = BOUNDS[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"{FAMILY}: {key}={value!r}: {key} must be a whole number "
+                                  f"from {low} to {high}; {OPTIONS_HELP}")
         extra = ",".join(f"{k}={v}" for k, v in given.items() if v != DEFAULTS[k])
         super().__init__(ops=NAO_OPS, n_nodes=nodes, name=f"{FAMILY}:{extra}" if extra else FAMILY)
         self.channels = channels
