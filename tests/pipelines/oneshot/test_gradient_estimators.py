@@ -162,6 +162,42 @@ def test_each_method_moves_alpha_toward_the_best_architecture(method):
     assert params.entropy().item() < toy_params().entropy().item()
 
 
+class SequenceObjective:
+    """Loss ``losses[t]`` at the t-th call, whatever is sampled; records the samples."""
+
+    def __init__(self, losses: list[float]):
+        self.losses = list(losses)
+        self.seen: list[torch.Tensor] = []
+
+    def loss(self, index: torch.Tensor) -> float:
+        self.seen.append(index.clone())
+        return self.losses[len(self.seen) - 1]
+
+
+def grad_log_prob(params: ArchParams, index: torch.Tensor) -> torch.Tensor:
+    probs = params.probs()
+    log_p = torch.stack([probs[d, k].log() for d, k in enumerate(index.tolist())]).sum()
+    (grad,) = torch.autograd.grad(log_p, params.alpha)
+    return grad
+
+
+def test_score_function_baseline_is_the_one_from_before_this_steps_loss():
+    """b_1 = L_1 (so no step at first), then b_t+1 = decay b_t + (1 - decay) L_t, and step t
+    uses b_t: its own loss is not in its baseline (that would bias the estimate)."""
+    params = toy_params(LOGITS)
+    objective = SequenceObjective([1.0, 3.0, 0.0])
+    sf = ScoreFunction(baseline_decay=0.5)
+    gen = torch.Generator().manual_seed(0)
+    steps = [sf.gradient(params, objective, gen) for _ in range(3)]
+    # baselines: 1 (the first loss), 1 (= .5 * 1 + .5 * 1), 2 (= .5 * 1 + .5 * 3)
+    assert [info["baseline"] for _, info in steps] == [1.0, 1.0, 2.0]
+    assert [info["alpha_loss"] for _, info in steps] == [1.0, 3.0, 0.0]
+    for (grad, _), factor, index in zip(steps, [0.0, 2.0, -2.0], objective.seen, strict=True):
+        torch.testing.assert_close(grad, factor * grad_log_prob(params, index))
+    assert sf.baseline == pytest.approx(1.0)  # .5 * 2 + .5 * 0, the next step's baseline
+    assert sf.state_dict() == {"baseline": pytest.approx(1.0)}
+
+
 def test_entropy_of_uniform_logits_is_the_log_of_the_number_of_architectures():
     assert toy_params().entropy().item() == pytest.approx(np.log(np.prod(SIZES)))
 
