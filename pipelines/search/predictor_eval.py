@@ -11,10 +11,6 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
-from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
-from sklearn.neighbors import KNeighborsRegressor
 
 from nao import metrics
 from nao.errors import ConfigError
@@ -53,6 +49,12 @@ def ranking_scores(y_true, y_pred) -> dict[str, float]:
 
 
 def baselines(seed: int) -> dict[str, Callable[[], object]]:
+    # scikit-learn is imported here, by --baselines only: it takes a second to import
+    from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+    from sklearn.neighbors import KNeighborsRegressor
+
     # Bounded hyper-parameters: unbounded, the marginal likelihood often explains every score as
     # noise on one-hot tokens and the GP predicts a constant.
     kernel = (ConstantKernel(1.0, (1e-3, 1e3)) * RBF(2.0, (0.5, 50.0))
