@@ -9,7 +9,10 @@ from pipelines.search.store import Store
 from pipelines.strategies import make_strategy
 from pipelines.strategies.base import Strategy
 
-SMALL_NAO = {"n_init": 10, "round_size": 5, "top_k": 5,
+# pre-training kept on but small: these tests are about the search loop, and the default (1000
+# architectures, 20 epochs, pinned in test_nao_levers) costs far more than the rest of a test
+SMALL_NAO = {"n_init": 10, "round_size": 5, "top_k": 5, "pretrain_archs": 50,
+             "pretrain_epochs": 2,
              "nao_params": {"epochs": 40, "patience": None, "max_symmetries": 2}}
 
 
