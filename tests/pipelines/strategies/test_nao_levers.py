@@ -84,6 +84,7 @@ def test_without_mutation_candidates_the_space_is_never_mutated(cora, monkeypatc
 def test_default_nao_has_the_chosen_levers_and_the_paper_preset_and_nao_ws_have_none(cora):
     default = make_strategy("nao", cora)
     assert default.mutation_candidates == 20 and default.pretrain_archs == 1000
+    assert default.pretrain_epochs == 20  # the one test of the pre-training default
     assert default.candidate_factor == 5.0
     assert default.nao_params["rank_loss_weight"] == 1.0
     assert default.nao_params["warm_patience"] == 10
