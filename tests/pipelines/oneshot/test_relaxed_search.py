@@ -107,6 +107,70 @@ def test_darts_second_order_step_restores_the_weights_and_tends_to_first_order(s
     assert torch.allclose(first, tiny, rtol=1e-2, atol=1e-4)
 
 
+class MixedLinear(torch.nn.Module):
+    """A tiny supernet: logits ``sum_dk w[d, k] tanh(x W_dk) V``, so the weights and the mix
+    interact (the mixed Hessian d2 L / d alpha d w is not zero)."""
+
+    def __init__(self, decisions: int, choices: int, features: int, classes: int):
+        super().__init__()
+        gen = torch.Generator().manual_seed(0)
+        self.inner = torch.nn.Parameter(torch.randn(decisions, choices, features, 6,
+                                                    generator=gen))
+        self.outer = torch.nn.Parameter(torch.randn(6, classes, generator=gen))
+
+    def forward(self, x, mix):
+        hidden = torch.tanh(torch.einsum("nf,dkfh->ndkh", x, self.inner))
+        return torch.einsum("ndkh,dk,hc->nc", hidden, mix, self.outer)
+
+
+class IdentityRelaxation:
+    def op_weights(self, weights):
+        return weights
+
+
+def test_darts_second_order_gradient_is_the_derivative_through_the_unrolled_step():
+    """Against autograd of ``L_val(w - xi (grad_w L_train(w, a) + wd w), a)`` in ``a``: the
+    finite-difference Hessian term is there, with its sign."""
+    from types import SimpleNamespace
+
+    from torch.func import functional_call
+
+    sizes = (3, 2)
+    params = ArchParams(SimpleNamespace(name="toy"), [tuple(range(n)) for n in sizes])
+    with torch.no_grad():
+        params.alpha.copy_(torch.tensor([[0.4, -0.3, 0.1], [0.2, -0.5, 0.0]]))
+    net = MixedLinear(len(sizes), max(sizes), 4, 3)
+    gen = torch.Generator().manual_seed(1)
+    train = (torch.randn(32, 4, generator=gen), torch.randint(0, 3, (32,), generator=gen))
+    valid = (torch.randn(32, 4, generator=gen), torch.randint(0, 3, (32,), generator=gen))
+    task = SimpleNamespace(loss=torch.nn.functional.cross_entropy)
+    xi, wd = 0.5, 0.01
+    objective = SupernetObjective(net, params, IdentityRelaxation(), task, Runtime("cpu"),
+                                  valid, train, lr=0.1, weight_decay=wd)
+
+    names = [n for n, _ in net.named_parameters()]
+    weights = [p.detach().clone().requires_grad_() for p in net.parameters()]
+
+    def loss_at(ws, batch):
+        logits = functional_call(net, dict(zip(names, ws, strict=True)),
+                                 (batch[0], params.probs()))
+        return torch.nn.functional.cross_entropy(logits, batch[1])
+
+    grads = torch.autograd.grad(loss_at(weights, train), weights, create_graph=True)
+    stepped = [w - xi * (g + wd * w) for w, g in zip(weights, grads, strict=True)]
+    (exact,) = torch.autograd.grad(loss_at(stepped, valid), params.alpha)
+    (at_stepped,) = torch.autograd.grad(loss_at([s.detach() for s in stepped], valid),
+                                        params.alpha)  # without the Hessian term
+
+    second, val = objective.second_order_grad(params, xi=xi)
+    hessian_term = (exact - at_stepped).abs().max()
+    assert hessian_term > 0.05 * exact.abs().max()  # the check is not vacuous
+    assert (second - exact).abs().max() <= 0.05 * hessian_term, (second, exact)
+    with torch.no_grad():
+        val_at_stepped = float(loss_at([s.detach() for s in stepped], valid))
+    assert val == pytest.approx(val_at_stepped, rel=1e-5)
+
+
 def test_derived_architectures_are_always_valid(space):
     params = ArchParams(space)
     relaxation = MicroRelaxation(space, params)
