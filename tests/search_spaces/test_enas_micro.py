@@ -201,6 +201,32 @@ def test_drop_path_is_stochastic_in_training_and_settable(space):
     assert torch.allclose(child(x), child(x))
 
 
+def test_drop_path_set_after_building_is_what_forward_drops_with(space, monkeypatch):
+    from search_spaces import enas_micro_net
+
+    used: list[float] = []
+    real = enas_micro_net.drop_path
+
+    def recording(x, prob):
+        used.append(prob)
+        return real(x, prob)
+
+    monkeypatch.setattr(enas_micro_net, "drop_path", recording)
+    torch.manual_seed(0)
+    child = space.build(example_arch(), CHANNELS, CLASSES, 1, 1, drop_path=0.0).train()
+    x = torch.randn(BATCH, *DIGITS)
+    plain = child(x)
+    assert used and set(used) == {0.0}
+    assert torch.allclose(child(x), plain)  # nothing dropped: training mode is deterministic
+    used.clear()
+    child.drop_path_prob = 0.9  # as final training's ramp sets it between epochs
+    assert not torch.allclose(child(x), child(x))
+    assert used and set(used) == {0.9}
+    used.clear()
+    child.drop_path_prob = 0.0
+    assert torch.allclose(child(x), plain) and set(used) == {0.0}
+
+
 def test_reduction_cells_halve_the_spatial_size_and_double_channels(space):
     child = space.build(example_arch(), CHANNELS, CLASSES, 1, 3)
     sizes = []

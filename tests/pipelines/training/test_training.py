@@ -51,6 +51,26 @@ def test_training_on_digits_beats_chance_and_ramps_drop_path(space, arch_text, m
     assert ramp[0] == 0.0 and ramp == sorted(ramp) and ramp[-1] < 0.3
 
 
+def test_the_drop_path_ramp_reaches_the_forward_pass_each_epoch(space, arch_text, monkeypatch):
+    from search_spaces import enas_micro_net
+
+    used: list[float] = []
+    real = enas_micro_net.drop_path
+
+    def recording(x, prob):
+        used.append(prob)
+        return real(x, prob)
+
+    monkeypatch.setattr(enas_micro_net, "drop_path", recording)
+    data = load_data("digits", train_size=128)
+    result = train_architecture(space, space.from_string(arch_text), data, epochs=3, channels=4,
+                                layers=1, batch_size=64, drop_path=0.3, runtime=Runtime("cpu"),
+                                progress=False)
+    per_epoch = list(dict.fromkeys(used))  # in the order first used
+    assert per_epoch == pytest.approx([0.0, 0.1, 0.2])  # 0.3 * epoch / 3, epoch 0, 1, 2
+    assert per_epoch == pytest.approx([h["drop_path"] for h in result.history])
+
+
 def test_resume_after_a_kill_gives_the_uninterrupted_result(space, arch_text, tmp_path,
                                                             monkeypatch):
     data = load_data("digits")
