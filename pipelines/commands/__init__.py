@@ -1,5 +1,7 @@
-"""One module per subcommand, each with ``register(subparsers)``."""
+"""One module per subcommand, each with the ``run(args)`` it does; the options of each, with
+``register(subparsers)``, are in :mod:`.parsers`, which imports none of these modules (they
+import torch and the rest only when a command runs)."""
 
-from . import benchmark, predictor_eval, search, show, train, ws
+from .parsers import COMMANDS
 
-COMMANDS = [search, predictor_eval, benchmark, ws, train, show]
+__all__ = ["COMMANDS"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
+from collections.abc import Callable
 
 from nao.errors import ConfigError
 from nao.validation import shown, shown_key
@@ -32,6 +34,20 @@ non_negative_int = _number(int, "a whole number", lambda v: v >= 0, "0 or more")
 fraction = _number(float, "a number", lambda v: 0 <= v < 1, "in [0, 1)")
 non_negative_float = _number(float, "a number", lambda v: v >= 0, "0 or more")
 positive_float = _number(float, "a number", lambda v: v > 0, "more than 0")
+
+
+def deferred(command: str, check: Callable[[argparse.Namespace], object] | None = None):
+    """A subcommand's ``run`` for its parser (:mod:`.parsers`): ``check(args)``, the checks
+    that need neither torch nor data, then ``pipelines.commands.<command>`` imported and its
+    ``run(args)`` returned. The module is imported only now, when the command runs, so that
+    building the parser, ``--help`` and a refused option never wait for it."""
+
+    def run(args: argparse.Namespace):
+        if check is not None:
+            check(args)
+        return importlib.import_module(f"pipelines.commands.{command}").run(args)
+
+    return run
 
 
 def add_common(parser: argparse.ArgumentParser, seed: bool = True) -> None:

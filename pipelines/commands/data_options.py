@@ -1,4 +1,6 @@
-"""Command-line options shared by the commands that train networks (``nao ws``, ``nao train``)."""
+"""What the commands that train networks (``nao ws``, ``nao train``) share when they run: the
+data options' checks, the data, the runtime and the ``--out`` directory (the options themselves:
+:mod:`.parsers.training`)."""
 
 from __future__ import annotations
 
@@ -7,52 +9,16 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from nao.errors import ConfigError
-from search_spaces.enas_micro_net import STEM_STRIDES
 
-from ..training.data import DATASETS, check_data_options, load_data
-from ..training.network_options import NetworkOptions
+from ..training.data import check_data_options, load_data
 from ..training.run_dir import check_resume, lock_run_dir
 from ..training.run_files import CHECKPOINT, check_run_dir
-from ..training.runtime import DEVICES, Runtime
-from .common import positive_int
+from ..training.runtime import Runtime
+from .parsers.training import THREADS, add_training_options, check_layers
 
-# One thread by default: on a shared CPU torch's threads spin-wait on each other (measured in
-# docs/results.md); a user with idle cores to spare can raise it.
-THREADS = 1
-
-
-def add_training_options(parser: argparse.ArgumentParser, network: NetworkOptions) -> None:
-    """--data, --data-dir, --download, --train-size, --device, --threads, and the
-    :class:`NetworkOptions` (--channels, --layers, --stem-stride, --batch-size) with the
-    command's defaults; :meth:`NetworkOptions.from_args` reads them back."""
-    parser.add_argument("--data", default="digits", metavar="NAME",
-                        help=f"data set: {', '.join(DATASETS)} (standin:CxHxW sets the "
-                             "stand-in's shape; default digits)")
-    parser.add_argument("--data-dir", metavar="DIR",
-                        help="where the data set's files are (fashion-mnist: the four idx files "
-                             "or torchvision's FashionMNIST/raw; cifar: torchvision's layout)")
-    parser.add_argument("--download", action="store_true",
-                        help="let torchvision download CIFAR into --data-dir (never otherwise)")
-    parser.add_argument("--train-size", type=positive_int, default=None, metavar="N",
-                        help="use only N training images (seed-fixed subset) for a quick run; "
-                             "validation and test stay whole (default: all)")
-    parser.add_argument("--device", default="auto", choices=DEVICES,
-                        help="auto = CUDA (mixed precision) when present, else CPU (default auto)")
-    parser.add_argument("--threads", type=positive_int, default=THREADS,
-                        help=f"torch CPU threads (default {THREADS}: these networks are small, "
-                             "and more threads stall each other whenever another process keeps "
-                             "a core busy; timings in docs/results.md)")
-    parser.add_argument("--channels", type=positive_int, default=network.channels,
-                        help=f"channels of the first cells (default {network.channels})")
-    parser.add_argument("--layers", type=positive_int, default=network.layers,
-                        help=f"normal cells per stage (default {network.layers})")
-    parser.add_argument("--stem-stride", type=int, choices=STEM_STRIDES,
-                        default=network.stem_stride,
-                        help="stride of the stem convolution: 2 halves the images before the "
-                             f"first cell, about twice as fast on a CPU (default "
-                             f"{network.stem_stride}, as the papers)")
-    parser.add_argument("--batch-size", type=positive_int, default=network.batch_size,
-                        help=f"training minibatch size (default {network.batch_size})")
+# the options themselves, and the checks that need no torch, are in .parsers.training
+__all__ = ["THREADS", "add_training_options", "check_layers", "check", "load", "runtime",
+           "claim_out", "interrupted"]
 
 
 def check(args: argparse.Namespace, text: bool = False) -> None:
@@ -65,16 +31,6 @@ def check(args: argparse.Namespace, text: bool = False) -> None:
         return
     check_not_text_data(args)
     check_data_options(args.data, args.data_dir, args.download)
-
-
-def check_layers(args: argparse.Namespace, space, default: int) -> None:
-    """``--layers`` (cells per stage) given to a space whose depth is its own option: refused
-    rather than silently ignored."""
-    if getattr(space, "cell_layers", True) or args.layers == default:
-        return
-    family = space.name.split(":")[0]
-    raise ConfigError(f"--layers {args.layers}: {family} has no cells per stage; its depth is "
-                      f"the space's, e.g. --space {family}:layers={args.layers}")
 
 
 def load(args: argparse.Namespace):

@@ -1,6 +1,7 @@
-"""``nao ws`` and ``nao train`` on a text space (``--space enas-rnn``): its options, the checks
-that keep image options and image data away from it (and text data away from image spaces),
-and the two runs. ``ws.py`` and ``train.py`` hand a space that builds language models here.
+"""``nao ws`` and ``nao train`` on a text space (``--space enas-rnn``): the checks that keep
+image options and image data away from it (and text data away from image spaces), and the two
+runs (its options: :func:`.parsers.training.add_text_options`). ``ws.py`` and ``train.py`` hand
+a space that builds language models here.
 
 Image options a text run cannot use (``--channels``, ``--layers``, ``--stem-stride``,
 ``--download``; for ``nao train`` also ``--cutout``, ``--drop-path``, ``--auxiliary-weight``)
@@ -13,34 +14,16 @@ from __future__ import annotations
 import argparse
 
 from nao.errors import ConfigError
-from search_spaces.base import BuildableLM, SearchSpace
+from search_spaces.base import SearchSpace
 
-from ..oneshot.lm_weight_sharing import HIDDEN, LMWeightSharingSearch
+from ..oneshot.lm_weight_sharing import LMWeightSharingSearch
 from ..oneshot.relaxed_search import RELAXED_CONTROLLERS
 from ..oneshot.weight_sharing import POOL_SIZE
 from ..training.lm_train import LR, LSTM, LMOptions, train_lm, trim_train
-from ..training.task import BPTT
 from ..training.text_data import TEXT_DATASETS, check_text_options, load_text
-from .common import parse_settings, positive_int
+from .common import parse_settings
 
 TEXT_CORPORA = "--data kjv (or standin-text, or ptb --data-dir DIR)"
-
-
-def is_text(space: SearchSpace) -> bool:
-    return isinstance(space, BuildableLM)
-
-
-def add_text_options(parser: argparse.ArgumentParser) -> None:
-    """--hidden, --bptt and --dropout, read only by a text space."""
-    parser.add_argument("--hidden", type=positive_int, default=HIDDEN,
-                        help=f"text spaces: hidden = embedding size of the language model "
-                             f"(default {HIDDEN})")
-    parser.add_argument("--bptt", type=positive_int, default=BPTT,
-                        help=f"text spaces: words per BPTT segment (default {BPTT})")
-    parser.add_argument("--dropout", action="append", metavar="NAME=RATE", dest="dropouts",
-                        help="text spaces: a dropout of the language model, e.g. --dropout "
-                             "dropout=0.3 (names: dropout, dropouth, dropoutx, dropouti, "
-                             "dropoute; default: DARTS's search settings)")
 
 
 def check_text_args(args: argparse.Namespace, image_defaults: dict) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from search_spaces import Buildable, get_space, require
-from search_spaces import usage as space_usage
 
 from ..training.final import (
     AUXILIARY_WEIGHT,
@@ -19,69 +18,18 @@ from ..training.final import (
 from ..training.lm_train import CHECKPOINT_KEYS as LM_TRAIN_KEYS
 from ..training.network_options import NetworkOptions
 from . import text_runs
-from .common import (
-    add_common,
-    fraction,
-    non_negative_float,
-    non_negative_int,
-    positive_float,
-    positive_int,
-)
-from .data_options import (
-    add_training_options,
-    check_layers,
-    claim_out,
-    interrupted,
-    load,
-    runtime,
-)
+from .data_options import check_layers, claim_out, interrupted, load, runtime
+from .parsers.training import is_text
 
-DEFAULT_SPACE = "enas-micro"
-DEFAULT_EPOCHS = 20
 # image options a text space refuses when changed (see text_runs)
 IMAGE_DEFAULTS = {"channels": NETWORK.channels, "layers": NETWORK.layers,
                   "stem_stride": NETWORK.stem_stride, "download": False, "cutout": None,
                   "drop_path": DROP_PATH, "auxiliary_weight": AUXILIARY_WEIGHT}
 
 
-def register(sub) -> None:
-    p = sub.add_parser(
-        "train", help="train one architecture from scratch",
-        description="Final training of one architecture (cells stacked as in NAO/ENAS): SGD "
-                    "momentum 0.9, cosine schedule, weight decay 3e-4, clipping 5, cutout, "
-                    "drop-path ramped up linearly, auxiliary head. Trains on train+valid and "
-                    "reports test accuracy and parameter count.")
-    p.add_argument("--space", default=DEFAULT_SPACE,
-                   help=f"search space (default {DEFAULT_SPACE}); {space_usage()}")
-    p.add_argument("--arch", required=True,
-                   help="the architecture in the space's string form (--space enas-rnn: "
-                        "'lstm' trains the LSTM baseline of the same size the same way)")
-    p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
-                   help=f"training epochs (default {DEFAULT_EPOCHS})")
-    p.add_argument("--lr", type=positive_float, default=None,
-                   help=f"initial learning rate of the cosine schedule (default {LR}; "
-                        f"--space enas-rnn: {text_runs.LR}, SGD with clipping 0.25)")
-    p.add_argument("--cutout", type=non_negative_int, default=None,
-                   help="cutout square side in pixels, 0 = off (default: per data set, "
-                        "16 on CIFAR)")
-    p.add_argument("--drop-path", type=fraction, default=DROP_PATH,
-                   help=f"final drop-path probability, ramped from 0 (default {DROP_PATH})")
-    p.add_argument("--auxiliary-weight", type=non_negative_float, default=AUXILIARY_WEIGHT,
-                   help=f"weight of the auxiliary head's loss, 0 = no head "
-                        f"(default {AUXILIARY_WEIGHT})")
-    p.add_argument("--out", help="run directory: log.csv / log.jsonl and a checkpoint (the model "
-                                 "included) at every epoch end")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run checkpointed in --out from its last finished epoch")
-    add_training_options(p, NETWORK)
-    text_runs.add_text_options(p)
-    add_common(p)
-    p.set_defaults(run=run)
-
-
 def run(args: argparse.Namespace):
     space = get_space(args.space)
-    if text_runs.is_text(space):  # enas-rnn: a word-level language model on a text corpus
+    if is_text(space):  # enas-rnn: a word-level language model on a text corpus
         return run_text(args, space)
     require(space, Buildable, "nao train")
     check_layers(args, space, NETWORK.layers)

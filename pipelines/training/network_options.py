@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from nao.errors import ConfigError
-from search_spaces.enas_micro_net import STEM_STRIDES
 
 
 @dataclass(frozen=True)
@@ -23,6 +22,8 @@ class NetworkOptions:
 
     def check(self) -> NetworkOptions:
         """Itself, or a :class:`ConfigError` naming the first bad option."""
+        from search_spaces.enas_micro_net import STEM_STRIDES  # torch: here, not for --help
+
         for name in ("channels", "layers", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipelines.commands.ws import register
+from pipelines.commands.parsers.ws import register
 from pipelines.oneshot.relaxed_search import RELAXED_CONTROLLERS
 from pipelines.oneshot.shared_training import (
     SharedWeights,

@@ -1,0 +1,58 @@
+"""``nao ws``'s options and the checks it makes before it imports torch (the search:
+:mod:`pipelines.commands.ws`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from search_spaces import get_space
+from search_spaces import usage as space_usage
+
+from ..common import add_common, deferred, positive_int
+from .defaults import CONTROLLERS, NAO_ROUNDS, POOL_SIZE, RELAXED_CONTROLLERS, WS_NETWORK
+from .training import add_text_options, add_training_options, check_layers, is_text
+
+DEFAULT_SPACE = "enas-micro"
+DEFAULT_EPOCHS = 20
+
+
+def check(args: argparse.Namespace) -> None:
+    """What ``nao ws`` checks first, in its order: the space and the ``--layers`` it takes (the
+    controller's options: when it runs)."""
+    space = get_space(args.space)
+    if not is_text(space):
+        check_layers(args, space, WS_NETWORK.layers)
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "ws", help="weight-sharing search (ENAS / NAO-WS)",
+        description="Train a supernet's shared weights on children from a pool, score the pool "
+                    "on validation batches with those weights, let the controller (nao, rl or "
+                    "random) propose the next pool; pick the best by validation accuracy with "
+                    "the shared weights. The relaxed controllers (darts, snas, sf, relax, "
+                    "ram) learn a distribution over architectures by gradient instead and pick "
+                    "its mode. The test split is never used.")
+    p.add_argument("--space", default=DEFAULT_SPACE,
+                   help=f"a search space with a supernet (default {DEFAULT_SPACE}); "
+                        f"{space_usage()}")
+    p.add_argument("--controller", default="nao", choices=CONTROLLERS + RELAXED_CONTROLLERS,
+                   help="what proposes architectures (default nao); darts, snas, sf, relax, "
+                        "ram: gradient-based (--set arch_lr=, warmup_epochs=, darts.order=2, "
+                        "snas.tau_min=, sf.baseline_decay=, relax.hidden=, ram.decisions=)")
+    p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
+                   help=f"epochs of shared-weight training (default {DEFAULT_EPOCHS})")
+    p.add_argument("--pool-size", type=positive_int, default=None,
+                   help=f"architectures trained on and scored each epoch (default {POOL_SIZE})")
+    p.add_argument("--controller-every", type=positive_int, default=None, metavar="K",
+                   help="controller rounds every K epochs (default: rl every epoch, as ENAS; "
+                        f"nao and random {NAO_ROUNDS} rounds spread over the run)")
+    p.add_argument("--out", help="run directory: checkpoint and log.csv / log.jsonl each epoch")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run checkpointed in --out from its last finished epoch")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
+                   help="controller option, e.g. --set nao_params.epochs=200 --set lr=0.01")
+    add_training_options(p, WS_NETWORK)
+    add_text_options(p)
+    add_common(p)
+    p.set_defaults(run=deferred("ws", check))
