@@ -1,4 +1,6 @@
-"""``nao search``: one search on one space with one strategy."""
+"""``nao search``: one search on one space with one strategy (its options:
+:mod:`.parsers.search`). Importing this module imports no torch: a space with a table
+is searched without it, and the space and strategy options are checked at once."""
 
 from __future__ import annotations
 
@@ -6,70 +8,17 @@ import argparse
 import sys
 
 from nao.errors import ConfigError
-from search_spaces import DEFAULT_SPACE, Tabular, get_space
-from search_spaces import usage as space_usage
+from search_spaces import Tabular, get_space
 
 from ..options import deep_merge
-from ..search.engine import DASK_INSTALL, Engine, make_engine
+from ..search.engine import Engine, make_engine
 from ..search.evaluators import Evaluator, TableEvaluator
 from ..search.loop import SearchStalledError, result_from_store, run_search
 from ..search.store import Store
-from ..search.train_evaluator import ChildTraining, DataSpec, TrainEvaluator
-from ..strategies import STRATEGIES, make_strategy
+from ..strategies import check_option_names, make_strategy
 from ..strategies.nao_strategy import PRESETS
-from ..training.data import DATASETS
 from ..training.run_dir import check_resume, lock_run_dir
-from ..training.runtime import DEVICES
-from .common import add_common, parse_settings, positive_float, positive_int
-
-
-def register(sub) -> None:
-    p = sub.add_parser("search", help="run one architecture search",
-                       description="Run one search. The budget counts distinct architectures.")
-    p.add_argument("--space", default=DEFAULT_SPACE,
-                   help=f"search space (default {DEFAULT_SPACE}); {space_usage()}")
-    p.add_argument("--strategy", default="nao", choices=sorted(STRATEGIES),
-                   help="search strategy (default nao)")
-    p.add_argument("--budget", type=positive_int, default=100,
-                   help="distinct architectures to evaluate (default 100)")
-    p.add_argument("--out", help="run directory: every evaluation is stored there at once")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the search stored in --out; nothing is evaluated twice")
-    p.add_argument("--preset", choices=sorted(PRESETS), help="named option set (nao only)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
-                   help="strategy option, e.g. --set top_k=20 --set nao_params.epochs=200")
-    add_child_options(p)
-    add_common(p)
-    p.set_defaults(run=run)
-
-
-def add_child_options(parser: argparse.ArgumentParser) -> None:
-    """Options of a space whose children are trained from scratch (nas-rl), and where."""
-    g = parser.add_argument_group(
-        "children trained from scratch (spaces without a table, e.g. nas-rl:layers=3)")
-    g.add_argument("--data", metavar="NAME",
-                   help=f"data set: {', '.join(DATASETS)} (default digits)")
-    g.add_argument("--data-dir", metavar="DIR",
-                   help="where the data set's files are (every worker reads this path)")
-    g.add_argument("--train-size", type=positive_int, metavar="N",
-                   help="train each child on N training images only (default: all)")
-    g.add_argument("--epochs", type=positive_int,
-                   help=f"epochs each child trains (default {ChildTraining.epochs})")
-    g.add_argument("--batch-size", type=positive_int,
-                   help=f"training minibatch size (default {ChildTraining.batch_size})")
-    g.add_argument("--lr", type=positive_float,
-                   help=f"children's initial learning rate, cosine to 0 (default "
-                        f"{ChildTraining.lr})")
-    g.add_argument("--threads", type=positive_int,
-                   help="torch CPU threads per child (default 1)")
-    g.add_argument("--device", choices=DEVICES, help="where children train (default cpu)")
-    g.add_argument("--workers", type=positive_int, default=1,
-                   help="children trained at once, in local processes (default 1: in this "
-                        "process)")
-    g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                   help="train children on a dask.distributed cluster instead (see "
-                        f"docs/cluster.md; needs {DASK_INSTALL})")
-
+from .common import parse_settings
 
 CHILD_OPTIONS = ("data", "data_dir", "train_size", "epochs", "batch_size", "lr", "threads",
                  "device", "scheduler")
@@ -89,6 +38,8 @@ def make_evaluator(args: argparse.Namespace, space) -> Evaluator:
     if args.scheduler is not None and args.workers > 1:
         raise ConfigError("--scheduler sends children to the cluster's workers; drop --workers "
                           "(start more dask workers instead)")
+    from ..search.train_evaluator import ChildTraining, DataSpec, TrainEvaluator  # torch
+
     defaults = ChildTraining()
     training = ChildTraining(
         epochs=args.epochs or defaults.epochs, batch_size=args.batch_size or defaults.batch_size,
@@ -98,13 +49,22 @@ def make_evaluator(args: argparse.Namespace, space) -> Evaluator:
     return TrainEvaluator(space, data, training, seed=args.seed)
 
 
+def trains_children(evaluator: Evaluator) -> bool:
+    """Whether ``evaluator`` trains children (:func:`make_evaluator` made a TrainEvaluator)."""
+    from ..search.train_evaluator import TrainEvaluator
+
+    return isinstance(evaluator, TrainEvaluator)
+
+
 def strategy_options(args: argparse.Namespace) -> dict:
     options: dict = {}
     if args.preset:
         if args.strategy != "nao":
             raise ConfigError(f"--preset applies to the nao strategy, not {args.strategy}")
         options = deep_merge(options, PRESETS[args.preset])
-    return deep_merge(options, parse_settings(args.settings))
+    options = deep_merge(options, parse_settings(args.settings))
+    check_option_names(args.strategy, options)  # random_state=... too, before it is a keyword
+    return options
 
 
 def check_budget(space, budget: int) -> None:
@@ -120,13 +80,13 @@ def check_budget(space, budget: int) -> None:
 def run(args: argparse.Namespace):
     check_resume(args.resume, args.out or None)
     space = get_space(args.space)
-    check_budget(space, args.budget)
     evaluator = make_evaluator(args, space)
     options = strategy_options(args)
     strategy = make_strategy(args.strategy, space, random_state=args.seed, **options)
+    check_budget(space, args.budget)  # after the options: it loads the space's table
     config = {"space": space.name, "strategy": args.strategy, "seed": args.seed,
               "options": options, "budget": args.budget}
-    if isinstance(evaluator, TrainEvaluator):  # a resume must train children the same way
+    if trains_children(evaluator):  # a resume must train children the same way
         config["children"] = evaluator.config()
     if args.out:
         Store.check_can_open(args.out, args.resume)  # before the directory is created
@@ -166,7 +126,7 @@ def search_into(args: argparse.Namespace, space, strategy, config: dict, evaluat
 
 def with_children(out: dict, evaluator: Evaluator) -> dict:
     """The result, with how children were trained when they were."""
-    if isinstance(evaluator, TrainEvaluator):
+    if trains_children(evaluator):
         out["children"] = evaluator.config()
     return out
 

@@ -53,7 +53,7 @@ from search_spaces.base import Arch, Buildable, SearchSpace
 
 from ..options import deep_merge
 from ..search.evaluators import Evaluator
-from ..strategies import STRATEGIES, make_strategy, option_names
+from ..strategies import STRATEGIES, check_option_names, make_strategy, option_names
 from ..strategies.nao_strategy import LEVERS_OFF
 from ..training.data import ImageData
 from ..training.epochs import RunRecord, progress_bar
@@ -249,6 +249,7 @@ class WeightSharingSearch:
         """The controller strategy: the pool defaults under the user's options."""
         options = strategy_defaults(self.controller, self.pool_size, policy.keep)
         options = deep_merge(options, self.controller_options or {})
+        check_option_names(self.controller, options)  # random_state=... too
         return make_strategy(self.controller, self.space, random_state=seed, **options)
 
     def _config(self, data: ImageData, policy: PoolPolicy) -> dict:

@@ -25,7 +25,7 @@ from nao.validation import shown, shown_key
 from search_spaces import get_space
 from search_spaces.base import SearchSpace
 
-from ..strategies import STRATEGIES, make_strategy
+from ..strategies import STRATEGIES, check_option_names, make_strategy
 from .engine import dask_unordered
 from .evaluators import TableEvaluator
 from .loop import pick_record, run_search
@@ -298,6 +298,7 @@ def check_setup(space_name: str, strategies: Sequence[str],
     labels = [label_of(s) for s in strategies]
     options = {lab: dict((options or {}).get(lab, {})) for lab in labels}
     for s, lab in zip(strategies, labels, strict=True):
+        check_option_names(base_strategy(s), options[lab])  # random_state=... too
         make_strategy(base_strategy(s), space, random_state=seed0, **options[lab])
     return space, options
 

@@ -82,9 +82,11 @@ def option_names(cls: type[Strategy]) -> list[str]:
     return [p for p in inspect.signature(cls.__init__).parameters if p not in NOT_OPTIONS]
 
 
-def make_strategy(name: str, space: SearchSpace, random_state: int | None = None,
-                  **options) -> Strategy:
-    """Build a strategy by name; unknown names and options are a :class:`ConfigError`."""
+def check_option_names(name: str, options: dict) -> None:
+    """An unknown strategy name or option (``space`` and ``random_state`` included) is a
+    :class:`ConfigError`. A caller passing a user's options next to its own ``random_state=``
+    checks them here first: Python refuses the repeated keyword before :func:`make_strategy`
+    runs."""
     if name not in STRATEGIES:
         raise ConfigError(f"unknown strategy {shown(name)}; choose one of {', '.join(STRATEGIES)}")
     entry = STRATEGIES[name]
@@ -96,6 +98,14 @@ def make_strategy(name: str, space: SearchSpace, random_state: int | None = None
             f"strategy {name!r} has no option {', '.join(shown_key(k) for k in sorted(unknown))}; "
             f"it takes {', '.join(sorted(accepted)) or 'none'}"
         )
+
+
+def make_strategy(name: str, space: SearchSpace, /, random_state: int | None = None,
+                  **options) -> Strategy:
+    """Build a strategy by name; unknown names and options are a :class:`ConfigError`."""
+    check_option_names(name, options)
+    entry = STRATEGIES[name]
+    cls = entry.cls
     if "label" in inspect.signature(cls.__init__).parameters:
         options = {**options, "label": name}  # messages name the entry, e.g. nao-paper
     return cls(space, random_state=random_state, **deep_merge(entry.preset, options))

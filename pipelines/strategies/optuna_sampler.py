@@ -28,7 +28,7 @@ import numpy as np
 from nao.errors import ConfigError
 from search_spaces.choices import Assignment, Choices
 
-from . import make_strategy
+from . import check_option_names, make_strategy
 
 try:
     from optuna.distributions import BaseDistribution, CategoricalDistribution
@@ -73,6 +73,7 @@ class NAOSampler(BaseSampler):
         self._told: set[int] = set()  # trial numbers told to the strategy
         self._queue: list[Assignment] = []  # asked, not yet handed to a trial
         # fail now, not at the first relative trial: unknown names and bad options
+        check_option_names(strategy, self._strategy_options)  # random_state=... too
         make_strategy(strategy, Choices({"check": [0, 1]}), random_state=0,
                       **self._strategy_options)
 
