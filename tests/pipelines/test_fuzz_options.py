@@ -279,3 +279,28 @@ def test_search_command_refuses_bad_options_in_one_line_with_exit_2_before_any_w
         lambda: make_strategy(strategy, space, random_state=0, **options))
     if built and isinstance(space, Tabular):
         assert lines[0] == "nao search: error: reached the search", (argv, lines)
+
+
+@pytest.mark.parametrize("argv", [
+    ["search", "--strategy", "random", "--set", "random_state=1"],
+    ["search", "--strategy", "nao", "--set", "space=0"],
+    ["search", "--strategy", "rl", "--set", "name=x"],
+    ["benchmark", "--strategies", "random", "--set", "random.random_state=1"],
+    ["benchmark", "--strategies", "evolution", "--set", "evolution.space=1"],
+])
+def test_a_set_key_naming_an_argument_of_the_loop_is_an_unknown_option(argv):
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stderr(err):
+        mp.setattr(search_command, "run_search", reached)
+        code = main([*argv, "--budget", "3", "--quiet"])
+    key = argv[-1].rpartition(".")[2].partition("=")[0]
+    assert code == 2 and err.getvalue().count("\n") == 1, err.getvalue()
+    assert f"has no option {key};" in err.getvalue()
+
+
+def test_the_optuna_sampler_refuses_random_state_among_the_strategy_options():
+    pytest.importorskip("optuna")
+    from pipelines.strategies.optuna_sampler import NAOSampler
+
+    with pytest.raises(ConfigError, match="has no option random_state"):
+        NAOSampler(seed=0, strategy="random", strategy_options={"random_state": 1})
