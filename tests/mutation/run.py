@@ -3,6 +3,7 @@
     python tests/mutation/run.py nao/metrics.py                       # tests/nao/test_metrics*.py
     python tests/mutation/run.py pipelines/search/loop.py tests/pipelines/search/test_search_loop.py
     python tests/mutation/run.py nao/metrics.py --rerun               # retest every mutant
+    python tests/mutation/run.py nao/metrics.py --survivors           # retest the survivors
     python tests/mutation/run.py nao/metrics.py --show nao.metrics.x_spearman__mutmut_1
     python tests/mutation/run.py nao/metrics.py --show survivors     # every survivor's diff
 
@@ -11,7 +12,7 @@ mutmut reads its settings from ``[tool.mutmut]`` in pyproject.toml and always wo
 directory, ``mutants/<module>/`` (symlinks to the sources, tests and pyproject.toml, plus
 mutmut's own ``mutants/``), and narrows the configuration there to that one file and the named
 tests. Results are kept, so a second run only tests mutants of functions that changed; ``--rerun``
-tests them all again (after adding a test). It ends with the kill rate and the survivors.
+tests them all again, ``--survivors`` the last survivors (after adding a test). It ends with the kill rate and the survivors.
 See docs/testing.md. Not collected by pytest (the name does not start with ``test``).
 """
 
@@ -84,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("tests", nargs="*", help="pytest paths or node ids (default: the mirror test files)")
     parser.add_argument("--max-children", type=int, default=1, help="parallel mutants (default 1)")
     parser.add_argument("--rerun", action="store_true", help="test every mutant again, not only new ones")
+    parser.add_argument("--survivors", action="store_true",
+                        help="test the last run's survivors again (after adding a test)")
     parser.add_argument("--show", metavar="MUTANT",
                         help="print one mutant's diff ('survivors': every survivor's) and stop")
     parser.add_argument("--results", action="store_true", help="print the last run's summary and stop")
@@ -110,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.results:
         started = time.monotonic()
         names = [f"{dotted}.*"] if args.rerun else []
+        if args.survivors and not args.rerun:
+            names = _summary(module)[1]
+            if not names:
+                print("no survivors to test again")
+                return 0
         try:
             cli(["run", "--max-children", str(args.max_children), *names], standalone_mode=False)
         except SystemExit as stop:
