@@ -80,10 +80,12 @@ def check_budget(space, budget: int) -> None:
 def run(args: argparse.Namespace):
     check_resume(args.resume, args.out or None)
     space = get_space(args.space)
-    evaluator = make_evaluator(args, space)
+    # the strategy and its options first: they need no table, which the evaluator and the
+    # budget's check load
     options = strategy_options(args)
     strategy = make_strategy(args.strategy, space, random_state=args.seed, **options)
-    check_budget(space, args.budget)  # after the options: it loads the space's table
+    evaluator = make_evaluator(args, space)
+    check_budget(space, args.budget)
     config = {"space": space.name, "strategy": args.strategy, "seed": args.seed,
               "options": options, "budget": args.budget}
     if trains_children(evaluator):  # a resume must train children the same way
