@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nao.errors import ConfigError
+from nao.validation import shown
 
 from .base import Arch, Buildable, BuildableLM, Capability, SearchSpace, Tabular, Tokens
 from .tabular import Record, TabularBenchmark
@@ -45,7 +46,7 @@ def _enas_micro(arg: str | None) -> SearchSpace:
     from .enas_micro import EnasMicroSpace
 
     if arg is not None:
-        raise ConfigError(f"enas-micro takes no option after ':' (got {arg!r}); use plain "
+        raise ConfigError(f"enas-micro takes no option after ':' (got {shown(arg)}); use plain "
                           "enas-micro")
     return EnasMicroSpace()
 
@@ -120,7 +121,7 @@ def get_space(name: str) -> SearchSpace:
     ``None`` without a ``:`` and the text after it otherwise (``""`` for a bare ``:``)."""
     family, sep, arg = str(name).partition(":")
     if family not in _REGISTRY:
-        raise ConfigError(f"unknown search space {name!r}; choose one of {', '.join(available())}")
+        raise ConfigError(f"unknown search space {shown(name)}; choose one of {', '.join(available())}")
     return _REGISTRY[family](arg if sep else None)
 
 

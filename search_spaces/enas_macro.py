@@ -18,10 +18,12 @@ canonical key is the tokens themselves and the only symmetry is the architecture
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from nao.errors import ConfigError, InvalidArchitectureError
+from nao.validation import shown
 
 from .base import Buildable, CellGraph, GraphEdge, GraphNode, SearchSpace, Tokens
 from .enas_macro_arch import (
@@ -55,13 +57,13 @@ class EnasMacroSpace(SearchSpace, Buildable):
     def __init__(self, layers: int = DEFAULT_LAYERS, ops: Sequence[str] = OPS):
         if isinstance(layers, bool) or not isinstance(layers, int) or not 1 <= layers <= MAX_LAYERS:
             raise ConfigError(f"{FAMILY}: layers must be a whole number in 1..{MAX_LAYERS}, "
-                              f"got {layers!r}; e.g. {EXAMPLE}")
+                              f"got {shown(layers)}; e.g. {EXAMPLE}")
         ops = tuple(ops)
         if unknown := [op for op in ops if op not in OPS]:
-            raise ConfigError(f"{FAMILY}: unknown op {unknown[0]!r}; choose ops from "
+            raise ConfigError(f"{FAMILY}: unknown op {shown(unknown[0])}; choose ops from "
                               f"{', '.join(OPS)} (e.g. {EXAMPLE})")
         if twice := sorted({op for op in ops if ops.count(op) > 1}):
-            raise ConfigError(f"{FAMILY}: op {twice[0]!r} is listed twice in ops; list each "
+            raise ConfigError(f"{FAMILY}: op {shown(twice[0])} is listed twice in ops; list each "
                               f"once, e.g. {EXAMPLE}")
         if not ops:
             raise ConfigError(f"{FAMILY}: ops is empty; list at least one of {', '.join(OPS)}")
@@ -96,20 +98,22 @@ class EnasMacroSpace(SearchSpace, Buildable):
                 key = name.strip()
                 if key not in OPTION_NAMES or key in given:
                     what = "is given twice" if key in given else "is not an option"
-                    raise ConfigError(f"{FAMILY}: {key!r} {what}; {OPTIONS_HELP}")
+                    raise ConfigError(f"{FAMILY}: {shown(key)} {what}; {OPTIONS_HELP}")
                 given.append(key)
                 if key == "layers":
                     try:
+                        if not re.fullmatch(r"\s*-?[0-9]+\s*", value):  # not '1_0', '+5', '٣'
+                            raise ValueError(value)
                         layers = int(value)
-                    except ValueError:
-                        raise ConfigError(f"{FAMILY}: layers={value!r} is not a whole number; "
+                    except ValueError:  # also a number too long for int()
+                        raise ConfigError(f"{FAMILY}: layers={shown(value)} is not a whole number; "
                                           f"{OPTIONS_HELP}") from None
                 else:
                     ops = [v.strip() for v in value.split("+")]
             elif key == "ops" and piece:  # ops=conv5,sep5,avg: the list goes on after commas
                 ops += [v.strip() for v in piece.split("+")]
             else:
-                raise ConfigError(f"{FAMILY}: {piece!r} is not an option; {OPTIONS_HELP}")
+                raise ConfigError(f"{FAMILY}: {shown(piece)} is not an option; {OPTIONS_HELP}")
         if "" in ops:
             raise ConfigError(f"{FAMILY}: an empty op name in ops; {OPTIONS_HELP}")
         return cls(layers, ops)

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from nao.errors import ConfigError, InvalidArchitectureError
+from nao.validation import shown
 
 from .base import BuildableLM, CellGraph, GraphEdge, GraphNode, SearchSpace, Tokens
 from .enas_rnn_arch import (
@@ -52,7 +53,7 @@ class EnasRnnSpace(SearchSpace, BuildableLM):
     def __init__(self, nodes: int = DEFAULT_NODES, max_symmetries: int = MAX_SYMMETRIES):
         if not isinstance(nodes, int) or not MIN_NODES <= nodes <= MAX_NODES:
             raise ConfigError(f"enas-rnn: nodes must be an integer from {MIN_NODES} to "
-                              f"{MAX_NODES}, got {nodes!r}; e.g. enas-rnn:nodes=4")
+                              f"{MAX_NODES}, got {shown(nodes)}; e.g. enas-rnn:nodes=4")
         self.nodes = nodes
         self.name = f"enas-rnn:nodes={nodes}"
         self.max_symmetries = max_symmetries
@@ -226,7 +227,7 @@ def parse_options(arg: str | None) -> int:
         return DEFAULT_NODES
     key, eq, value = arg.partition("=")
     if key != "nodes" or not eq or not re.fullmatch(r"[1-9][0-9]{0,2}", value):
-        raise ConfigError(f"enas-rnn: option {arg!r} not understood; use enas-rnn:nodes=N "
+        raise ConfigError(f"enas-rnn: option {shown(arg)} not understood; use enas-rnn:nodes=N "
                           f"(N from {MIN_NODES} to {MAX_NODES}) or plain enas-rnn "
                           f"({DEFAULT_NODES} nodes)")
     return int(value)

@@ -13,9 +13,11 @@ stage) keep a child to seconds per epoch on a CPU with digits.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from nao.errors import ConfigError
+from nao.validation import shown
 
 from .enas_micro import EnasMicroSpace
 from .enas_micro_arch import N_NODES, MicroArch
@@ -51,7 +53,7 @@ class NaoCnnSpace(EnasMicroSpace):
         for key, value in given.items():
             low, high = BOUNDS[key]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(f"{FAMILY}: {key}={value!r}: {key} must be a whole number "
+                raise ConfigError(f"{FAMILY}: {key}={shown(value)}: {key} must be a whole number "
                                   f"from {low} to {high}; {OPTIONS_HELP}")
         extra = ",".join(f"{k}={v}" for k, v in given.items() if v != DEFAULTS[k])
         super().__init__(ops=NAO_OPS, n_nodes=nodes, name=f"{FAMILY}:{extra}" if extra else FAMILY)
@@ -82,10 +84,12 @@ def parse_options(arg: str | None) -> NaoCnnSpace:
         key, eq, value = (part.strip() for part in piece.partition("="))
         if not eq or key not in DEFAULTS or key in values:
             what = "is given twice" if key in values else "is not an option"
-            raise ConfigError(f"{FAMILY}: {piece.strip()!r} {what}; {OPTIONS_HELP}")
+            raise ConfigError(f"{FAMILY}: {shown(piece.strip())} {what}; {OPTIONS_HELP}")
         try:
+            if not re.fullmatch(r"-?[0-9]+", value):  # int() would take '1_0', '+5', '٣'
+                raise ValueError(value)
             values[key] = int(value)
-        except ValueError:
-            raise ConfigError(f"{FAMILY}: {key}={value!r} is not a whole number; "
+        except ValueError:  # also a number too long for int()
+            raise ConfigError(f"{FAMILY}: {key}={shown(value)} is not a whole number; "
                               f"{OPTIONS_HELP}") from None
     return NaoCnnSpace(**values)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 
 from nao.errors import ConfigError, InvalidArchitectureError
+from nao.validation import shown
 
 from .base import Buildable, CellGraph, GraphEdge, GraphNode, SearchSpace, Tokens
 from .nas_rl_arch import (
@@ -61,7 +62,7 @@ class NasRlSpace(SearchSpace, Buildable):
     def __init__(self, layers: int = DEFAULT_LAYERS):
         if not isinstance(layers, int) or isinstance(layers, bool) or not 1 <= layers <= MAX_LAYERS:
             raise ConfigError(f"{FAMILY}: layers must be a whole number from 1 to {MAX_LAYERS}, "
-                              f"got {layers!r}; e.g. {FAMILY}:layers={DEFAULT_LAYERS}")
+                              f"got {shown(layers)}; e.g. {FAMILY}:layers={DEFAULT_LAYERS}")
         self.layers = layers
         self.name = f"{FAMILY}:layers={layers}"
         self.vocab = tuple(name for field in CHOICES.values() for name in field)
@@ -240,6 +241,6 @@ def parse_options(arg: str | None) -> NasRlSpace:
         return NasRlSpace()
     match = re.fullmatch(r"\s*layers\s*=\s*([0-9]{1,4})\s*", arg)
     if match is None:
-        raise ConfigError(f"{FAMILY}: unknown option {arg!r}; the one option is layers=N "
+        raise ConfigError(f"{FAMILY}: unknown option {shown(arg)}; the one option is layers=N "
                           f"(1 to {MAX_LAYERS}), e.g. {FAMILY}:layers={DEFAULT_LAYERS}")
     return NasRlSpace(int(match.group(1)))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from nao.errors import ConfigError, InvalidArchitectureError, UnknownArchitectureError
+from nao.validation import shown
 
 from .base import CellGraph, GraphEdge, GraphNode, SearchSpace, Tabular, Tokens
 from .tabular import Record, TabularBenchmark, load_pickle_table
@@ -51,7 +52,7 @@ class NasBenchGraphSpace(SearchSpace, Tabular):
     def __init__(self, dataset: str = "cora"):
         if dataset not in DATASETS:
             raise ConfigError(
-                f"unknown NAS-Bench-Graph dataset {dataset!r}; choose one of {', '.join(DATASETS)}"
+                f"unknown NAS-Bench-Graph dataset {shown(dataset)}; choose one of {', '.join(DATASETS)}"
             )
         self.dataset = dataset
         self.name = f"nasbench-graph:{dataset}"

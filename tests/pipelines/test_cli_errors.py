@@ -143,6 +143,13 @@ def test_show_quiet_prints_only_the_picture_path_and_json_is_unchanged(capsys, t
         (" ", ["unknown search space ' '", "enas-micro", "nasbench-graph"]),
         ("", ["unknown search space ''"]),
         (":cora", ["unknown search space ':cora'"]),
+        ("nas-rl:layers=a", ["nas-rl: unknown option 'layers=a'", "nas-rl:layers=6"]),
+        ("nas-rl:layers=0", ["nas-rl: layers must be a whole number from 1 to 20, got 0"]),
+        ("enas-macro:layers=-1", ["enas-macro: layers must be a whole number in 1..24"]),
+        ("enas-macro:layers=1_0", ["enas-macro: layers='1_0' is not a whole number"]),
+        ("enas-rnn:nodes=x", ["enas-rnn: option 'nodes=x' not understood"]),
+        ("nao-cnn:channels=", ["nao-cnn: channels='' is not a whole number"]),
+        ("nao-cnn:bogus=1", ["nao-cnn: 'bogus=1' is not an option"]),
     ],
 )
 def test_malformed_space_names_are_one_line_before_any_work(capsys, monkeypatch, name,

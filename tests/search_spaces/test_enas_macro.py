@@ -92,6 +92,18 @@ def test_a_bad_option_is_one_line_saying_what_to_write(name, says):
     assert "e.g." in message or "choose" in message or "give" in message or "list" in message
 
 
+@pytest.mark.parametrize("bad", ["layers=a", "layers=1.5", "layers=1_0", "layers=+5",
+                                 "layers=\u0663", "layers=-1", "layers=0", "layers=99999999",
+                                 "layers=" + "9" * 5000, "layers=", "layers", "", "=",
+                                 "bogus=1", "layers=2,layers=3", "ops=", "ops=conv9"])
+def test_non_integer_negative_zero_huge_empty_or_unknown_options_are_one_line_errors(bad):
+    with pytest.raises(ConfigError) as info:
+        get_space(f"enas-macro:{bad}")
+    message = str(info.value)
+    assert message.startswith("enas-macro") and "enas-macro:" in message
+    assert "\n" not in message and len(message) < 400
+
+
 @pytest.mark.parametrize(("text", "position", "where"), [
     ("conv3 | sep5 2 | max 0 1 | avg 1 0 1", 2, "layer 2, skip from the stem"),
     ("conv3 | sep5 1 | max 0 1 | avg 1 0 x", 9, "layer 4, skip from layer 2"),

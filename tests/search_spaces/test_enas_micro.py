@@ -64,6 +64,13 @@ def test_registry_rejects_an_option():
         get_space("enas-micro:cifar")
 
 
+@pytest.mark.parametrize("bad", ["", "a", "nodes=5", "nodes=-1", "9" * 5000, "="])
+def test_any_text_after_the_colon_is_a_one_line_error_naming_plain_enas_micro(bad):
+    with pytest.raises(ConfigError, match="use plain enas-micro") as info:
+        get_space(f"enas-micro:{bad}")
+    assert "\n" not in str(info.value)
+
+
 def test_string_form_reads_like_a_genotype(space):
     """(Round trips of random architectures: tests/search_spaces/test_space_contract.py.)"""
     arch = example_arch()

@@ -79,6 +79,18 @@ def test_nodes_option_and_its_errors():
     assert "enas-rnn:nodes=8" in offering(BuildableLM)
 
 
+@pytest.mark.parametrize("bad", ["nodes=a", "nodes=1.5", "nodes=1_0", "nodes=+5",
+                                 "nodes=\u0663", "nodes=-1", "nodes=0", "nodes=99999999",
+                                 "nodes=" + "9" * 5000, "nodes=", "nodes", "", "=", "4",
+                                 "bogus=1", "nodes=3,nodes=4"])
+def test_non_integer_negative_zero_huge_empty_or_unknown_options_are_one_line_errors(bad):
+    with pytest.raises(ConfigError) as info:
+        get_space(f"enas-rnn:{bad}")
+    message = str(info.value)
+    assert message.startswith("enas-rnn") and "enas-rnn:nodes=" in message
+    assert "\n" not in message and len(message) < 300
+
+
 # ----- the tree equivalence ------------------------------------------------------------------
 def test_renumbering_the_tree_keeps_the_canonical_key_and_a_changed_tree_does_not(space):
     swapped = arch("tanh", "1 sigmoid", "2 identity", "1 relu")  # EXAMPLE's nodes 2,3,4 as 4,2,3

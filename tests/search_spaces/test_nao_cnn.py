@@ -112,6 +112,17 @@ def test_bad_options_are_one_line_config_errors(option, fragment):
     assert fragment in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("key", ["nodes", "channels", "layers"])
+@pytest.mark.parametrize("value", ["a", "1.5", "1_0", "+5", "\u0663", "-1", "0", "99999999",
+                                   "9" * 5000, ""])
+def test_non_integer_negative_zero_huge_or_empty_values_are_one_line_errors(key, value):
+    with pytest.raises(ConfigError) as info:
+        get_space(f"nao-cnn:{key}={value}")
+    message = str(info.value)
+    assert message.startswith("nao-cnn") and "nao-cnn:nodes=5,channels=8,layers=1" in message
+    assert "\n" not in message and len(message) < 400
+
+
 def test_the_space_has_no_supernet_and_says_to_search_it_with_training():
     with pytest.raises(ConfigError, match="nao search --space nao-cnn --data"):
         NaoCnnSpace().build_supernet(8, 10, 1, 1)

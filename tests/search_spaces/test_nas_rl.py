@@ -47,6 +47,18 @@ def test_the_option_sets_the_depth_and_a_bad_one_is_a_one_line_error():
         assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("bad", ["layers=a", "layers=1.5", "layers=1_0", "layers=+5",
+                                 "layers=\u0663", "layers=-1", "layers=0", "layers=99999999",
+                                 "layers=" + "9" * 5000, "layers=", "layers", "", "=",
+                                 "bogus=1", "layers=2,layers=3"])
+def test_non_integer_negative_zero_huge_empty_or_unknown_options_are_one_line_errors(bad):
+    with pytest.raises(ConfigError) as info:
+        get_space(f"nas-rl:{bad}")
+    message = str(info.value)
+    assert message.startswith("nas-rl") and "nas-rl:layers=6" in message
+    assert "\n" not in message and len(message) < 300
+
+
 def test_a_layer_reading_several_layers_concatenates_them_padded_to_the_largest_size():
     # layer 1 halves the image (8 -> 4); layer 2 reads layers 0 (8x8) and 1 (4x4)
     arch = NasRlSpace(3).from_string("3x3 24 s1 | 3x3 36 s2 0 | 1x1 48 s1 0 1")

@@ -5,7 +5,12 @@ import pickle
 import numpy as np
 import pytest
 
-from nao.errors import DataError, InvalidArchitectureError, UnknownArchitectureError
+from nao.errors import (
+    ConfigError,
+    DataError,
+    InvalidArchitectureError,
+    UnknownArchitectureError,
+)
 from search_spaces import get_space
 from search_spaces.nasbench_graph import LINK_PATTERNS, GraphArch
 from search_spaces.tabular import Record, TabularBenchmark, load_pickle_table
@@ -142,6 +147,14 @@ def test_table_loader_reads_numpy_scalars(tmp_path):
 def test_unknown_dataset_is_a_clear_error():
     with pytest.raises(ValueError, match="choose one of"):
         get_space("nasbench-graph:imagenet")
+
+
+@pytest.mark.parametrize("bad", ["", " cora", "Cora", "cora=1", "dataset=cora", "cora,x", "1",
+                                 "-1", "9" * 5000])
+def test_a_bad_dataset_option_is_a_one_line_config_error(bad):
+    with pytest.raises(ConfigError, match="choose one of cora, citeseer") as info:
+        get_space(f"nasbench-graph:{bad}")
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400
 
 
 def test_sample_covers_every_op(cora):
