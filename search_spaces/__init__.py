@@ -90,6 +90,15 @@ def _nao_cnn(arg: str | None) -> SearchSpace:
 register("nao-cnn", _nao_cnn, "nao-cnn:nodes=N,channels=C,layers=L")
 
 
+def _synthetic(arg: str | None) -> SearchSpace:
+    from .synthetic import parse_options
+
+    return parse_options(arg)
+
+
+register("synthetic", _synthetic, "synthetic:positions=P,choices=C,seed=S,interactions=W")
+
+
 def available() -> list[str]:
     return sorted(_REGISTRY)
 
