@@ -69,6 +69,28 @@ def test_tournament_of_whole_population_picks_the_best_as_parent(space):
     assert all(evo._tournament() == best for _ in range(10))
 
 
+@pytest.mark.parametrize("sample_size", [1, 3])
+def test_the_parent_is_the_best_of_sample_size_members_drawn_without_replacement(space,
+                                                                                 sample_size):
+    """The member of rank r (0 = best) of P wins a tournament of S exactly when it is drawn
+    and the r better ones are not: C(P - 1 - r, S - 1) / C(P, S)."""
+    from math import comb
+
+    evo = RegularizedEvolution(space, random_state=5, population_size=POPULATION,
+                               sample_size=sample_size)
+    archs = evo.ask(POPULATION)
+    evo.tell(archs, [float(i) for i in range(POPULATION)])  # the last told is the best
+    draws = 4000
+    wins = [0] * POPULATION
+    for _ in range(draws):
+        winner = evo._tournament()
+        wins[next(i for i, a in enumerate(archs) if a == winner)] += 1
+    for rank in range(POPULATION):
+        expected = comb(POPULATION - 1 - rank, sample_size - 1) / comb(POPULATION, sample_size)
+        share = wins[POPULATION - 1 - rank] / draws
+        assert share == pytest.approx(expected, abs=0.03), (rank, share, expected)
+
+
 def test_ask_is_distinct_and_never_repeats_a_told_architecture(space):
     evo = RegularizedEvolution(space, random_state=4, population_size=POPULATION, sample_size=3)
     told: set = set()
