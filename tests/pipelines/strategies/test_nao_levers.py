@@ -16,7 +16,10 @@ from pipelines.search.loop import run_search
 from pipelines.strategies import make_strategy
 
 TINY = {"epochs": 20, "patience": None, "max_symmetries": 2}
-SMALL = {"n_init": 10, "round_size": 5, "top_k": 5, "nao_params": TINY}
+# pre-training kept on but small where a test is about something else: the default (1000
+# architectures, 20 epochs) is pinned below and costs far more than the rest of a test
+SMALL = {"n_init": 10, "round_size": 5, "top_k": 5, "pretrain_archs": 20, "pretrain_epochs": 2,
+         "nao_params": TINY}
 
 
 class FakeMember:
@@ -219,8 +222,8 @@ def test_strategy_pretrains_each_model_once_on_unseen_architectures(cora, monkey
         return pretrain(self, archs, epochs)
 
     monkeypatch.setattr(NAO, "pretrain", recording)
-    strategy = make_strategy("nao", cora, random_state=0, pretrain_archs=50, pretrain_epochs=2,
-                             n_models=2, **SMALL)
+    strategy = make_strategy("nao", cora, random_state=0, n_models=2,
+                             **{**SMALL, "pretrain_archs": 50, "pretrain_epochs": 2})
     run_search(cora, strategy, TableEvaluator(cora), 20)  # the random start and two rounds
     assert strategy.rounds == 2 and len(calls) == 2  # each model, the first round only
     keys = [cora.canonical(a) for a in calls[0][0]]
