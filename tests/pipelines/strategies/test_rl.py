@@ -95,6 +95,59 @@ def test_reinforce_raises_log_prob_of_a_target_architecture(space):
     assert after - before > np.log(100)  # a hundred times as likely to be sampled
 
 
+def _recorded_advantages(controller) -> list[np.ndarray]:
+    seen: list[np.ndarray] = []
+    advantages = controller._advantages
+
+    def recording(scores):
+        out = advantages(scores)
+        seen.append(np.array(out))
+        return out
+
+    controller._advantages = recording
+    return seen
+
+
+@pytest.mark.parametrize("scaling", ["none", "std"])
+def test_each_advantage_uses_the_baseline_from_before_its_score(space, scaling):
+    """b starts at the first batch's mean; score i gets r_i - b, then b = d b + (1 - d) r_i
+    (d = 0.5); ``std`` divides by the spread of every score told so far."""
+    controller = RLController(space, random_state=0, baseline_decay=0.5, reward_scaling=scaling)
+    seen = _recorded_advantages(controller)
+    controller.tell(controller.ask(3), [1.0, 3.0, 2.0])
+    # b = 2: 1 - 2, then b = 1.5: 3 - 1.5, then b = 2.25: 2 - 2.25, then b = 2.125
+    first = np.array([-1.0, 1.5, -0.25])
+    assert controller.baseline_ == pytest.approx(2.125)
+    controller.tell(controller.ask(1), [4.0])
+    second = np.array([4.0 - 2.125])
+    assert controller.baseline_ == pytest.approx(0.5 * 2.125 + 0.5 * 4.0)
+    if scaling == "std":
+        first, second = first / np.std([1.0, 3.0, 2.0]), second / np.std([1.0, 3.0, 2.0, 4.0])
+    np.testing.assert_allclose(seen[0], first)
+    np.testing.assert_allclose(seen[1], second)
+
+
+@pytest.mark.parametrize("entropy_weight", [0.0, 1.0])
+def test_the_entropy_bonus_raises_the_policys_entropy(space, entropy_weight):
+    """With every score equal (no advantage) the only force on the policy is the bonus: it
+    raises the entropy along the sampled sequences, and without it nothing moves."""
+    import torch
+
+    controller = RLController(space, random_state=0, lr=0.05, entropy_weight=entropy_weight)
+    archs = controller.ask(8)
+    tokens = torch.tensor([space.to_tokens(a) for a in archs])
+    masks = controller._masks(tokens.tolist())
+    with torch.no_grad():
+        before = controller.policy_.log_prob_entropy(tokens, masks)[1].mean().item()
+    controller.tell(archs, [0.5] * len(archs))
+    with torch.no_grad():
+        after = controller.policy_.log_prob_entropy(tokens, masks)[1].mean().item()
+    if entropy_weight:
+        assert after > before + 1e-3
+    else:
+        assert after == pytest.approx(before, abs=1e-7)
+
+
 @pytest.mark.parametrize("option", [{"lr": 0}, {"baseline_decay": 1.0}, {"batch_size": 0},
                                     {"reward_scaling": "rank"}])
 def test_bad_options_are_config_errors(space, option):
