@@ -15,8 +15,10 @@ from pipelines.training.run_files import plain
 from search_spaces import available, get_space
 from search_spaces.base import Arch, SearchSpace
 
+# small networks too (the paper preset's are 48/96/200): the contract does not depend on their size
 SMALL_NAO = {"n_init": 6, "round_size": 3, "top_k": 3,
-             "nao_params": {"epochs": 10, "patience": None, "max_symmetries": 2}}
+             "nao_params": {"epochs": 10, "patience": None, "max_symmetries": 2,
+                            "embedding_size": 8, "hidden_size": 16, "mlp_hidden_size": 16}}
 # small budgets keep each strategy fast; a strategy not named here runs with its defaults
 OPTIONS: dict[str, dict] = {
     "nao": {**SMALL_NAO, "pretrain_archs": 8, "pretrain_epochs": 2, "mutation_candidates": 3},
