@@ -133,7 +133,7 @@ def test_nao_fit_on_latest_uses_only_the_last_told_pool(space):
     rng = np.random.default_rng(0)
     pool = [space.sample(rng) for _ in range(4)]
     strategy = make_strategy("nao", space, random_state=0, n_init=4, round_size=2, top_k=2,
-                             fit_on="latest", **NAO_FAST)
+                             fit_on="latest", pretrain_archs=20, pretrain_epochs=2, **NAO_FAST)
     strategy.tell(pool, [0.1, 0.2, 0.3, 0.4])
     strategy.tell(pool[:3], [0.9, 0.8, 0.7])  # re-told with fresh scores
     archs, scores = strategy._training_set()
