@@ -1,7 +1,8 @@
 """Mutation-test one module against a chosen set of tests (mutmut, one worker).
 
     python tests/mutation/run.py nao/metrics.py                       # tests/nao/test_metrics*.py
-    python tests/mutation/run.py pipelines/search/loop.py tests/pipelines/search/test_search_loop.py
+    python tests/mutation/run.py pipelines/search/loop.py tests/pipelines/search/test_search_loop.py \
+        -k "not nao"                                                  # pytest -k, as usual
     python tests/mutation/run.py nao/metrics.py --rerun               # retest every mutant
     python tests/mutation/run.py nao/metrics.py --survivors           # retest the survivors
     python tests/mutation/run.py nao/metrics.py --show nao.metrics.x_spearman__mutmut_1
@@ -28,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LINKED = ("nao", "search_spaces", "pipelines", "tests", "pyproject.toml")
+# a mutant that makes the tests hang was noticed as surely as one that makes them fail
+DETECTED = ("killed", "timeout", "caught by type check")
 
 
 def _module_path(arg: str) -> str:
@@ -56,7 +59,7 @@ def _work_dir(module: str) -> Path:
     return work
 
 
-def _configure(module: str, tests: list[str]) -> None:
+def _configure(module: str, tests: list[str], keyword: str | None) -> None:
     """Load [tool.mutmut] from the work directory and narrow it before mutmut reads it."""
     from mutmut import configuration
 
@@ -64,6 +67,8 @@ def _configure(module: str, tests: list[str]) -> None:
     cfg.only_mutate = [module]
     if tests:
         cfg.pytest_add_cli_args_test_selection = [*tests, "-m", "not slow"]
+        if keyword:
+            cfg.pytest_add_cli_args_test_selection += ["-k", keyword]
     configuration._config = cfg
 
 
@@ -75,7 +80,7 @@ def _summary(module: str) -> tuple[Counter, list[str]]:
         return Counter(), []
     codes = json.loads(meta.read_text())["exit_code_by_key"]
     status = {name: status_by_exit_code[code] for name, code in codes.items()}
-    alive = sorted(n for n, s in status.items() if s not in ("killed", "caught by type check"))
+    alive = sorted(n for n, s in status.items() if s not in DETECTED)
     return Counter(status.values()), alive
 
 
@@ -83,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("module", help="source file (nao/metrics.py) or dotted name (nao.metrics)")
     parser.add_argument("tests", nargs="*", help="pytest paths or node ids (default: the mirror test files)")
+    parser.add_argument("-k", metavar="EXPR", help="pytest -k expression narrowing the tests")
     parser.add_argument("--max-children", type=int, default=1, help="parallel mutants (default 1)")
     parser.add_argument("--rerun", action="store_true", help="test every mutant again, not only new ones")
     parser.add_argument("--survivors", action="store_true",
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, work)]
 
     report_only = args.show or args.results
-    _configure(module, [] if report_only else (args.tests or _default_tests(module)))
+    _configure(module, [] if report_only else (args.tests or _default_tests(module)), args.k)
     from mutmut.__main__ import cli
 
     if args.show:
@@ -127,9 +133,10 @@ def main(argv: list[str] | None = None) -> int:
 
     counts, alive = _summary(module)
     total = sum(counts.values())
-    killed = counts["killed"] + counts["caught by type check"]
+    killed = sum(counts[s] for s in DETECTED)
     print(f"\n{module}: {total} mutants, {killed} killed"
-          + "".join(f", {n} {s}" for s, n in sorted(counts.items()) if s != "killed"))
+          + (f" ({counts['timeout']} by a timeout)" if counts["timeout"] else "")
+          + "".join(f", {n} {s}" for s, n in sorted(counts.items()) if s not in DETECTED))
     if total:
         print(f"kill rate {100 * killed / total:.1f} % (before setting aside equivalent mutants)")
     for name in alive:

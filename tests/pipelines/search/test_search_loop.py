@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from support import CountingEvaluator
 
-from pipelines.search.evaluators import TableEvaluator
-from pipelines.search.loop import SearchStalledError, run_search
+from pipelines.search.engine import Engine
+from pipelines.search.evaluators import Evaluation, Evaluator, TableEvaluator
+from pipelines.search.loop import SearchStalledError, pick_record, result_from_store, run_search
 from pipelines.search.store import Store
 from pipelines.strategies import make_strategy
 from pipelines.strategies.base import Strategy
+from search_spaces.base import SearchSpace
 
 # pre-training kept on but small: these tests are about the search loop, and the default (1000
 # architectures, 20 epochs, pinned in test_nao_levers) costs far more than the rest of a test
@@ -185,3 +189,173 @@ def test_nao_strategy_state_round_trip_continues_identically(cora):
     b.load_state_dict(a.state_dict())
     assert b.rounds == a.rounds and len(b.models) == 1
     assert [cora.canonical(x) for x in b.ask(5)] == [cora.canonical(x) for x in a.ask(5)]
+
+
+# ----- what a finished search reports --------------------------------------------------------
+class Bits(SearchSpace):
+    """Eight architectures of three bits, no table: scored by the fraction of ones."""
+
+    name, vocab, length = "bits", ("0", "1"), 3
+
+    def valid_tokens(self, prefix):
+        return (0, 1)
+
+    def to_tokens(self, arch):
+        return tuple(arch)
+
+    def _arch_from_tokens(self, tokens):
+        return tuple(tokens)
+
+    def to_string(self, arch):
+        return "".join(map(str, arch))
+
+    def from_string(self, text):
+        return self.from_tokens([int(c) for c in text])
+
+
+class OnesEvaluator(Evaluator):
+    def evaluate(self, arch):
+        return Evaluation(valid=sum(arch) / 3, test=None, info={"ones": sum(arch)})
+
+
+class Recording(Strategy):
+    """Random proposals of ``ask_size``; remembers every ``n`` it was asked for."""
+
+    def __init__(self, space, random_state=None, ask_size=1):
+        super().__init__(space, random_state)
+        self.ask_size = ask_size
+        self.asked_n: list[int] = []
+
+    def ask(self, n):
+        self.asked_n.append(n)
+        return self.sample_unseen(n)
+
+
+def test_the_result_names_the_run_and_reads_back_as_json(cora):
+    seen = []
+    strategy = make_strategy("random", cora, random_state=7)
+    result = run_search(cora, strategy, TableEvaluator(cora), 6, strategy_name="random", seed=7,
+                        on_query=seen.append)
+    assert seen == result.history
+    out = json.loads(json.dumps(result.to_dict()))
+    assert (out["space"], out["strategy"], out["seed"], out["queries"]) == (cora.name, "random", 7, 6)
+    assert 0 <= out["wall_s"] < 60 and out["wall_s"] == round(result.wall_s, 3)
+    assert out["history"][0] == {"query": 1, "arch": result.history[0].arch,
+                                 "valid": result.history[0].valid, "test": result.history[0].test}
+    best = max(result.history, key=lambda h: h.valid)
+    table = cora.benchmark
+    assert out["best"] == {"arch": best.arch, "valid": best.valid, "test": best.test,
+                           "query": best.query, "valid_rank": table.valid_rank(best.valid),
+                           "test_rank": table.test_rank(best.test)}
+    assert (out["optimum_valid"], out["optimum_test"]) == (table.optimum_valid, table.optimum_test)
+
+
+def test_a_pick_without_a_test_score_has_no_test_rank(cora):
+    assert pick_record("a", 0.5, None, 3, cora.benchmark) == {
+        "arch": "a", "valid": 0.5, "test": None, "query": 3,
+        "valid_rank": cora.benchmark.valid_rank(0.5)}
+
+
+def test_a_space_without_a_table_reports_no_ranks_and_the_store_keeps_the_info(tmp_path):
+    space = Bits()
+    store = Store(tmp_path / Store.FILENAME)
+    result = run_search(space, Recording(space, 0), OnesEvaluator(), 8, store=store)
+    out = result.to_dict()
+    assert out["best"] == {"arch": "111", "valid": 1.0, "test": None,
+                           "query": next(h.query for h in result.history if h.arch == "111")}
+    assert "optimum_valid" not in out and "valid_rank" not in out["best"]
+    stored = store.evaluations()
+    assert sorted(s.arch for s in stored.values()) == sorted(h.arch for h in result.history)
+    assert all(s.info == {"ones": s.arch.count("1")} for s in stored.values())
+
+
+def test_the_strategy_is_asked_for_its_ask_size_and_never_beyond_the_budget(cora):
+    one = Recording(cora, 0)
+    run_search(cora, one, TableEvaluator(cora), 3)
+    assert one.asked_n == [1, 1, 1]
+    four = Recording(cora, 0, ask_size=4)
+    run_search(cora, four, TableEvaluator(cora), 6)
+    assert four.asked_n == [4, 2]
+
+
+class Silent(Strategy):
+    """Proposes nothing at all."""
+
+    def ask(self, n):
+        return []
+
+
+def test_stalls_are_counted_from_the_first_ask_and_the_error_says_who_and_after_what(cora):
+    strategy = RepeatingStrategy(cora)
+    asks = []
+    ask = strategy.ask
+    strategy.ask = lambda n: asks.append(n) or ask(n)
+    with pytest.raises(SearchStalledError) as info:
+        run_search(cora, strategy, TableEvaluator(cora), 5, max_stalls=3)
+    assert len(asks) == 4  # one evaluated, then three that gave nothing new
+    assert info.value.queries == 1
+    assert str(info.value).startswith("RepeatingStrategy proposed only already-evaluated "
+                                      "architectures 3 times in a row after 1 queries; the space "
+                                      "may be exhausted (lower --budget)")
+    silent = Silent(cora)
+    asks.clear()
+    silent.ask = lambda n: asks.append(n) or []
+    with pytest.raises(SearchStalledError, match="^silent proposed only .* 2 times .* after 0 q"):
+        run_search(cora, silent, TableEvaluator(cora), 5, max_stalls=2, strategy_name="silent")
+    assert len(asks) == 2
+
+
+def test_a_resumed_search_tells_the_strategy_the_stored_scores_too(tmp_path, cora):
+    config = {"space": cora.name}
+    store = Store.open_run(tmp_path, config, resume=False)
+    first = run_search(cora, Recording(cora, 5), TableEvaluator(cora), 4, store=store)
+    store.close()
+    store = Store.open_run(tmp_path, config, resume=True)
+    again = Recording(cora, 5)
+    resumed = run_search(cora, again, CountingEvaluator(cora), 6, store=store)
+    store.close()
+    assert resumed.history[:4] == first.history
+    assert [cora.to_string(a) for a in again.archs] == [h.arch for h in resumed.history]
+    assert again.scores == [h.valid for h in resumed.history]
+
+
+class LastFirstEngine(Engine):
+    """Three at once; each wait finishes only the child submitted last (out of ask order)."""
+
+    capacity = 3
+
+    def __init__(self, evaluator):
+        self.evaluator, self.running, self.most = evaluator, [], 0
+
+    def submit(self, key, arch):
+        self.running.append((key, arch))
+        self.most = max(self.most, len(self.running))
+
+    def wait(self):
+        key, arch = self.running.pop()
+        return [(key, self.evaluator.evaluate(arch))]
+
+
+def test_a_parallel_engine_stays_full_within_the_budget_and_every_result_is_told_once(cora):
+    strategy = Recording(cora, 3, ask_size=2)
+    engine = LastFirstEngine(TableEvaluator(cora))
+    result = run_search(cora, strategy, None, 10, engine=engine)
+    # asked again only while fewer than three run: at most 2 + one ask of 2
+    assert 1 < engine.most <= engine.capacity - 1 + strategy.ask_size and not engine.running
+    assert sum(strategy.asked_n) == 10 == result.queries
+    keys = [cora.canonical(cora.from_string(h.arch)) for h in result.history]
+    assert len(set(keys)) == 10
+    assert [cora.to_string(a) for a in strategy.archs] == [h.arch for h in result.history]
+    assert strategy.scores == [h.valid for h in result.history]
+
+
+def test_a_finished_search_reads_back_from_its_store_without_the_strategy(tmp_path, cora):
+    store = Store(tmp_path / Store.FILENAME)
+    ran = search(cora, seed=2, budget=8, store=store)
+    back = result_from_store(cora, store, 8, strategy_name="random", seed=2)
+    assert back.history == ran.history and back.best == ran.best
+    assert (back.space, back.strategy, back.seed, back.queries) == (cora.name, "random", 2, 8)
+    assert 0 <= back.wall_s < 60
+    assert result_from_store(cora, store, 5).history == ran.history[:5]
+    with pytest.raises(ValueError, match="^the store holds 8 evaluations, fewer than 9$"):
+        result_from_store(cora, store, 9)
