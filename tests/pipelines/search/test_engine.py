@@ -111,6 +111,18 @@ def cluster():
         yield c
 
 
+def test_a_dask_engine_finds_the_same_results_as_one_process():
+    """The plain suite's run of DaskEngine: one in-process worker thread (the killed-worker
+    test below, on a process cluster, is slow)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        remote = search(lambda ev: DaskEngine(ev, cluster.scheduler_address), 4)
+    assert len(results(remote)) == 4
+    assert results(remote) == results(search(SerialEngine, 4))
+
+
+@pytest.mark.slow  # a process cluster and a SIGKILL
 def test_a_dask_worker_killed_mid_training_loses_no_result_and_its_child_trains_elsewhere(
         cluster, tmp_path):
     store = Store(tmp_path / "store.sqlite")
@@ -174,6 +186,7 @@ def test_nao_benchmark_on_a_dask_cluster_gives_the_searches_of_a_local_run_and_s
     assert len(list((tmp_path / RUNS_DIR).glob("*.json"))) == 4  # saved by this process
 
 
+@pytest.mark.slow  # worker processes and a SIGKILL; LocalEngine runs in the plain suite above
 def test_a_local_worker_killed_mid_search_loses_no_result_and_its_children_start_again():
     done: dict[str, tuple[float, float | None]] = {}
     engines: list[LocalEngine] = []

@@ -10,6 +10,8 @@ from pipelines.search.predictor_eval import evaluate_predictors
 FAST = {"epochs": 60, "patience": None}
 
 
+@pytest.mark.slow  # the effect, 400 architectures; the plain suite has the path (below) and the
+# estimator's own pre-training effect (test_nao_levers)
 def test_pretraining_on_unlabelled_architectures_raises_held_out_reconstruction(cora):
     plain = evaluate_predictors(cora, 20, 200, seed=0, nao_params=FAST)
     pre = evaluate_predictors(cora, 20, 200, seed=0, nao_params=FAST, pretrain_archs=400)
