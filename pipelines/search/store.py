@@ -96,7 +96,8 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> dict:
             raise _not_a_store(path, f"table {table} has columns {', '.join(found)}")
     problems = [r[0] for r in conn.execute("PRAGMA quick_check")]
     if problems != ["ok"]:
-        raise _not_a_store(path, f"damaged: {problems[0]}")
+        # SQLite's report spans lines ("*** in database main ***\n..."): the error is one line
+        raise _not_a_store(path, f"damaged: {' '.join(problems[0].split())}")
     row = conn.execute("SELECT value FROM meta WHERE name = 'config'").fetchone()
     try:
         config = json.loads(row[0]) if row is not None else None
