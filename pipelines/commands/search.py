@@ -50,10 +50,10 @@ def make_evaluator(args: argparse.Namespace, space) -> Evaluator:
 
 
 def trains_children(evaluator: Evaluator) -> bool:
-    """Whether ``evaluator`` trains children (:func:`make_evaluator` made a TrainEvaluator)."""
-    from ..search.train_evaluator import TrainEvaluator
-
-    return isinstance(evaluator, TrainEvaluator)
+    """Whether ``evaluator`` trains children (:func:`make_evaluator` made a TrainEvaluator).
+    Its module imports torch: a search that made none has not loaded it, and need not."""
+    module = sys.modules.get("pipelines.search.train_evaluator")
+    return module is not None and isinstance(evaluator, module.TrainEvaluator)
 
 
 def strategy_options(args: argparse.Namespace) -> dict:

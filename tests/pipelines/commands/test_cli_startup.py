@@ -74,6 +74,8 @@ REFUSALS = [
     (["search", "--set", "=1"], "expected KEY=VALUE"),
     (["search", "--preset", "paper", "--strategy", "random"], "--preset applies to the nao"),
     (["search", "--space", "nas-rl", "--set", "bogus=1"], "has no option bogus"),
+    (["search", "--resume"], "--resume"),
+    (["search", "--out", "/proc/nao-run"], "cannot write there"),  # after the table loads
     (["predictor-eval", "--set", "bogus=1"], "the NAO estimator has no option bogus"),
     (["predictor-eval", "--set", "epochs=-1"], "epochs must be a whole number >= 1, got -1"),
     (["benchmark", "--strategies", "nao,bayes"], "bayes"),
