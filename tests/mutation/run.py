@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, work)]
 
     report_only = args.show or args.results
+    for test in args.tests:  # a typo would change the selection, which resets every verdict
+        if not (ROOT / test.split("::")[0]).exists():
+            raise SystemExit(f"no such test file or directory: {test}")
     _configure(module, [] if report_only else (args.tests or _default_tests(module)), args.k)
     from mutmut.__main__ import cli
 

@@ -278,3 +278,10 @@ def test_a_budget_beyond_the_table_is_refused_before_any_search(tmp_path, monkey
                  "--strategies", "random", "--out", str(tmp_path / "b")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "26,206 architectures" in err
+
+
+def test_a_worse_query_after_the_first_keeps_the_first_pick():
+    run = Run("x", 0, valid=(0.9, 0.5, 0.4), test=(0.1, 0.2, 0.3), best={}, wall_s=0.0)
+    best, test = _pick_curves(run)
+    assert best.tolist() == [0.9, 0.9, 0.9]
+    assert test.tolist() == [0.1, 0.1, 0.1]
