@@ -66,12 +66,12 @@ def test_each_relaxed_controller_runs_end_to_end_and_logs_entropy_and_accuracy(
 @pytest.mark.parametrize("controller", ["darts", "relax", "sf"])
 def test_resume_after_a_kill_gives_the_same_alpha_and_pick(space, data, controller, tmp_path,
                                                            monkeypatch):
-    whole = search(space, controller, epochs=3).fit(data)
-    calls = kill_after_epoch(monkeypatch, 2)
+    whole = search(space, controller, epochs=2).fit(data)
+    calls = kill_after_epoch(monkeypatch, 1)
     with pytest.raises(KeyboardInterrupt):
-        search(space, controller, epochs=3, out_dir=tmp_path).fit(data)
-    resumed = search(space, controller, epochs=3, out_dir=tmp_path, resume=True).fit(data)
-    assert calls == [1, 2, 3]  # the finished epochs were not run again
+        search(space, controller, epochs=2, out_dir=tmp_path).fit(data)
+    resumed = search(space, controller, epochs=2, out_dir=tmp_path, resume=True).fit(data)
+    assert calls == [1, 2]  # the finished epochs were not run again
     assert torch.equal(resumed.params_.alpha, whole.params_.alpha)
     assert resumed.result(data)["best"] == whole.result(data)["best"]
     assert [h["train_loss"] for h in resumed.history_] == [h["train_loss"] for h in whole.history_]
