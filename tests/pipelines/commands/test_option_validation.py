@@ -5,6 +5,7 @@ network is fitted."""
 from __future__ import annotations
 
 import pytest
+from support import assert_one_line_error, run_cli
 
 from nao.errors import ConfigError
 from nao.estimator import NAO
@@ -28,13 +29,10 @@ def no_work(monkeypatch):
 
 def one_line_error(argv: list[str], capsys) -> str:
     """The error line of a command that must fail with exit 2 and exactly one stderr line."""
-    code = main(argv)
-    captured = capsys.readouterr()
-    assert code == 2, captured.err
-    assert captured.err.count("\n") == 1 and captured.err.endswith("\n"), captured.err
-    assert captured.err.startswith(f"nao {argv[0]}: error: "), captured.err
-    assert captured.out == ""
-    return captured.err
+    code, out, err = run_cli(capsys, *argv)
+    assert out == ""
+    assert_one_line_error(code, err, command=argv[0])
+    return err
 
 
 # (strategy, --set, text the message must contain)
