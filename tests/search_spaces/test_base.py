@@ -127,7 +127,7 @@ def test_a_capability_is_declared_not_sniffed():
 
 
 def test_the_bundled_spaces_declare_a_table_or_networks():
-    assert offering(Tabular) == ["nasbench-graph:cora"]
+    assert offering(Tabular) == ["nasbench-graph:cora", "synthetic:positions=6,choices=5,seed=0"]
     assert offering(Buildable) == ["enas-macro", "enas-micro", "nao-cnn", "nas-rl:layers=6"]
     assert offering(BuildableLM) == ["enas-rnn:nodes=8"]
 
@@ -137,7 +137,8 @@ def test_the_help_names_every_family_with_options_that_really_parse():
     must be a name ``get_space`` accepts, so the help cannot drift from the parsers."""
     written = usage().removeprefix("spaces: ").split(", ")
     assert [entry.split(":")[0] for entry in written] == available()
-    fill = {"DATASET": "citeseer", "N": "3", "C": "4", "L": "1", "a+b+c": "conv3+avg"}
+    fill = {"DATASET": "citeseer", "N": "3", "C": "4", "L": "1", "a+b+c": "conv3+avg", "P": "3",
+            "S": "1", "W": "0.5"}
     for entry in written:
         for placeholder, value in fill.items():
             entry = entry.replace(f"={placeholder}", f"={value}").replace(f":{placeholder}",
