@@ -34,3 +34,15 @@ def cora_sample(cora):
 
     archs = sample_distinct(cora, 60, np.random.default_rng(123))
     return archs, np.array([cora.lookup(a).valid for a in archs])
+
+
+@pytest.fixture
+def float64():
+    """torch's default float dtype set to float64 for one test: two computations that agree in
+    exact arithmetic then agree to ~1e-15, so a tight tolerance tells a real difference from the
+    order float32 sums gradients in (which a small batch-norm batch amplifies past any fixed
+    float32 tolerance)."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield torch.float64
+    torch.set_default_dtype(before)

@@ -405,7 +405,7 @@ def batches(data: ImageData, split: Split, batch_size: int, *, shuffle: bool = F
             augment: bool = False, cutout: int = 0, generator: torch.Generator | None = None,
             device: torch.device | str = "cpu", drop_last: bool = False,
             ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Normalized float batches ``(x, y)`` on ``device``.
+    """Normalized batches ``(x, y)`` on ``device``, ``x`` in torch's default float dtype.
 
     ``augment`` applies the dataset's crop and flip; ``cutout`` > 0 zeroes a square of that side
     after normalization (so the hole is the mean colour). All randomness comes from
@@ -419,7 +419,7 @@ def batches(data: ImageData, split: Split, batch_size: int, *, shuffle: bool = F
     std = torch.tensor(data.std).view(1, -1, 1, 1)
     for i in range(n_batches(n, batch_size, drop_last)):
         idx = order[i * batch_size:(i + 1) * batch_size]
-        x = split.images[idx].float() / PIXEL_MAX
+        x = split.images[idx].to(torch.get_default_dtype()) / PIXEL_MAX
         if augment:
             x = augment_batch(x, data.augmentation, generator)
         x = (x - mean) / std

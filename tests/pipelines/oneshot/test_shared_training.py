@@ -66,11 +66,12 @@ def test_restored_shared_weights_train_on_as_the_original(space, task):
     assert losses[0] == losses[1]
 
 
-def test_the_loop_takes_op_weights_and_one_hot_weights_train_as_the_discrete_choice(space, task):
+def test_the_loop_takes_op_weights_and_one_hot_weights_train_as_the_discrete_choice(
+        space, task, float64):
     arch = space.sample(np.random.default_rng(0))
     discrete = shared(space, task).train_epoch(lambda: arch)
     one_hot = shared(space, task).train_epoch(lambda: OpWeights.one_hot(arch))
-    assert one_hot == pytest.approx(discrete, rel=1e-4)
+    assert one_hot == pytest.approx(discrete, rel=1e-12)
 
 
 def test_mixed_op_weights_train_every_op_a_discrete_choice_only_its_own(space, task):
