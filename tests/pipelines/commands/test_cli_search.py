@@ -123,6 +123,8 @@ def _stored(path: Path) -> int:
         return 0
 
 
+@pytest.mark.slow  # processes and a SIGKILL; the resume itself is pinned fast in
+# tests/pipelines/search/test_search_loop.py (test_resume_answers_from_the_store_...)
 def test_search_killed_with_sigkill_resumes_to_the_same_history(tmp_path, capsys):
     # pre-training on but small: the default (pinned in test_nao_levers) took most of each run
     args = ["search", "--budget", "30", "--seed", "7", "--json", "--quiet", *NAO_FAST,

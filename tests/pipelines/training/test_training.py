@@ -73,7 +73,7 @@ def test_the_drop_path_ramp_reaches_the_forward_pass_each_epoch(space, arch_text
 
 def test_resume_after_a_kill_gives_the_uninterrupted_result(space, arch_text, tmp_path,
                                                             monkeypatch):
-    data = load_data("digits")
+    data = load_data("digits", train_size=256)
     kwargs = {"epochs": 3, "channels": 4, "layers": 1, "lr": 0.05, "drop_path": 0.2,
               "runtime": Runtime("cpu"), "random_state": 3, "progress": False}
     arch = space.from_string(arch_text)
