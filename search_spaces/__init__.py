@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from nao import plugins
 from nao.errors import ConfigError
 from nao.validation import shown
 
 from .base import Arch, Buildable, BuildableLM, Capability, SearchSpace, Tabular, Tokens
+from .choices import Assignment, Choices
 from .tabular import Record, TabularBenchmark
 
 _REGISTRY: dict[str, Callable[[str | None], SearchSpace]] = {}
@@ -27,7 +29,24 @@ def register(family: str, factory: Callable[[str | None], SearchSpace],
 
 def usage() -> str:
     """Every registered family as it is written on the command line, for ``--help``."""
-    return "spaces: " + ", ".join(_USAGE[family] for family in available())
+    return "spaces: " + ", ".join(_USAGE.get(family, f"{family}[:...]")
+                                  for family in available())
+
+
+def _plugins() -> dict:
+    """Families installed packages add (entry point group ``nao.spaces``) that no family
+    registered here already uses: a built-in or a ``register()``ed name wins."""
+    return {name: ep for name, ep in plugins.entry_points(plugins.SPACES).items()
+            if name not in _REGISTRY}
+
+
+def _from_plugin(ep, arg: str | None) -> SearchSpace:
+    factory = plugins.load(plugins.SPACES, ep)
+    space = plugins.call(plugins.SPACES, ep, factory, arg)
+    if not isinstance(space, SearchSpace):
+        raise plugins.failure(plugins.SPACES, ep, "to make a space",
+                              TypeError(f"it returned {type(space).__name__}, not a SearchSpace"))
+    return space
 
 
 def _nasbench_graph(arg: str | None) -> SearchSpace:
@@ -100,7 +119,8 @@ register("synthetic", _synthetic, "synthetic:positions=P,choices=C,seed=S,intera
 
 
 def available() -> list[str]:
-    return sorted(_REGISTRY)
+    """Every family's name: the bundled ones, ``register()``ed ones and installed plugins."""
+    return sorted({*_REGISTRY, *_plugins()})
 
 
 def offering(capability: type[Capability]) -> list[str]:
@@ -129,10 +149,14 @@ def get_space(name: str) -> SearchSpace:
     """Space by its command-line name, e.g. ``nasbench-graph:cora``; a family's factory gets
     ``None`` without a ``:`` and the text after it otherwise (``""`` for a bare ``:``)."""
     family, sep, arg = str(name).partition(":")
-    if family not in _REGISTRY:
-        raise ConfigError(f"unknown search space {shown(name)}; choose one of {', '.join(available())}")
-    return _REGISTRY[family](arg if sep else None)
+    if family in _REGISTRY:
+        return _REGISTRY[family](arg if sep else None)
+    found = _plugins()
+    if family in found:
+        return _from_plugin(found[family], arg if sep else None)
+    raise ConfigError(f"unknown search space {shown(name)}; choose one of {', '.join(available())}")
 
 
 __all__ = ["DEFAULT_SPACE", "Arch", "SearchSpace", "Tokens", "Record", "TabularBenchmark",
+           "Choices", "Assignment",
            "get_space", "register", "available", "Capability", "Tabular", "Buildable", "BuildableLM", "offering", "require"]

@@ -11,10 +11,13 @@ estimator, and a search imports only the strategy it runs.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import inspect
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nao import plugins
 from nao.errors import ConfigError
 from nao.validation import shown, shown_key
 from search_spaces.base import SearchSpace
@@ -36,14 +39,23 @@ NOT_OPTIONS = ("self", "space", "random_state", "label")
 @dataclass(frozen=True)
 class Registered:
     """A registry entry: where the class is (``"module:Class"``, a module of this package), and
-    the name of the preset it starts from in that module's ``PRESETS`` (none for most)."""
+    the name of the preset it starts from in that module's ``PRESETS`` (none for most). A
+    plugin's entry holds its entry point instead (group ``nao.strategies``)."""
 
     target: str
     preset_name: str | None = None
+    plugin: importlib.metadata.EntryPoint | None = None
 
     @property
     def cls(self) -> type[Strategy]:
         """The class, its module imported on first use."""
+        if self.plugin is not None:
+            found = plugins.load(plugins.STRATEGIES, self.plugin)
+            if not (isinstance(found, type) and issubclass(found, Strategy)):
+                raise plugins.failure(plugins.STRATEGIES, self.plugin, "to give a strategy",
+                                      TypeError(f"{self.target} is not a subclass of "
+                                                "pipelines.strategies.Strategy"))
+            return found
         module, _, name = self.target.partition(":")
         return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
@@ -56,17 +68,41 @@ class Registered:
         return module.PRESETS[self.preset_name]
 
 
+class StrategyRegistry(Mapping):
+    """Name -> :class:`Registered`: the bundled strategies, then the plugins installed packages
+    add under names of their own (read from package metadata on each look, so a package on
+    ``sys.path`` counts without a restart; a bundled name wins)."""
+
+    def __init__(self, bundled: dict[str, Registered]):
+        self.bundled = bundled
+
+    def _all(self) -> dict[str, Registered]:
+        found = {name: Registered(ep.value, plugin=ep)
+                 for name, ep in plugins.entry_points(plugins.STRATEGIES).items()
+                 if name not in self.bundled}
+        return {**self.bundled, **found}
+
+    def __getitem__(self, name: str) -> Registered:
+        return self.bundled[name] if name in self.bundled else self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 # the module of every class the package exports, for ``from pipelines.strategies import ...``
 CLASSES = {"NAOStrategy": "nao_strategy", "RandomSearch": "random_search", "RLController": "rl",
            "RegularizedEvolution": "evolution", "TPEStrategy": "tpe"}
-STRATEGIES: dict[str, Registered] = {
+STRATEGIES = StrategyRegistry({
     "nao": Registered("nao_strategy:NAOStrategy"),
     "nao-paper": Registered("nao_strategy:NAOStrategy", "paper"),
     "random": Registered("random_search:RandomSearch"),
     "rl": Registered("rl:RLController"),
     "evolution": Registered("evolution:RegularizedEvolution"),
     "tpe": Registered("tpe:TPEStrategy"),
-}
+})
 
 
 def __getattr__(name: str):
@@ -108,8 +144,12 @@ def make_strategy(name: str, space: SearchSpace, /, random_state: int | None = N
     cls = entry.cls
     if "label" in inspect.signature(cls.__init__).parameters:
         options = {**options, "label": name}  # messages name the entry, e.g. nao-paper
-    return cls(space, random_state=random_state, **deep_merge(entry.preset, options))
+    options = deep_merge(entry.preset, options)
+    if entry.plugin is not None:  # a bug in a plugin's constructor is one line naming it
+        return plugins.call(plugins.STRATEGIES, entry.plugin, cls, space,
+                            random_state=random_state, **options)
+    return cls(space, random_state=random_state, **options)
 
 
-__all__ = ["Strategy", "STRATEGIES", "Registered", "make_strategy", "option_names", "NAOStrategy",
+__all__ = ["Strategy", "STRATEGIES", "Registered", "StrategyRegistry", "make_strategy", "option_names", "NAOStrategy",
            "RandomSearch", "RLController", "RegularizedEvolution", "TPEStrategy"]
