@@ -5,12 +5,14 @@ new strategy is tested by its registry line (and, when its defaults are slow, a 
 from __future__ import annotations
 
 import io
+import re
 import zlib
 
 import pytest
 import torch
 
-from pipelines.strategies import STRATEGIES, Strategy, make_strategy
+from nao.errors import ConfigError
+from pipelines.strategies import STRATEGIES, Strategy, make_strategy, option_names
 from pipelines.training.run_files import plain
 from search_spaces import available, get_space
 from search_spaces.base import Arch, SearchSpace
@@ -115,3 +117,28 @@ def test_a_strategy_restored_from_its_state_mid_search_asks_what_the_original_as
     assert restored.scores == original.scores and restored.best() == original.best()
     for _ in range(2):
         assert step(restored) == step(original)
+
+
+# the strategies whose asks the user sizes with ``batch_size`` (it sets ``ask_size``)
+BATCHED = sorted(n for n in STRATEGIES if "batch_size" in option_names(STRATEGIES[n].cls))
+
+
+def test_the_plain_strategies_take_a_batch_size():
+    assert {"random", "rl", "evolution", "tpe"} <= set(BATCHED)
+
+
+@pytest.mark.parametrize("strategy_name", BATCHED)
+@pytest.mark.parametrize("size", [1, 4])
+def test_batch_size_is_how_many_architectures_an_ask_holds(strategy_name, size, cora):
+    options = {**OPTIONS.get(strategy_name, {}), "batch_size": size}
+    strategy = make_strategy(strategy_name, cora, random_state=0, **options)
+    assert strategy.ask_size == size  # what the search loop asks for at once
+    assert len(strategy.ask(strategy.ask_size)) == size
+
+
+@pytest.mark.parametrize("strategy_name", BATCHED)
+def test_a_batch_size_below_one_is_refused_naming_the_strategy_and_the_option(strategy_name,
+                                                                              cora):
+    message = f"{strategy_name} strategy: batch_size must be a whole number >= 1, got 0"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        make_strategy(strategy_name, cora, random_state=0, batch_size=0)
