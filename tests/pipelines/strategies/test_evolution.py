@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from nao.errors import ConfigError
@@ -104,3 +106,87 @@ def test_ask_is_distinct_and_never_repeats_a_told_architecture(space):
 def test_sample_size_larger_than_population_is_a_config_error(space):
     with pytest.raises(ConfigError, match="sample_size"):
         make_strategy("evolution", space, random_state=0, population_size=5, sample_size=6)
+
+
+def test_a_first_ask_larger_than_the_population_is_all_random(space):
+    evo = RegularizedEvolution(space, random_state=6, population_size=5, sample_size=2)
+    archs = evo.ask(8)  # nothing told yet: no population to breed from
+    assert len({space.canonical(a) for a in archs}) == 8
+    assert evo.n_random_fill == 0  # these are the random start, not stand-ins for children
+    evo.tell(archs, [float(i) for i in range(8)])
+    assert [a for a, _ in evo.population] == archs[3:]  # the newest five
+
+
+def test_each_child_is_the_first_new_mutation_drawn_for_it(space, monkeypatch):
+    """No mutation is drawn and thrown away once a new one is found, so a seed's search
+    draws exactly the mutations it uses."""
+    evo = RegularizedEvolution(space, random_state=7, population_size=POPULATION, sample_size=3)
+    _step(evo, space, POPULATION)
+    drawn: list = []
+    mutate = space.mutate
+
+    def spy(arch, rng):
+        drawn.append(mutate(arch, rng))
+        return drawn[-1]
+
+    monkeypatch.setattr(space, "mutate", spy)
+    children = evo.ask(6)
+    assert children == drawn
+
+
+def _crowded(monkeypatch):
+    """Regularized evolution on a nine-architecture space whose mutations all repeat their
+    (told) parent, two architectures told: every child must come from elsewhere."""
+    small = get_space("synthetic:positions=2,choices=3")
+    evo = RegularizedEvolution(small, random_state=0, population_size=2, sample_size=2,
+                               max_mutation_tries=3)
+    first = evo.ask(2)
+    evo.tell(first, [0.1, 0.2])
+    monkeypatch.setattr(small, "mutate", lambda arch, rng: arch)
+    return small, evo
+
+
+def test_when_no_mutation_is_new_a_random_new_architecture_stands_in(monkeypatch):
+    small, evo = _crowded(monkeypatch)
+    archs = evo.ask(5)
+    keys = {small.canonical(a) for a in archs}
+    assert len(keys) == 5 and not keys & evo.seen
+    assert evo.n_random_fill == 5
+    evo.tell(archs, [0.3] * 5)
+    # two architectures are left: an ask for more gets those two and stops
+    rest = evo.ask(9)
+    assert len({small.canonical(a) for a in rest}) == 2
+    assert not {small.canonical(a) for a in rest} & evo.seen
+    assert evo.n_random_fill == 7
+
+
+def test_the_count_of_random_stand_ins_survives_a_restore(monkeypatch):
+    small, evo = _crowded(monkeypatch)
+    evo.tell(archs := evo.ask(3), [0.3] * 3)
+    restored = RegularizedEvolution(small, random_state=1, population_size=2, sample_size=2)
+    restored.load_state_dict(evo.state_dict())
+    assert restored.n_random_fill == evo.n_random_fill == 3
+    assert [a for a, _ in restored.population] == archs[1:]
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"population_size": 0}, "population_size must be a whole number >= 1, got 0"),
+    ({"sample_size": 0}, "sample_size must be a whole number >= 1 and <= 20, got 0"),
+    ({"population_size": 4, "sample_size": 5},
+     "sample_size must be a whole number >= 1 and <= 4, got 5"),
+    ({"max_mutation_tries": 0},
+     "max_mutation_tries must be a whole number >= 1 and <= 100000, got 0"),
+    ({"max_mutation_tries": 100_001},
+     "max_mutation_tries must be a whole number >= 1 and <= 100000, got 100001"),
+])
+def test_an_option_out_of_range_is_refused_naming_it_and_its_range(space, options, message):
+    with pytest.raises(ConfigError, match=re.escape(f"evolution strategy: {message}")):
+        RegularizedEvolution(space, random_state=0, **options)
+
+
+def test_the_smallest_and_largest_options_are_accepted(space):
+    evo = RegularizedEvolution(space, random_state=0, population_size=1, sample_size=1,
+                               max_mutation_tries=1)
+    assert (evo.population_size, evo.sample_size, evo.max_mutation_tries) == (1, 1, 1)
+    evo = RegularizedEvolution(space, random_state=0, max_mutation_tries=100_000)
+    assert evo.max_mutation_tries == 100_000
