@@ -52,6 +52,8 @@ RANK_LOSSES = ("hinge", "logistic")
 RANK_MARGIN = 0.05  # hinge: the better of a pair should be predicted this much higher (of 0..1)
 RANK_SCALE = 10.0  # logistic: prediction gaps (0..1) are multiplied by this inside the sigmoid
 DEVICES = ("auto", "cpu", "cuda")
+# ``on_epoch(done, epochs)`` of fit and pretrain: a progress display's hook
+EpochCallback = Callable[[int, int], None]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -256,8 +258,11 @@ class NAO:
         return np.interp(q, grid, self.y_sorted_)
 
     # ----- scikit-learn API ----------------------------------------------------------------
-    def fit(self, archs: Sequence[Arch], scores: Iterable[float]) -> NAO:
-        """Train encoder, predictor and decoder jointly on evaluated architectures."""
+    def fit(self, archs: Sequence[Arch], scores: Iterable[float],
+            on_epoch: EpochCallback | None = None) -> NAO:
+        """Train encoder, predictor and decoder jointly on evaluated architectures.
+        ``on_epoch(done, epochs)`` is called after each epoch (a progress display; training
+        may stop early, before ``done`` reaches ``epochs``)."""
         self._validate_params()
         archs = list(archs)
         y = np.asarray(list(scores), dtype=np.float64)
@@ -286,7 +291,7 @@ class NAO:
             patience = self.patience
             if continued and self.warm_patience is not None:
                 patience = self.warm_patience
-            self.loss_curve_ = self._train(train_archs, train_y, rng, patience)
+            self.loss_curve_ = self._train(train_archs, train_y, rng, patience, on_epoch)
         return self
 
     def _start(self, archs: Sequence[Arch]) -> tuple[np.random.Generator, int]:
@@ -308,11 +313,13 @@ class NAO:
             self.mlp_hidden_size, self.dropout,
         ).to(self.device_)
 
-    def pretrain(self, archs: Sequence[Arch], epochs: int = 20) -> NAO:
+    def pretrain(self, archs: Sequence[Arch], epochs: int = 20,
+                 on_epoch: EpochCallback | None = None) -> NAO:
         """Train encoder and decoder on unevaluated architectures, reconstruction only
         (arch2vec, SemiNAS): the autoencoder half needs no labels, and the space gives
         architectures for free. The next fresh :meth:`fit` starts from these networks instead
-        of random ones (kept in ``pretrained_``; not saved by :meth:`state_dict`)."""
+        of random ones (kept in ``pretrained_``; not saved by :meth:`state_dict`).
+        ``on_epoch(done, epochs)`` is called after each epoch."""
         self._validate_params()
         check_int("NAO", "pretrain epochs", epochs, 1)
         archs = list(archs)
@@ -334,7 +341,7 @@ class NAO:
                                    weight_decay=self.weight_decay)
             model.train()
             curve: list[float] = []
-            for _epoch in range(epochs):
+            for epoch in range(epochs):
                 order = torch.from_numpy(rng.permutation(len(train_archs))).to(self.device_)
                 total = 0.0
                 for start in range(0, len(order), self.batch_size):
@@ -349,6 +356,8 @@ class NAO:
                     opt.step()
                     total += loss.item() * len(idx)
                 curve.append(total / len(order))
+                if on_epoch is not None:
+                    on_epoch(epoch + 1, epochs)
         self.pretrained_ = model.eval()
         self.pretrain_curve_ = curve
         return self
@@ -366,7 +375,7 @@ class NAO:
         return F.softplus(-RANK_SCALE * gap[better]).mean()
 
     def _train(self, archs: list[Arch], y: np.ndarray, rng: np.random.Generator,
-               patience: int | None) -> list[float]:
+               patience: int | None, on_epoch: EpochCallback | None = None) -> list[float]:
         import torch
         import torch.nn.functional as F
 
@@ -379,7 +388,7 @@ class NAO:
         curve: list[float] = []
         best, since_best = math.inf, 0
         n = len(archs)
-        for _epoch in range(self.epochs):
+        for epoch in range(self.epochs):
             order = torch.from_numpy(rng.permutation(n)).to(self.device_)
             total = 0.0
             for start in range(0, n, self.batch_size):
@@ -397,6 +406,8 @@ class NAO:
                 opt.step()
                 total += loss.item() * len(idx)
             curve.append(total / n)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, self.epochs)
             if patience is not None:
                 if curve[-1] < best - self.tol:
                     best, since_best = curve[-1], 0

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import math
+import time
 from collections.abc import Callable
 
 from nao.errors import ConfigError
@@ -91,3 +92,28 @@ def _setting_value(raw: str):
     except (ValueError, RecursionError):  # also integers past Python's digit limit, deep nests
         return raw
 
+
+STATUS_INTERVAL_S = 0.2  # a bar redraws the status of one activity at most this often
+
+
+class StatusLine:
+    """A tqdm bar's text after the counts: a summary of the steps so far (the best score),
+    then what is being done between steps (NAO training its model), which the next step
+    clears."""
+
+    def __init__(self, bar):
+        self.bar, self.best, self.last, self.doing = bar, "", 0.0, ""
+
+    def step(self, summary: str = "") -> None:
+        self.best = summary
+        self.bar.set_postfix_str(summary, refresh=False)
+        self.bar.update(1)
+
+    def status(self, text: str) -> None:
+        """A status hook (a strategy's :attr:`~pipelines.strategies.base.Strategy.status`):
+        a new activity (the text before its last ``,``) shows at once, its epoch counts at
+        most every :data:`STATUS_INTERVAL_S`."""
+        now, doing = time.monotonic(), text.rpartition(",")[0]
+        if doing != self.doing or now - self.last >= STATUS_INTERVAL_S:
+            self.last, self.doing = now, doing
+            self.bar.set_postfix_str(", ".join(filter(None, [self.best, text])))

@@ -15,7 +15,7 @@ from ..search.predictor_eval import (
     evaluate_predictors,
     summarize,
 )
-from .common import parse_settings
+from .common import StatusLine, parse_settings
 
 
 def run(args: argparse.Namespace):
@@ -25,13 +25,27 @@ def run(args: argparse.Namespace):
     check_sizes(space, args.train_size, args.test_size)
     start = time.perf_counter()
     per_seed = []
-    for k in range(args.seeds):
-        if not args.quiet:
-            print(f"predictor-eval: seed {args.seed + k} ({k + 1}/{args.seeds})", file=sys.stderr)
-        per_seed.append(evaluate_predictors(space, args.train_size, args.test_size,
-                                            args.seed + k, args.baselines, nao_params,
-                                            pretrain_archs=args.pretrain_archs,
-                                            n_models=args.n_models))
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.seeds, desc=f"predictor-eval on {space.name}", unit="seed",
+                   file=sys.stderr, dynamic_ncols=True)
+    line = StatusLine(bar) if bar is not None else None
+    try:
+        for k in range(args.seeds):
+            status = None
+            if line is not None:
+                status = lambda text, k=k: line.status(f"seed {args.seed + k}: {text}")  # noqa: E731
+            per_seed.append(evaluate_predictors(space, args.train_size, args.test_size,
+                                                args.seed + k, args.baselines, nao_params,
+                                                pretrain_archs=args.pretrain_archs,
+                                                n_models=args.n_models, status=status))
+            if line is not None:
+                line.step()
+    finally:
+        if bar is not None:
+            bar.close()
     out = {"space": space.name, "train_size": args.train_size, "test_size": args.test_size,
            "seeds": [args.seed + k for k in range(args.seeds)],
            "pretrain_archs": args.pretrain_archs, "n_models": args.n_models,

@@ -18,7 +18,7 @@ from ..search.store import Store
 from ..strategies import check_option_names, make_strategy
 from ..strategies.nao_strategy import PRESETS
 from ..training.run_dir import check_resume, lock_run_dir
-from .common import parse_settings
+from .common import StatusLine, parse_settings
 
 CHILD_OPTIONS = ("data", "data_dir", "train_size", "epochs", "batch_size", "lr", "threads",
                  "device", "scheduler")
@@ -144,12 +144,13 @@ def search_with_progress(args: argparse.Namespace, space, strategy, store: Store
         bar = tqdm(total=args.budget, desc=f"{args.strategy} on {space.name}", unit="arch",
                    file=sys.stderr, dynamic_ncols=True)
     best = [-float("inf")]
+    line = StatusLine(bar) if bar is not None else None
+    strategy.status = line.status if line is not None else None
 
     def on_query(entry) -> None:
         if bar is not None:
             best[0] = max(best[0], entry.valid)
-            bar.set_postfix(best_valid=f"{best[0]:.4f}", refresh=False)
-            bar.update(1)
+            line.step(f"best_valid={best[0]:.4f}")
 
     try:
         return run_search(space, strategy, evaluator, args.budget,

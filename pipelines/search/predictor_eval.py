@@ -106,14 +106,15 @@ def member_seed(seed: int, member: int) -> int:
 def evaluate_predictors(space: SearchSpace, train_size: int, test_size: int, seed: int,
                         with_baselines: bool = False, nao_params: dict | None = None,
                         pretrain_archs: int = 0, pretrain_epochs: int = 20,
-                        n_models: int = 1) -> dict:
+                        n_models: int = 1, status: Callable[[str], None] | None = None) -> dict:
     """One seed: NAO (and optionally the baselines) trained on ``train_size``, scored on
     ``test_size`` other architectures by validation accuracy. ``pretrain_archs`` > 0 first
     trains NAO's encoder and decoder on that many further architectures, unlabelled and
     distinct from both sets, as the ``nao`` strategy does before its first fit; the training
     and test sets stay the same ones. ``n_models`` > 1 scores the mean prediction of that many
     NAO models of different seeds, as the ``nao`` strategy's ``n_models`` ranks candidates;
-    reconstruction is the first model's."""
+    reconstruction is the first model's. ``status(text)``, if given, hears what is being
+    trained, epoch by epoch (a progress display)."""
     nao_params = check_nao_params(nao_params)
     check_sizes(space, train_size, test_size)
     check_int("predictor evaluation", "--pretrain-archs", pretrain_archs, 0)
@@ -127,10 +128,13 @@ def evaluate_predictors(space: SearchSpace, train_size: int, test_size: int, see
                                            max_tries=200 * pretrain_archs + 1000)
     predictions = []
     for member in range(n_models):
+        of = f" (model {member + 1}/{n_models})" if n_models > 1 else ""
         member_model = NAO(space, random_state=member_seed(seed, member), **nao_params)
         if unlabelled:
-            member_model.pretrain(unlabelled, pretrain_epochs)
-        predictions.append(member_model.fit(train, y_train).predict(test))
+            member_model.pretrain(unlabelled, pretrain_epochs, on_epoch=_hook(
+                status, f"NAO pre-training on {len(unlabelled)} archs{of}"))
+        member_model.fit(train, y_train, on_epoch=_hook(status, f"NAO fitting{of}"))
+        predictions.append(member_model.predict(test))
         if member == 0:
             model = member_model  # its reconstruction is reported
     result = {"nao": ranking_scores(y_test, np.mean(predictions, axis=0))}
@@ -140,8 +144,17 @@ def evaluate_predictors(space: SearchSpace, train_size: int, test_size: int, see
     result["nao"]["train_reconstruction_accuracy"] = metrics.reconstruction_accuracy(
         [space.to_tokens(a) for a in train], [space.to_tokens(a) for a in model.reconstruct(train)])
     if with_baselines:
+        if status is not None:
+            status("baselines")
         result["baselines"] = baseline_scores(space, train, y_train, test, y_test, seed)
     return result
+
+
+def _hook(status: Callable[[str], None] | None, doing: str):
+    """An ``on_epoch`` that tells ``status`` what is trained and the epoch."""
+    if status is None:
+        return None
+    return lambda done, epochs: status(f"{doing}, epoch {done}/{epochs}")
 
 
 def labelled_split(space: SearchSpace, train_size: int, test_size: int,

@@ -7,7 +7,7 @@ evaluates anything itself, so the same strategy runs against a table, a trainer 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 
@@ -26,6 +26,9 @@ class Strategy(ABC):
     """
 
     ask_size: int = 1
+    # what the strategy is doing while it works between evaluations (NAO training its model):
+    # a caller that shows progress sets it; ``report`` calls it
+    status: Callable[[str], None] | None = None
 
     def __init__(self, space: SearchSpace, random_state: int | None = None):
         self.space = space
@@ -47,6 +50,11 @@ class Strategy(ABC):
             self.archs.append(arch)
             self.scores.append(float(score))
             self.seen.add(self.space.canonical(arch))
+
+    def report(self, text: str) -> None:
+        """Say what the strategy is doing now, to whoever set :attr:`status`."""
+        if self.status is not None:
+            self.status(text)
 
     def sample_unseen(self, n: int, exclude: set[Hashable] | None = None,
                       max_tries: int = 10000) -> list[Arch]:

@@ -140,18 +140,28 @@ class NAOStrategy(Strategy):
                                **self.nao_params) for seed in seeds]
             if first and self.pretrain_archs:
                 unlabelled = self.sample_unseen(self.pretrain_archs)
-                for model in self.models:
-                    model.pretrain(unlabelled, self.pretrain_epochs)
+                for i, model in enumerate(self.models):
+                    model.pretrain(unlabelled, self.pretrain_epochs, on_epoch=self._progress(
+                        f"pre-training on {len(unlabelled)} unlabelled archs", i))
         archs, scores = self._training_set()
-        for model, seed in zip(self.models, seeds, strict=True):
+        for i, (model, seed) in enumerate(zip(self.models, seeds, strict=True)):
             model.random_state = seed
-            model.fit(archs, scores)
+            model.fit(archs, scores, on_epoch=self._progress(f"fitting on {len(archs)} archs", i))
         if self.pseudo_labels:
             unlabelled = self.sample_unseen(self.pseudo_labels)
             pseudo = list(self._predict(unlabelled))
-            for model in self.models:
-                model.fit(list(archs) + unlabelled, list(scores) + pseudo)
+            for i, model in enumerate(self.models):
+                model.fit(list(archs) + unlabelled, list(scores) + pseudo,
+                          on_epoch=self._progress(f"fitting with {len(unlabelled)} pseudo-labels",
+                                                  i))
         return self.models
+
+    def _progress(self, doing: str, member: int):
+        """The epoch hook that reports ``doing``, the member of the ensemble and the epoch."""
+        if self.status is None:
+            return None
+        of = f" (model {member + 1}/{self.n_models})" if self.n_models > 1 else ""
+        return lambda done, epochs: self.report(f"{doing}{of}, epoch {done}/{epochs}")
 
     def _predict(self, archs: list[Arch]) -> np.ndarray:
         """Mean prediction of the ensemble."""

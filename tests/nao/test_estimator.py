@@ -212,3 +212,18 @@ def test_unknown_target_transform_is_rejected(cora, cora_sample):
     archs, y = cora_sample
     with pytest.raises(ConfigError, match="target_transform"):
         NAO(cora, target_transform="log").fit(archs, y)
+
+
+def test_fit_and_pretrain_call_on_epoch_after_every_epoch_they_train(cora, cora_sample):
+    archs, y = cora_sample
+    calls: list[tuple[int, int]] = []
+    model = NAO(cora, random_state=0, epochs=30, patience=None, max_symmetries=1)
+    model.pretrain(archs, epochs=3, on_epoch=lambda done, epochs: calls.append((done, epochs)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    calls.clear()
+    model.fit(archs, y, on_epoch=lambda done, epochs: calls.append((done, epochs)))
+    assert calls == [(k, 30) for k in range(1, 31)]
+    calls.clear()
+    stopping = NAO(cora, random_state=0, epochs=500, patience=2, tol=10.0, max_symmetries=1)
+    stopping.fit(archs, y, on_epoch=lambda done, epochs: calls.append((done, epochs)))
+    assert len(calls) == len(stopping.loss_curve_) < 500  # stopped early: one call per epoch run

@@ -151,3 +151,12 @@ def test_search_killed_with_sigkill_resumes_to_the_same_history(tmp_path, capsys
                              capture_output=True, text=True, env=env, check=True)
     assert json.loads(resumed.stdout)["history"] == expected
     assert _stored(run_dir / "store.sqlite") == 30  # nothing evaluated twice, nothing lost
+
+
+def test_the_search_bar_shows_nao_training_between_queries(capsys):
+    code, _out, err = run_cli(capsys, "search", "--budget", "15", *NAO_FAST,
+                              "--set", "pretrain_archs=20", "--set", "pretrain_epochs=2")
+    assert code == 0, err
+    assert "pre-training on 20 unlabelled archs, epoch 1/2" in err
+    assert "fitting on 10 archs, epoch 1/40" in err
+    assert "15/15" in err and "best_valid=" in err

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from support import run_cli
 
 from pipelines.search import predictor_eval
 from pipelines.search.predictor_eval import baseline_scores, evaluate_predictors, one_hot
@@ -62,3 +63,19 @@ def test_predictor_eval_scores_baselines_on_its_test_set(cora, memoriser):
     assert len(model.known) == 20 and len(model.asked[0]) == 40
     assert not {row.tobytes() for row in model.asked[0]} & set(model.known)
     held_out_memoriser_scores(result["baselines"]["memorise"])
+
+
+def test_predictor_eval_says_what_it_trains_epoch_by_epoch(cora, capsys):
+    said: list[str] = []
+    evaluate_predictors(cora, 10, 20, seed=0, with_baselines=True,
+                        nao_params={"epochs": 4, "patience": None, "max_symmetries": 1},
+                        pretrain_archs=15, pretrain_epochs=2, n_models=2, status=said.append)
+    assert said[:2] == ["NAO pre-training on 15 archs (model 1/2), epoch 1/2",
+                        "NAO pre-training on 15 archs (model 1/2), epoch 2/2"]
+    assert "NAO fitting (model 2/2), epoch 4/4" in said
+    assert said[-1] == "baselines"
+    code, _out, err = run_cli(capsys, "predictor-eval", "--train-size", "10", "--test-size",
+                              "20", "--seeds", "2", "--seed", "5", "--set", "epochs=3")
+    assert code == 0, err
+    assert "seed 5: NAO fitting, epoch 1/3" in err and "seed 6: NAO fitting, epoch 1/3" in err
+    assert "2/2" in err

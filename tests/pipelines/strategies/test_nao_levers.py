@@ -217,9 +217,9 @@ def test_strategy_pretrains_each_model_once_on_unseen_architectures(cora, monkey
     calls = []
     pretrain = NAO.pretrain
 
-    def recording(self, archs, epochs=20):
+    def recording(self, archs, epochs=20, on_epoch=None):
         calls.append((list(archs), epochs))
-        return pretrain(self, archs, epochs)
+        return pretrain(self, archs, epochs, on_epoch)
 
     monkeypatch.setattr(NAO, "pretrain", recording)
     strategy = make_strategy("nao", cora, random_state=0, n_models=2,
@@ -264,3 +264,20 @@ def test_bad_lever_values_are_one_line_config_errors(cora, options, message):
     with pytest.raises(ConfigError) as err:
         make_strategy("nao", cora, **options)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_nao_says_what_it_trains_between_queries_to_whoever_listens(cora):
+    said: list[str] = []
+    strategy = make_strategy("nao", cora, random_state=0, n_init=8, round_size=4, top_k=4,
+                             pretrain_archs=20, pretrain_epochs=2, n_models=2,
+                             nao_params={"epochs": 3, "patience": None, "max_symmetries": 1})
+    strategy.status = said.append
+    run_search(cora, strategy, TableEvaluator(cora), budget=12)
+    for member in (1, 2):
+        for epoch in (1, 2):
+            assert (f"pre-training on 20 unlabelled archs (model {member}/2), epoch {epoch}/2"
+                    in said)
+        assert f"fitting on 8 archs (model {member}/2), epoch 3/3" in said
+    quiet = make_strategy("nao", cora, random_state=0, n_init=8, round_size=4, top_k=4,
+                          pretrain_archs=0, nao_params={"epochs": 3, "max_symmetries": 1})
+    run_search(cora, quiet, TableEvaluator(cora), budget=12)  # no listener: nothing breaks
