@@ -7,11 +7,17 @@ from the store instead of being evaluated again.
 A file offered for resume is checked read-only first (a SQLite file with exactly this store's
 tables and a configuration row), so a damaged store or somebody else's database is refused with
 one line and left byte for byte as it was.
+
+A fresh store is made whole under a temporary name beside ``store.sqlite`` and renamed into place
+only once its tables and configuration are written: a creation that fails (a full disk, a kill)
+leaves no ``store.sqlite``, so the next fresh run starts as if nothing had happened.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -23,6 +29,12 @@ from pathlib import Path
 from nao.errors import ConfigError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)",
+    "CREATE TABLE IF NOT EXISTS evaluations (query INTEGER PRIMARY KEY, key TEXT UNIQUE,"
+    " arch TEXT, valid REAL, test REAL, info TEXT, created REAL)",
+)
+SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
 TABLES = {
     "meta": ("name", "value"),
     "evaluations": ("query", "key", "arch", "valid", "test", "info", "created"),
@@ -126,11 +138,41 @@ class Store:
         self.conn = sqlite3.connect(self.path, isolation_level=None)  # autocommit per statement
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS evaluations (query INTEGER PRIMARY KEY, key TEXT UNIQUE,"
-            " arch TEXT, valid REAL, test REAL, info TEXT, created REAL)"
-        )
+        for statement in SCHEMA:
+            self.conn.execute(statement)
+
+    @classmethod
+    def create(cls, path: str | Path, config: dict) -> Store:
+        """A new store at ``path`` holding ``config``, made under a temporary name beside it and
+        renamed into place only when its tables and configuration are on disk. Whatever stops
+        the creation (a full disk, an interrupt) removes the temporary file, so ``path`` is
+        either absent or a whole store (a failed write is a ConfigError saying so). The caller
+        holds the directory's lock."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.creating")
+        _remove_database(tmp)  # left by a creation that was killed
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("BEGIN")
+                for statement in SCHEMA:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO meta VALUES (?, ?)", ("config", json.dumps(config)))
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+            os.replace(tmp, path)
+            _sync_directory(path.parent)
+        except BaseException as exc:
+            _remove_database(tmp)
+            if not isinstance(exc, OSError | sqlite3.Error):
+                raise
+            why = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+            raise ConfigError(f"--out {path.parent}: could not create its search store ({why}); "
+                              "nothing was evaluated or left behind, so once the cause is fixed "
+                              "(e.g. free some space) run the same command again") from exc
+        return cls(path)
 
     @classmethod
     def check_can_open(cls, out_dir: str | Path, resume: bool) -> Path:
@@ -158,10 +200,7 @@ class Store:
                     f"--resume: {path} was made with different {', '.join(diff)} "
                     f"({', '.join(f'{k}={saved.get(k)!r}' for k in diff)}); use the same options"
                 )
-        store = cls(path)
-        if not resume:
-            store.set_meta("config", config)
-        return store
+        return cls(path) if resume else cls.create(path, config)
 
     def get_meta(self, name: str):
         row = self.conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
@@ -193,3 +232,24 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _remove_database(path: Path) -> None:
+    """``path`` and the journal files SQLite keeps beside it, where they exist."""
+    for name in ("", *SQLITE_SIDE_FILES):
+        with contextlib.suppress(FileNotFoundError):
+            path.with_name(path.name + name).unlink()
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (where the platform can open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -4,7 +4,9 @@ what was kept."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -194,6 +196,56 @@ def test_the_lock_is_released_when_a_search_ends_even_on_error(tmp_path, capsys)
     code, _, _ = run_cli(capsys, *RANDOM, "--budget", "5", "--out", str(tmp_path))
     assert code == 2  # refused: the store exists
     RunDirLock(tmp_path, "search").release()  # and free after an error
+
+
+class FullDiskOnConfig:
+    """A SQLite connection whose write of the configuration row fails as a full disk does."""
+
+    def __init__(self, conn: sqlite3.Connection, error: Exception):
+        self._conn, self._error = conn, error
+
+    def execute(self, sql: str, *args):
+        if "INTO meta" in sql:
+            raise self._error
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
+
+
+@pytest.mark.parametrize("error", [
+    OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
+    sqlite3.OperationalError("database or disk is full"),
+], ids=["ENOSPC", "sqlite-full"])
+def test_a_store_whose_creation_failed_leaves_nothing_that_blocks_the_next_run(
+        tmp_path, capsys, monkeypatch, error):
+    real_connect = sqlite3.connect
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite3, "connect",
+                      lambda *a, **k: FullDiskOnConfig(real_connect(*a, **k), error))
+        code, out, err = run_cli(capsys, *RANDOM, "--budget", "5", "--out", str(tmp_path))
+    assert out == ""
+    assert_one_line_error(code, err, str(tmp_path), "could not create its search store",
+                          "run the same command again", command="search")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock"]  # no half-made store
+
+    code, _, err = run_cli(capsys, *RANDOM, "--budget", "5", "--out", str(tmp_path), "--resume")
+    assert_one_line_error(code, err, "no search to resume", command="search")
+
+    code, _, err = run_cli(capsys, *RANDOM, "--budget", "5", "--out", str(tmp_path))
+    assert code == 0, err
+    store = Store(tmp_path / Store.FILENAME)
+    assert len(store) == 5 and store.get_meta("config")["budget"] == 5
+    store.close()
+
+
+def test_a_store_creation_killed_earlier_leaves_no_temporary_file_behind(tmp_path, capsys):
+    leftover = tmp_path / f".{Store.FILENAME}.creating"
+    leftover.write_bytes(b"half a database")  # a creation killed before its rename
+    code, _, err = run_cli(capsys, *RANDOM, "--budget", "5", "--out", str(tmp_path))
+    assert code == 0, err
+    assert not leftover.exists()
+    assert len(Store(tmp_path / Store.FILENAME)) == 5
 
 
 # ----- reading back what is stored ------------------------------------------------------------
