@@ -18,7 +18,8 @@ from ..search.benchmark import (
     split_options,
     write,
 )
-from ..training.run_dir import prepare_run_dir
+from ..search.store import Store
+from ..training.run_dir import lock_run_dir
 from .common import parse_settings
 from .parsers.benchmark import DEFAULT_STRATEGIES, WITHOUT_OPTUNA
 from .search import check_budget
@@ -43,7 +44,23 @@ def run(args: argparse.Namespace):
     space, _ = check_setup(args.space, strategies, options, args.seed0)  # before any search
     check_budget(space, args.budget)
     out_dir = Path(args.out or f"benchmark-{args.space.replace(':', '-')}")
-    prepare_run_dir(out_dir)
+    check_not_a_search(out_dir)  # before the directory is created or locked
+    with lock_run_dir(out_dir, "nao benchmark"):  # the lock nao search --out takes
+        check_not_a_search(out_dir)  # a search may have made its store meanwhile
+        return benchmark_into(args, strategies, options, out_dir)
+
+
+def check_not_a_search(out_dir: Path) -> None:
+    """A benchmark writes beside no search store: refused, the store untouched."""
+    store = out_dir / Store.FILENAME
+    if store.exists():
+        raise ConfigError(f"--out {out_dir} holds a search store ({store}); a benchmark writes "
+                          "its own files, so choose another --out")
+
+
+def benchmark_into(args: argparse.Namespace, strategies: list[str], options: dict,
+                   out_dir: Path):
+    """The searches and the report, written to ``out_dir`` (whose lock the caller holds)."""
     n_runs = len(strategies) * args.seeds
     bar = None
     if not args.quiet:

@@ -11,6 +11,7 @@ from nao.errors import ConfigError
 from search_spaces import Tabular, get_space
 
 from ..options import deep_merge
+from ..search.benchmark import benchmark_files
 from ..search.engine import Engine, make_engine
 from ..search.evaluators import Evaluator, TableEvaluator
 from ..search.loop import SearchStalledError, result_from_store, run_search
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace):
         config["children"] = evaluator.config()
     if args.out:
         Store.check_can_open(args.out, args.resume)  # before the directory is created
+        check_not_a_benchmark(args.out, args.resume)
     # a cluster that cannot be reached is refused before a run directory is made
     with make_engine(evaluator, args.workers, args.scheduler) as engine:
         if not args.out:
@@ -100,11 +102,20 @@ def run(args: argparse.Namespace):
         return search_into(args, space, strategy, config, evaluator, engine)
 
 
+def check_not_a_benchmark(out_dir: str, resume: bool) -> None:
+    """A fresh search makes no store among a benchmark's files: refused, nothing touched."""
+    found = None if resume else benchmark_files(out_dir)
+    if found is not None:
+        raise ConfigError(f"--out {out_dir} holds a benchmark ({found}); a search keeps its "
+                          "store in a directory of its own, so choose another --out")
+
+
 def search_into(args: argparse.Namespace, space, strategy, config: dict, evaluator: Evaluator,
                 engine: Engine):
     """The search with ``--out``: every evaluation stored there at once; ``--resume`` goes on
     from what is stored (or reads a finished search back)."""
     with lock_run_dir(args.out, "search"):
+        check_not_a_benchmark(args.out, args.resume)  # a benchmark may have begun meanwhile
         store = Store.open_run(args.out, config, args.resume)
         try:
             stored = len(store)

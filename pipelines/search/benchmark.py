@@ -153,6 +153,16 @@ def _save_run(run: Run, cache_dir: Path, space_name: str, name: str, options: di
     tmp.replace(path)  # atomic: a kill leaves the old file or the new one, never half
 
 
+def benchmark_files(out_dir: str | Path) -> Path | None:
+    """A file showing that ``out_dir`` is a benchmark's (its report or a finished search in
+    its ``runs/``), or None."""
+    out = Path(out_dir)
+    if (out / JSON_NAME).is_file():
+        return out / JSON_NAME
+    runs = out / RUNS_DIR
+    return next(runs.glob("*-seed*.json"), None) if runs.is_dir() else None
+
+
 def load_cached_run(cache_dir: Path, space_name: str, strategy: str, seed: int, budget: int,
                     options: dict) -> Run | None:
     """A saved run of the same space, strategy, options and seed with at least ``budget``
