@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 MAX_WIDTH = 4096
 MAX_LAYERS = 16
 MAX_THREADS = 256
+MAX_REPLAY = 10_000  # pre-training architectures replayed per minibatch of a fit
 MAX_PROPOSE_STEPS = 10_000  # propose tries step_size, 2 * step_size, ... up to max_step_size
 PROPOSE_BATCH_STEPS = 16  # most step sizes propose decodes in one batch
 TARGET_TRANSFORMS = ("minmax", "rank")
@@ -114,6 +115,12 @@ class NAO:
     ``rank_loss_weight`` > 0 adds a pairwise ranking loss on the predictions within each
     minibatch to the joint loss (``rank_loss``: ``hinge`` with margin ``RANK_MARGIN`` or
     ``logistic``, RankNet's): a search only uses the predictor's order. 0 is the plain loss.
+    ``replay`` > 0 goes with :meth:`pretrain`: each minibatch of a fit also reconstructs that
+    many of the pre-training architectures (its reconstruction loss averaged with the
+    labelled one's). Fitted on a hundred labelled architectures alone, the decoder forgets how
+    to write the architectures it has not seen; the replay keeps it writing them
+    (docs/results.md, "Reconstruction of unseen architectures"). Without pre-training it does
+    nothing.
     """
 
     def __init__(self, space: TokenSpace, *, embedding_size: int = 32, hidden_size: int = 64,
@@ -126,7 +133,7 @@ class NAO:
                  max_step_size: float = 100.0, warm_start: bool = False,
                  warm_patience: int | None = None,
                  target_transform: str = "rank", rank_loss_weight: float = 0.0,
-                 rank_loss: str = "hinge", num_threads: int | None = 1,
+                 rank_loss: str = "hinge", replay: int = 0, num_threads: int | None = 1,
                  device: str = "cpu",
                  random_state: int | None = None):
         self.space = space
@@ -154,6 +161,7 @@ class NAO:
         self.target_transform = target_transform
         self.rank_loss_weight = rank_loss_weight
         self.rank_loss = rank_loss
+        self.replay = replay
         self.num_threads = num_threads
         self.device = device
         self.random_state = random_state
@@ -206,6 +214,7 @@ class NAO:
         check_bool(owner, name("warm_start"), self.warm_start)
         check_choice(owner, name("target_transform"), self.target_transform, TARGET_TRANSFORMS)
         check_float(owner, name("rank_loss_weight"), self.rank_loss_weight, 0)
+        check_int(owner, name("replay"), self.replay, 0, MAX_REPLAY)
         check_choice(owner, name("rank_loss"), self.rank_loss, RANK_LOSSES)
         check_int(owner, name("num_threads"), self.num_threads, 1, MAX_THREADS, optional=True)
         check_choice(owner, name("device"), self.device, DEVICES)
@@ -359,6 +368,7 @@ class NAO:
                 if on_epoch is not None:
                     on_epoch(epoch + 1, epochs)
         self.pretrained_ = model.eval()
+        self.pretrain_tokens_ = (tokens.cpu(), masks.cpu())
         self.pretrain_curve_ = curve
         return self
 
@@ -388,6 +398,9 @@ class NAO:
         curve: list[float] = []
         best, since_best = math.inf, 0
         n = len(archs)
+        replay = getattr(self, "pretrain_tokens_", None) if self.replay else None
+        if replay is not None:
+            replay = tuple(t.to(self.device_) for t in replay)
         for epoch in range(self.epochs):
             order = torch.from_numpy(rng.permutation(n)).to(self.device_)
             total = 0.0
@@ -397,6 +410,13 @@ class NAO:
                 mse = F.mse_loss(pred, target[idx])
                 nll = F.nll_loss(log_probs.reshape(-1, log_probs.shape[-1]),
                                  tokens[idx].reshape(-1))
+                if replay is not None:  # keep reconstructing the pre-training architectures
+                    pick = torch.from_numpy(rng.integers(len(replay[0]), size=self.replay)
+                                            ).to(self.device_)
+                    outputs, embedding = model.encoder(replay[0][pick])
+                    replayed = model.decoder(replay[0][pick], outputs, embedding, replay[1][pick])
+                    nll = (nll + F.nll_loss(replayed.reshape(-1, replayed.shape[-1]),
+                                            replay[0][pick].reshape(-1))) / 2
                 loss = self.trade_off * mse + (1 - self.trade_off) * nll
                 if self.rank_loss_weight:
                     loss = loss + self.rank_loss_weight * self._pair_loss(pred, target[idx])
@@ -541,6 +561,9 @@ class NAO:
             "y_sorted": self.y_sorted_.tolist(),
             "train_keys": sorted(self.train_keys_, key=repr),
             "loss_curve": self.loss_curve_,
+            # what a warm-started fit replays, so a restored estimator fits on as the original
+            **({"replay_tokens": self.pretrain_tokens_[0].tolist()}
+               if self.replay and hasattr(self, "pretrain_tokens_") else {}),
         }
 
     @classmethod
@@ -561,6 +584,11 @@ class NAO:
         est.y_sorted_ = np.asarray(blob["y_sorted"])
         est.train_keys_ = set(blob["train_keys"])
         est.loss_curve_ = list(blob["loss_curve"])
+        if "replay_tokens" in blob:
+            import torch
+
+            tokens = torch.tensor(blob["replay_tokens"], dtype=torch.long)
+            est.pretrain_tokens_ = (tokens, est._masks(tokens))
         return est
 
     def save(self, path: str | Path) -> None:

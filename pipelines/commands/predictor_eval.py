@@ -40,6 +40,7 @@ def run(args: argparse.Namespace):
             per_seed.append(evaluate_predictors(space, args.train_size, args.test_size,
                                                 args.seed + k, args.baselines, nao_params,
                                                 pretrain_archs=args.pretrain_archs,
+                                                pretrain_epochs=args.pretrain_epochs,
                                                 n_models=args.n_models, status=status))
             if line is not None:
                 line.step()
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace):
             bar.close()
     out = {"space": space.name, "train_size": args.train_size, "test_size": args.test_size,
            "seeds": [args.seed + k for k in range(args.seeds)],
-           "pretrain_archs": args.pretrain_archs, "n_models": args.n_models,
+           "pretrain_archs": args.pretrain_archs, "pretrain_epochs": args.pretrain_epochs,
+           "n_models": args.n_models,
            **summarize(per_seed),
            "per_seed": per_seed, "wall_s": round(time.perf_counter() - start, 3)}
     rows = [("nao", out["nao"])] + list(out.get("baselines", {}).items())

@@ -18,7 +18,8 @@ BAD_PARAMS = [
     ("grad_clip", 0), ("max_symmetries", 0), ("patience", 0), ("tol", float("inf")),
     ("step_size", 0), ("max_step_size", 0.5), ("max_step_size", 1e9), ("warm_start", "maybe"),
     ("warm_patience", 2.5), ("target_transform", "log"), ("num_threads", 10**6),
-    ("device", "tpu"), ("random_state", -1), ("random_state", "abc"),
+    ("device", "tpu"), ("random_state", -1), ("random_state", "abc"), ("replay", -1),
+    ("replay", 10**6),
 ]
 
 

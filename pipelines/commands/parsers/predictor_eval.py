@@ -30,6 +30,8 @@ def register(sub) -> None:
     p.add_argument("--pretrain-archs", type=non_negative_int, default=0, metavar="K",
                    help="first train NAO's encoder and decoder on K further unlabelled "
                         "architectures (the nao strategy uses 1000; default 0)")
+    p.add_argument("--pretrain-epochs", type=positive_int, default=20, metavar="E",
+                   help="epochs of that pre-training (default 20)")
     p.add_argument("--n-models", type=positive_int, default=1, metavar="K",
                    help="score the mean prediction of K NAO models of different seeds (the "
                         "nao strategy's n_models; default 1)")
