@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +27,7 @@ from search_spaces import get_space
 from search_spaces.base import SearchSpace
 
 from ..strategies import STRATEGIES, check_option_names, make_strategy
-from .engine import dask_unordered
+from .engine import dask_unordered, exit_with_parent
 from .evaluators import TableEvaluator
 from .loop import pick_record, run_search
 
@@ -38,6 +39,9 @@ MARKDOWN_NAME, JSON_NAME, PLOT_NAME = "benchmark.md", "benchmark.json", "benchma
 RUNS_DIR = "runs"  # under a benchmark's output directory: one JSON file per finished search
 CACHE_FIELDS = {"space", "strategy", "options", "archs", "valid", "test", "best", "wall_s"}
 LABEL = re.compile(r"[A-Za-z0-9_-]+")  # a label names files in runs/, so it stays a plain name
+# a local worker given no search for this long exits (joblib's default is five minutes): the
+# searches keep every worker busy until the last few
+IDLE_WORKER_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True)
@@ -239,7 +243,9 @@ def run_all(space_name: str, strategies: Sequence[str], budget: int, seeds: Sequ
         finished = (_saved(run, archs, cache_dir, space_name, strategies, options)
                     for run, archs in dask_unordered(calls, scheduler))
     else:
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered",
+                            idle_worker_timeout=IDLE_WORKER_TIMEOUT_S,
+                            initializer=exit_with_parent, initargs=(os.getpid(),))
         finished = parallel(delayed(run_one)(space_name, s, k, budget, opts, cache_dir)
                             for s, k, opts in todo)
     for run in finished:

@@ -12,6 +12,9 @@ store by then.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
@@ -23,6 +26,7 @@ from .evaluators import Evaluation, Evaluator
 
 RETRIES = 3  # a child whose worker died is submitted again this many times at most
 CONNECT_TIMEOUT_S = 10  # reaching a dask scheduler
+PARENT_CHECK_S = 0.5  # how often a local worker looks whether the process that made it is alive
 DASK_INSTALL = "pip install -e '.[dask]'"
 T = TypeVar("T")
 
@@ -82,7 +86,8 @@ class LocalEngine(Engine):
     """``workers`` local processes (joblib's loky executor: processes started fresh, so torch's
     threads in this one do not matter); results are taken as they finish. The processes are
     loky's reusable ones, so a second search in the same process (a test, a script) finds them
-    started, with torch imported."""
+    started, with torch imported; each ends on its own if this process is killed
+    (:func:`exit_with_parent`)."""
 
     def __init__(self, evaluator: Evaluator, workers: int):
         self.evaluator = evaluator
@@ -94,7 +99,8 @@ class LocalEngine(Engine):
     def _executor(self):
         from joblib.externals.loky import get_reusable_executor
 
-        return get_reusable_executor(max_workers=self.workers)
+        return get_reusable_executor(max_workers=self.workers, initializer=exit_with_parent,
+                                     initargs=(os.getpid(),))
 
     @property
     def capacity(self) -> int:
@@ -133,6 +139,24 @@ class LocalEngine(Engine):
         for future in self.futures:
             future.cancel()
         self.futures = {}
+
+
+def exit_with_parent(parent: int) -> None:
+    """Each local worker's initializer (a search's children, a benchmark's searches): a thread
+    that ends the worker once ``parent``, the process that made the pool, is gone. A process
+    killed outright (SIGKILL) never stops its pool, and loky's workers would go on with the work
+    queued for them (writing into the run directory after its lock is released), then idle out
+    and wait half a minute for a goodbye from the dead process; loky's resource trackers end
+    with the last worker."""
+    if os.getppid() != parent:  # not started by the pool's process itself: nothing to watch
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)  # orphaned: what finished is saved, what was running is redone
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _broken(future) -> bool:
