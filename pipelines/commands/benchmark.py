@@ -11,6 +11,7 @@ from nao.errors import ConfigError
 
 from ..search.benchmark import (
     RUNS_DIR,
+    check_seeds,
     check_setup,
     markdown,
     parse_strategies,
@@ -36,6 +37,7 @@ def default_strategies(quiet: bool) -> str:
 
 
 def run(args: argparse.Namespace):
+    check_seeds(args.seeds)  # before anything is loaded or created
     if args.scheduler is not None and args.jobs is not None:
         raise ConfigError("--scheduler runs the searches on the cluster's workers; drop "
                           "--workers (start more dask workers instead)")

@@ -42,6 +42,9 @@ LABEL = re.compile(r"[A-Za-z0-9_-]+")  # a label names files in runs/, so it sta
 # a local worker given no search for this long exits (joblib's default is five minutes): the
 # searches keep every worker busy until the last few
 IDLE_WORKER_TIMEOUT_S = 5
+# seeds per benchmark: each is a whole search per strategy and a file in runs/, and past a few
+# hundred the confidence band of the mean barely narrows
+MAX_SEEDS = 1000
 
 
 @dataclass(frozen=True)
@@ -319,6 +322,15 @@ def check_setup(space_name: str, strategies: Sequence[str],
     return space, options
 
 
+def check_seeds(n_seeds: int) -> None:
+    """At most :data:`MAX_SEEDS` seeds (and at least one): a ConfigError saying why, before any
+    work."""
+    if not 1 <= n_seeds <= MAX_SEEDS:
+        raise ConfigError(f"--seeds {n_seeds}: choose 1 to {MAX_SEEDS}; each seed is a whole "
+                          "search per strategy, saved as a file in runs/, and past a few hundred "
+                          "seeds the confidence band of the mean barely narrows")
+
+
 def run_benchmark(space_name: str, strategies: Sequence[str], budget: int, n_seeds: int,
                   seed0: int = 0, options: dict[str, dict] | None = None, n_jobs: int = -1,
                   on_done: Callable[[Run], None] | None = None,
@@ -329,6 +341,7 @@ def run_benchmark(space_name: str, strategies: Sequence[str], budget: int, n_see
     names or ``label=name`` entries (:func:`parse_strategies`); ``options`` are keyed by label.
     With ``cache_dir`` every finished search is kept there and reused by the next call
     (``reuse=False``: searched again, and the new result replaces the saved one)."""
+    check_seeds(n_seeds)
     space, options = check_setup(space_name, strategies, options, seed0)
     labels = [label_of(s) for s in strategies]
     checkpoints = sorted(set(checkpoints or checkpoints_for(budget)))

@@ -13,6 +13,7 @@ DEFAULT_STRATEGIES = "nao,tpe,rl,evolution,random"
 WITHOUT_OPTUNA = "nao,rl,evolution,random"
 DEFAULT_BUDGET = 100
 DEFAULT_SEEDS = 10
+MAX_SEEDS = 1000  # pipelines.search.benchmark.MAX_SEEDS (which checks it), copied for the help
 
 
 def register(sub) -> None:
@@ -32,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--budget", type=positive_int, default=DEFAULT_BUDGET,
                    help=f"distinct architectures per search (default {DEFAULT_BUDGET})")
     p.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS,
-                   help=f"searches per strategy (default {DEFAULT_SEEDS})")
+                   help=f"searches per strategy, at most {MAX_SEEDS} (default {DEFAULT_SEEDS})")
     p.add_argument("--seed0", type=non_negative_int, default=0,
                    help="first seed; seeds are seed0 .. seed0+seeds-1 (default 0)")
     p.add_argument("--out", help="directory for benchmark.md/.json/.png and the finished "
