@@ -17,6 +17,7 @@ import copy
 import functools
 import inspect
 import math
+import os
 import pickle
 import re
 import warnings
@@ -42,9 +43,14 @@ if TYPE_CHECKING:
 
 # Upper bounds of the network options: far above any useful value, low enough that a typo is a
 # clear error instead of torch failing to allocate (or crashing on a million threads).
-MAX_WIDTH = 4096
+# Widths: the paper's are 48-200. Measured on a 2-core CPU (100 architectures, CPU time per
+# epoch): 0.06 s at the defaults (32/64), 0.23 s at 256, 3.2 s at 1024 and over a minute at 4096.
+MAX_WIDTH = 1024
+WIDTH_WHY = ("the paper's layers are 48 to 200 units wide, and at 1024 a training epoch "
+             "already takes about 60 times as long as at the defaults")
+SLOW_WIDTH = 256  # wider than this is allowed, with a warning of what it costs
 MAX_LAYERS = 16
-MAX_THREADS = 256
+MAX_THREADS = 256  # a hard bound; above the CPUs there are, training uses as many as there are
 MAX_REPLAY = 10_000  # pre-training architectures replayed per minibatch of a fit
 MAX_PROPOSE_STEPS = 10_000  # propose tries step_size, 2 * step_size, ... up to max_step_size
 PROPOSE_BATCH_STEPS = 16  # most step sizes propose decodes in one batch
@@ -55,6 +61,20 @@ RANK_SCALE = 10.0  # logistic: prediction gaps (0..1) are multiplied by this ins
 DEVICES = ("auto", "cpu", "cuda")
 # ``on_epoch(done, epochs)`` of fit and pretrain: a progress display's hook
 EpochCallback = Callable[[int, int], None]
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the system says, else all)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on this system
+        return os.cpu_count() or 1
+
+
+def usable_threads(n: int | None) -> int | None:
+    """``num_threads`` as training uses it: at most :func:`available_cpus` (more threads than
+    CPUs only make them fight each other), ``None`` left as it is."""
+    return None if n is None else min(n, available_cpus())
 
 
 def resolve_device(device: str) -> torch.device:
@@ -109,8 +129,9 @@ class NAO:
     ``target_transform`` maps scores into [0, 1] for the sigmoid: ``minmax`` (the paper) or
     ``rank`` (quantiles among the training scores), which keeps a few failed architectures from
     squeezing every good one into the top few percent of the range.
-    ``num_threads`` caps torch's CPU threads while training (``None`` leaves torch's setting):
-    these networks are tiny, gain nothing from more threads, and stall badly when the cores are
+    ``num_threads`` caps torch's CPU threads while training (``None`` leaves torch's setting),
+    and training never uses more threads than there are CPUs (:func:`usable_threads`): these
+    networks are tiny, gain nothing from more threads, and stall badly when the cores are
     shared with other work.
     ``rank_loss_weight`` > 0 adds a pairwise ranking loss on the predictions within each
     minibatch to the joint loss (``rank_loss``: ``hinge`` with margin ``RANK_MARGIN`` or
@@ -194,7 +215,7 @@ class NAO:
             return prefix + param
 
         for param in ("embedding_size", "hidden_size", "mlp_hidden_size"):
-            check_int(owner, name(param), getattr(self, param), 1, MAX_WIDTH)
+            check_int(owner, name(param), getattr(self, param), 1, MAX_WIDTH, why=WIDTH_WHY)
         for param in ("encoder_layers", "decoder_layers"):
             check_int(owner, name(param), getattr(self, param), 1, MAX_LAYERS)
         check_int(owner, name("mlp_layers"), self.mlp_layers, 0, MAX_LAYERS)
@@ -219,6 +240,26 @@ class NAO:
         check_int(owner, name("num_threads"), self.num_threads, 1, MAX_THREADS, optional=True)
         check_choice(owner, name("device"), self.device, DEVICES)
         check_int(owner, name("random_state"), self.random_state, 0, optional=True)
+
+    def slow_settings(self, prefix: str = "") -> list[str]:
+        """Valid parameters that make training much slower than the defaults, each as a
+        sentence saying what they cost (a command prints them as warnings); call after
+        :meth:`_validate_params`. ``prefix`` is how the caller names the parameters."""
+        out = []
+        cpus = available_cpus()
+        if self.num_threads is not None and self.num_threads > cpus:
+            out.append(f"{prefix}num_threads={self.num_threads} is more than the {cpus} CPU(s) "
+                       f"this process may use, so NAO trains with {cpus} (more threads than "
+                       "CPUs fight each other; 1, the default, is fastest for these small "
+                       "networks)")
+        wide = [f"{prefix}{param}={getattr(self, param)}"
+                for param in ("embedding_size", "hidden_size", "mlp_hidden_size")
+                if getattr(self, param) > SLOW_WIDTH]
+        if wide and self.device != "cuda":
+            out.append(f"{' and '.join(wide)}: layers wider than {SLOW_WIDTH} make NAO's "
+                       "training slow on a CPU (an epoch at 1024 takes about 60 times as long "
+                       "as at the defaults 32/64/100; the paper's are 48 to 200)")
+        return out
 
     # ----- helpers -------------------------------------------------------------------------
     def _tokens(self, archs: Sequence[Arch]) -> torch.Tensor:
@@ -290,7 +331,7 @@ class NAO:
 
         from .threads import torch_threads
 
-        with torch.random.fork_rng(devices=[]), torch_threads(self.num_threads):
+        with torch.random.fork_rng(devices=[]), torch_threads(usable_threads(self.num_threads)):
             torch.manual_seed(seed)
             continued = self.warm_start and hasattr(self, "model_")
             if not continued:
@@ -341,7 +382,7 @@ class NAO:
 
         from .threads import torch_threads
 
-        with torch.random.fork_rng(devices=[]), torch_threads(self.num_threads):
+        with torch.random.fork_rng(devices=[]), torch_threads(usable_threads(self.num_threads)):
             torch.manual_seed(seed)
             model = self._new_model()
             tokens = self._tokens(train_archs).to(self.device_)

@@ -34,8 +34,9 @@ def shown_key(key: Any) -> str:
     return key if isinstance(key, str) and key.isidentifier() else shown(key)
 
 
-def _fail(owner: str, name: str, accepts: str, value: Any) -> ConfigError:
-    return ConfigError(f"{owner}: {name} must be {accepts}, got {shown(value)}")
+def _fail(owner: str, name: str, accepts: str, value: Any, why: str = "") -> ConfigError:
+    return ConfigError(f"{owner}: {name} must be {accepts}, got {shown(value)}"
+                       + (f"; {why}" if why else ""))
 
 
 def _bounds(low: float | None, high: float | None, low_open: bool = False,
@@ -60,15 +61,16 @@ def _optional(accepts: str, optional: bool) -> str:
 
 
 def check_int(owner: str, name: str, value: Any, low: int | None = None,
-              high: int | None = None, optional: bool = False) -> int | None:
-    """A whole number in ``[low, high]`` (``None`` too when ``optional``)."""
+              high: int | None = None, optional: bool = False, why: str = "") -> int | None:
+    """A whole number in ``[low, high]`` (``None`` too when ``optional``); ``why`` is said
+    after a refusal (why the bound is where it is)."""
     if value is None and optional:
         return None
     accepts = _optional(" ".join(filter(None, ["a whole number", _bounds(low, high)])), optional)
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise _fail(owner, name, accepts, value)
     if not _in_range(value, low, high, False, False):
-        raise _fail(owner, name, accepts, value)
+        raise _fail(owner, name, accepts, value, why)
     return int(value)
 
 

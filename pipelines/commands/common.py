@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 
@@ -58,6 +59,13 @@ def add_common(parser: argparse.ArgumentParser, seed: bool = True) -> None:
     if seed:
         parser.add_argument("--seed", type=non_negative_int, default=0,
                             help="random seed; the same seed gives the same result (default 0)")
+
+
+def warn(command: str, text: str) -> None:
+    """One warning line on stderr, ``nao COMMAND: warning: ...``: the input is valid and the
+    command goes on, but it will not do what it looks like it will (or will be slow). Printed
+    with ``--quiet`` too, which silences progress only."""
+    sys.stderr.write(f"nao {command}: warning: {text}\n")
 
 
 def parse_settings(items: list[str] | None) -> dict:

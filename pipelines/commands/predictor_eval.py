@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from nao.estimator import NAO
 from search_spaces import get_space
 
 from ..search.predictor_eval import (
@@ -15,11 +16,13 @@ from ..search.predictor_eval import (
     evaluate_predictors,
     summarize,
 )
-from .common import StatusLine, parse_settings
+from .common import StatusLine, parse_settings, warn
 
 
 def run(args: argparse.Namespace):
     nao_params = check_nao_params(parse_settings(args.settings))  # before the table loads
+    for text in NAO(None, **nao_params).slow_settings():  # type: ignore[arg-type]
+        warn("predictor-eval", text)
     check_n_models(args.n_models)
     space = get_space(args.space)
     check_sizes(space, args.train_size, args.test_size)

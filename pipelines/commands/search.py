@@ -19,7 +19,7 @@ from ..search.store import Store
 from ..strategies import check_option_names, make_strategy
 from ..strategies.nao_strategy import PRESETS
 from ..training.run_dir import check_resume, lock_run_dir
-from .common import StatusLine, parse_settings
+from .common import StatusLine, parse_settings, warn
 
 CHILD_OPTIONS = ("data", "data_dir", "train_size", "epochs", "batch_size", "lr", "threads",
                  "device", "scheduler")
@@ -87,6 +87,8 @@ def run(args: argparse.Namespace):
     strategy = make_strategy(args.strategy, space, random_state=args.seed, **options)
     evaluator = make_evaluator(args, space)
     check_budget(space, args.budget)
+    for text in strategy.warnings(args.budget):
+        warn("search", text)
     config = {"space": space.name, "strategy": args.strategy, "seed": args.seed,
               "options": options, "budget": args.budget}
     if trains_children(evaluator):  # a resume must train children the same way

@@ -51,6 +51,12 @@ class Strategy(ABC):
             self.scores.append(float(score))
             self.seen.add(self.space.canonical(arch))
 
+    def warnings(self, budget: int | None = None) -> list[str]:
+        """Options that are valid but make the search other than it looks (or much slower),
+        each a sentence saying what to change; ``budget`` is the search's when it has one. A
+        command prints them as warnings before it starts. None by default."""
+        return []
+
     def report(self, text: str) -> None:
         """Say what the strategy is doing now, to whoever set :attr:`status`."""
         if self.status is not None:

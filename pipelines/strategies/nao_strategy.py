@@ -49,6 +49,17 @@ ACQUISITIONS = ("mean", "ucb", "thompson")
 MUTATION_TRIES = 10  # tries per wanted mutation before giving up on new ones (small spaces)
 MAX_CANDIDATE_FACTOR = 100.0  # decoding more candidates than this per wanted one is all waste
 MAX_MODELS = 100
+# pseudo_labels, pretrain_archs and random_candidates are random architectures drawn by
+# Strategy.sample_unseen, which takes at most this many samples (SearchSpace.sample_distinct's
+# max_tries): more could never be had, and fitting on thousands already takes minutes a round
+MAX_DRAWN = 10_000
+DRAWN_WHY = f"they are drawn from at most {MAX_DRAWN:,} random samples, so more cannot be had"
+MAX_MUTATIONS = 10_000  # every round draws and ranks them all; the default is 20
+MUTATIONS_WHY = "every round draws and ranks them all with the predictor (the default is 20)"
+# pseudo-labels beyond this many times the budget: a warning of what they cost. A round fits
+# on the evaluated ones, then again on those and the pseudo-labels: about 2 + pseudo / budget
+# times a plain round's training (300 at --budget 100 measured 4.6 times, docs/results.md)
+SLOW_PSEUDO_LABELS = 5
 # what nao_params may set: every estimator parameter but the two this strategy sets itself
 NAO_OPTIONS = tuple(p for p in NAO._PARAMS if p not in ("warm_start", "random_state"))
 
@@ -100,28 +111,48 @@ class NAOStrategy(Strategy):
         self.warm_start = check_bool(owner, "warm_start", warm_start)
         self.candidate_factor = check_float(owner, "candidate_factor", candidate_factor, 1,
                                             MAX_CANDIDATE_FACTOR)
-        self.random_candidates = check_int(owner, "random_candidates", random_candidates, 0)
+        self.random_candidates = check_int(owner, "random_candidates", random_candidates, 0,
+                                           MAX_DRAWN, why=DRAWN_WHY)
         self.fit_on = check_choice(owner, "fit_on", fit_on, FIT_ON)
         self.n_models = check_int(owner, "n_models", n_models, 1, MAX_MODELS)
-        self.pseudo_labels = check_int(owner, "pseudo_labels", pseudo_labels, 0)
+        self.pseudo_labels = check_int(owner, "pseudo_labels", pseudo_labels, 0, MAX_DRAWN,
+                                       why=DRAWN_WHY)
         self.mutation_candidates = check_int(owner, "mutation_candidates", mutation_candidates,
-                                             0)
+                                             0, MAX_MUTATIONS, why=MUTATIONS_WHY)
         self.acquisition = check_choice(owner, "acquisition", acquisition, ACQUISITIONS)
         if self.acquisition != "mean" and self.n_models == 1:
             raise ConfigError(f"{owner}: acquisition {self.acquisition} needs the spread of an "
                               "ensemble; set n_models to 2 or more, or use acquisition mean")
         self.ucb_kappa = check_float(owner, "ucb_kappa", ucb_kappa, 0)
-        self.pretrain_archs = check_int(owner, "pretrain_archs", pretrain_archs, 0)
+        self.pretrain_archs = check_int(owner, "pretrain_archs", pretrain_archs, 0, MAX_DRAWN,
+                                        why=DRAWN_WHY)
         self.pretrain_epochs = check_int(owner, "pretrain_epochs", pretrain_epochs, 1)
         check_options(owner, "nao_params", nao_params, NAO_OPTIONS, optional=True)
         self.nao_params = {**DEFAULT_NAO_PARAMS, **(nao_params or {})}
         # the estimator's own check, now rather than at the first fit after n_init evaluations
-        NAO(space, warm_start=self.warm_start, **self.nao_params)._validate_params(
-            owner, prefix="nao_params.")
+        self._checked = NAO(space, warm_start=self.warm_start, **self.nao_params)
+        self._checked._validate_params(owner, prefix="nao_params.")
         self.models: list[NAO] = []
         self.n_last_told = 0
         self.n_random_fill = 0
         self.rounds = 0
+
+    def warnings(self, budget: int | None = None) -> list[str]:
+        """Valid options that make the search other than it looks: a budget that never gets
+        past the random ``n_init``, and settings that make NAO's training slow."""
+        if budget is not None and budget <= self.n_init:  # the rest is moot then
+            return [f"--budget {budget} is not more than n_init={self.n_init}, so NAO never "
+                    f"runs: all {budget} architectures are random samples (a random search); "
+                    f"raise --budget above {self.n_init} or lower n_init (--set n_init=N, at "
+                    "least 2)"]
+        out = []
+        if budget is not None and self.pseudo_labels > SLOW_PSEUDO_LABELS * budget:
+            times = round(2 + self.pseudo_labels / budget)
+            out.append(f"pseudo_labels={self.pseudo_labels}: every round fits NAO a second "
+                       f"time, on {self.pseudo_labels:,} unevaluated architectures besides the "
+                       f"at most {budget} evaluated, about {times} times the training of a "
+                       "search without them; lower pseudo_labels for a faster search")
+        return out + self._checked.slow_settings("nao_params.")
 
     @property
     def model(self) -> NAO | None:

@@ -67,6 +67,52 @@ def test_a_small_fit_with_valid_edge_values_trains(cora, cora_sample):
     assert len(est.loss_curve_) == 1
 
 
+def test_a_width_above_1024_is_refused_saying_why_and_1024_is_accepted():
+    for param in ("embedding_size", "hidden_size", "mlp_hidden_size"):
+        with pytest.raises(ConfigError, match=rf"^NAO: {param} must be a whole number >= 1 and "
+                                              r"<= 1024, got 4096; the paper's layers are 48 "
+                                              r"to 200 units wide"):
+            NAO(None, **{param: 4096})._validate_params()
+        NAO(None, **{param: 1024})._validate_params()
+
+
+def test_more_threads_than_cpus_train_with_as_many_threads_as_there_are_cpus(
+        cora, cora_sample, monkeypatch):
+    import nao.estimator as estimator
+    import nao.threads
+
+    monkeypatch.setattr(estimator, "available_cpus", lambda: 2)
+    asked: list = []
+    real = nao.threads.torch_threads
+
+    def recording(n):
+        asked.append(n)
+        return real(n)
+
+    monkeypatch.setattr(nao.threads, "torch_threads", recording)
+    archs, scores = cora_sample
+    for threads in (8, 2, 1, None):
+        NAO(cora, num_threads=threads, epochs=1, random_state=0).fit(archs[:4], scores[:4])
+    NAO(cora, num_threads=256, random_state=0).pretrain(archs[:4], epochs=1)
+    assert asked == [2, 2, 1, None, 2]
+
+
+def test_slow_settings_name_threads_beyond_the_cpus_and_layers_wider_than_256(monkeypatch):
+    import nao.estimator as estimator
+
+    monkeypatch.setattr(estimator, "available_cpus", lambda: 2)
+    assert NAO(None).slow_settings() == []
+    assert NAO(None, num_threads=2, hidden_size=256, embedding_size=256,
+               mlp_hidden_size=256).slow_settings() == []
+    threads, = NAO(None, num_threads=3).slow_settings("nao_params.")
+    assert threads.startswith("nao_params.num_threads=3 is more than the 2 CPU(s)")
+    assert "NAO trains with 2" in threads
+    wide, = NAO(None, hidden_size=257, mlp_hidden_size=1024).slow_settings()
+    assert wide.startswith("hidden_size=257 and mlp_hidden_size=1024: layers wider than 256")
+    assert "60 times as long" in wide
+    assert NAO(None, hidden_size=1024, device="cuda").slow_settings() == []  # not on a CPU
+
+
 # ----- scikit-learn's get_params / set_params -----------------------------------------------------
 def test_get_params_gives_every_constructor_argument_so_they_rebuild_the_estimator(cora):
     est = NAO(cora, epochs=7, lr=0.01, patience=None)

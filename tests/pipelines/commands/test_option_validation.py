@@ -55,6 +55,17 @@ BAD_SEARCH_OPTIONS = [
     ("nao", "fit_on=newest", "fit_on must be one of all, latest"),
     ("nao", "n_models=0", "n_models"),
     ("nao", "pseudo_labels=-2", "pseudo_labels"),
+    ("nao", "pseudo_labels=1000000000", "pseudo_labels must be a whole number >= 0 and <= 10000, "
+     "got 1000000000; they are drawn from at most 10,000 random samples"),
+    ("nao", "pretrain_archs=10001", "pretrain_archs must be a whole number >= 0 and <= 10000"),
+    ("nao", "random_candidates=10001", "random_candidates must be a whole number >= 0 and <= "
+     "10000"),
+    ("nao", "mutation_candidates=1000000000", "mutation_candidates must be a whole number >= 0 "
+     "and <= 10000, got 1000000000; every round draws and ranks them all"),
+    ("nao", "nao_params.hidden_size=4096", "nao_params.hidden_size must be a whole number >= 1 "
+     "and <= 1024, got 4096; the paper's layers are 48 to 200 units wide"),
+    ("nao", "nao_params.embedding_size=1025", "nao_params.embedding_size must be a whole number "
+     ">= 1 and <= 1024"),
     ("nao", "nao_params=5", "nao_params must be a group of options"),
     ("nao", "nao_params.epochs=abc", "nao_params.epochs must be a whole number >= 1, got 'abc'"),
     ("nao", "nao_params.epochs=-1", "nao_params.epochs must be a whole number >= 1, got -1"),
@@ -124,6 +135,9 @@ def test_every_option_of_every_strategy_is_checked(cora):
     ("nao", {"top_k": 1, "n_init": 2, "candidate_factor": 1}, {"candidate_factor": 1.0}),
     ("nao", {"nao_params": {"patience": None, "epochs": 1}}, {}),
     ("nao", {"nao_params": None}, {}),
+    ("nao", {"pseudo_labels": 10_000, "pretrain_archs": 10_000, "random_candidates": 10_000,
+             "mutation_candidates": 10_000, "nao_params": {"hidden_size": 1024}},
+     {"pseudo_labels": 10_000}),
     ("rl", {"tanh_constant": None, "lr": 1, "baseline_decay": 0}, {"tanh_constant": None}),
     ("evolution", {"population_size": 3, "sample_size": 3}, {"sample_size": 3}),
     ("random", {"batch_size": 1}, {"ask_size": 1}),

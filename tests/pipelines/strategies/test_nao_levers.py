@@ -247,13 +247,13 @@ def test_levers_together_give_the_same_search_for_the_same_seed(cora):
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"mutation_candidates": -1}, "mutation_candidates must be a whole number >= 0, got -1"),
-    ({"mutation_candidates": 2.5}, "mutation_candidates must be a whole number >= 0, got 2.5"),
+    ({"mutation_candidates": -1}, "mutation_candidates must be a whole number >= 0 and <= 10000, got -1"),
+    ({"mutation_candidates": 2.5}, "mutation_candidates must be a whole number >= 0 and <= 10000, got 2.5"),
     ({"acquisition": "ei"}, "acquisition must be one of mean, ucb, thompson, got 'ei'"),
     ({"acquisition": "ucb"}, "acquisition ucb needs the spread of an ensemble; set n_models"),
     ({"acquisition": "thompson", "n_models": 1}, "acquisition thompson needs the spread"),
     ({"ucb_kappa": -0.5}, "ucb_kappa must be a finite number >= 0, got -0.5"),
-    ({"pretrain_archs": True}, "pretrain_archs must be a whole number >= 0, got true"),
+    ({"pretrain_archs": True}, "pretrain_archs must be a whole number >= 0 and <= 10000, got true"),
     ({"pretrain_epochs": 0}, "pretrain_epochs must be a whole number >= 1, got 0"),
     ({"nao_params": {"rank_loss_weight": -1}},
      "nao_params.rank_loss_weight must be a finite number >= 0, got -1"),
