@@ -142,3 +142,30 @@ def test_a_batch_size_below_one_is_refused_naming_the_strategy_and_the_option(st
     message = f"{strategy_name} strategy: batch_size must be a whole number >= 1, got 0"
     with pytest.raises(ConfigError, match=re.escape(message)):
         make_strategy(strategy_name, cora, random_state=0, batch_size=0)
+
+
+def test_a_tell_with_more_architectures_than_scores_is_refused_before_anything_is_learnt(name,
+                                                                                          cora):
+    strategy = build(name, cora, seed=0)
+    archs = strategy.ask(2)
+    with pytest.raises(ValueError, match="tell got 2 architectures but 1 scores"):
+        strategy.tell(archs, [0.5])
+    assert strategy.archs == [] and strategy.scores == [] and not strategy.seen
+    # the strategy is unharmed: the same architectures told properly are recorded
+    strategy.tell(archs, [0.5, 0.25])
+    assert strategy.best() == (archs[0], 0.5)
+
+
+def test_a_strategy_keeps_the_seed_it_was_built_with(name, cora):
+    """For subclasses and callers that seed something of their own from it."""
+    assert build(name, cora, seed=3).random_state == 3
+    assert build(name, cora, seed=None).random_state is None
+
+
+def test_what_a_strategy_reports_reaches_the_status_its_caller_set(name, cora):
+    strategy = build(name, cora, seed=0)
+    strategy.report("fitting, epoch 1/2")  # nobody listening: nothing happens
+    said: list[str] = []
+    strategy.status = said.append
+    strategy.report("fitting, epoch 2/2")
+    assert said == ["fitting, epoch 2/2"]
