@@ -214,3 +214,30 @@ def test_broken_plugins_stop_nothing_else(broken, capsys):
     code, _out, err = run_cli(capsys, "train", "--space", "nasbench-graph:cora", "--arch", "x")
     line = assert_one_line_error(code, err, "enas-micro", command="train")
     assert "crashes" not in line and "wrongtype" not in line
+
+
+NETWORKS = '''
+from search_spaces.enas_micro import EnasMicroSpace
+
+def make(arg):
+    return EnasMicroSpace()
+'''
+
+
+@pytest.mark.slow  # a supernet epoch and a training run; the plugin path itself is tested above
+def test_a_plugin_space_with_networks_trains_and_searches_with_shared_weights(tmp_path,
+                                                                           monkeypatch, capsys):
+    site = tmp_path / "site"
+    install(site, "mycells", {"nao.spaces": {"mycells": "mycells:make"}},
+            {"mycells.py": NETWORKS})
+    monkeypatch.syspath_prepend(str(site))
+    tiny = ["--data", "standin:1x8x8", "--channels", "4", "--layers", "1", "--seed", "0",
+            "--json", "--quiet"]
+    code, out, err = run_cli(capsys, "ws", "--space", "mycells", "--controller", "random",
+                             "--epochs", "1", *tiny)
+    assert code == 0, err
+    arch = json.loads(out)["best"]["arch"]
+    code, out, err = run_cli(capsys, "train", "--space", "mycells", "--arch", arch,
+                             "--epochs", "1", *tiny)
+    assert code == 0, err
+    assert 0 <= json.loads(out)["test_accuracy"] <= 1
