@@ -163,7 +163,9 @@ class RLController(Strategy):
                                              0, MAX_RESAMPLE_LIMIT)
         seed = int(self.rng.integers(2**63 - 1))
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            # the CPU generator only, which the fork restores: torch.manual_seed would also
+            # reseed every GPU's generator (at once, or when CUDA starts), outside the fork
+            torch.default_generator.manual_seed(seed)
             self.policy_ = PolicyLSTM(len(space.vocab), space.length, self.hidden_size,
                                               self.temperature, self.tanh_constant)
         self.generator_ = torch.Generator().manual_seed(seed)
