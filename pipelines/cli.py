@@ -68,7 +68,24 @@ def build_parser() -> argparse.ArgumentParser:
     for command_parser in sub.choices.values():
         command_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                                     help="on an error, show the traceback as well")
+        for action in command_parser._actions:
+            if "--out" in action.option_strings:
+                action.type = non_empty_path(action.type)
     return parser
+
+
+def non_empty_path(cast=None):
+    """A ``type=`` for ``--out`` of every command: an empty (or blank) path names nothing, and
+    would otherwise run as if ``--out`` were not given, keeping nothing or writing elsewhere
+    without a word; then ``cast`` (the option's own type) as before."""
+
+    def parse(text: str):
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{text!r} is an empty path; give a path (e.g. "
+                                             "--out run1), or drop --out")
+        return cast(text) if cast is not None else text
+
+    return parse
 
 
 def emit(result: dict, as_json: bool, summary: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import importlib.metadata
+import pathlib
 import sqlite3
 
 import pytest
@@ -179,3 +180,29 @@ def test_any_space_name_gives_a_space_or_a_config_error(name):
     family, sep, _ = name.partition(":")
     assert family in available()
     assert space.name == name or (not sep and space.name.startswith(family))
+
+
+def commands_with_out() -> list[str]:
+    """Every subcommand that takes ``--out``, read from the parser itself."""
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
+    return sorted(name for name, parser in sub.choices.items()
+                  if any("--out" in a.option_strings for a in parser._actions))
+
+
+def test_the_commands_with_out_are_found():
+    assert {"search", "ws", "train", "benchmark", "show"} <= set(commands_with_out())
+
+
+@pytest.mark.parametrize("command", commands_with_out())
+@pytest.mark.parametrize("out", [["--out", ""], ["--out="], ["--out", "  "]])
+def test_an_empty_out_is_refused_in_one_line_by_every_command(capsys, command, out):
+    code, stdout, err = run_cli(capsys, command, *out)
+    assert stdout == ""
+    assert_one_line_error(code, err, "argument --out: ", "is an empty path; give a path",
+                          "or drop --out", command=command)
+
+
+def test_a_given_out_keeps_its_own_type():
+    parser = cli.build_parser()
+    assert parser.parse_args(["show", "--arch", "x", "--out", "a.png"]).out == pathlib.Path("a.png")
+    assert parser.parse_args(["search", "--out", "run1"]).out == "run1"
