@@ -13,6 +13,8 @@ store by then.
 from __future__ import annotations
 
 import os
+import re
+import socket
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -20,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from nao.errors import ConfigError, NaoError
+from nao.validation import shown
 from search_spaces.base import Arch
 
 from .evaluators import Evaluation, Evaluator
@@ -28,6 +31,10 @@ RETRIES = 3  # a child whose worker died is submitted again this many times at m
 CONNECT_TIMEOUT_S = 10  # reaching a dask scheduler
 PARENT_CHECK_S = 0.5  # how often a local worker looks whether the process that made it is alive
 DASK_INSTALL = "pip install -e '.[dask]'"
+# a scheduler's address as dask takes it: [PROTOCOL://]HOST:PORT, an IPv6 host in brackets
+ADDRESS = re.compile(r"(?:(?P<protocol>tcp|tls|ws|wss|ucx)://)?"
+                     r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})")
+IN_PROCESS = re.compile(r"inproc://[^\s/]+/[0-9]+/[0-9]+")  # a threaded cluster of this process
 T = TypeVar("T")
 
 
@@ -208,18 +215,75 @@ class DaskEngine(Engine):
         self.client.close()
 
 
+def address_problem(address: str) -> str | None:
+    """What is wrong with ``address`` as a dask scheduler's address, or None when it has the
+    form ``[tcp://]HOST:PORT`` (tls, ws, wss and ucx too) that ``dask scheduler`` prints, or is
+    the ``inproc://`` address of a cluster of threads in this process (``LocalCluster(processes=
+    False)``, for the Python entry points)."""
+    match = ADDRESS.fullmatch(address)
+    if match is not None and 1 <= int(match["port"]) <= 65535 or IN_PROCESS.fullmatch(address):
+        return None
+    return (f"{shown(address)} is not a dask scheduler address; give tcp://HOST:PORT as "
+            "'dask scheduler' prints it, e.g. tcp://127.0.0.1:8786")
+
+
+def check_address(address: str) -> None:
+    """A ConfigError unless ``address`` has a scheduler address's form (:func:`address_problem`);
+    needs no dask and touches no network."""
+    problem = address_problem(address)
+    if problem is not None:
+        raise ConfigError(f"--scheduler {problem}")
+
+
 def connect(address: str):
     """A dask client of the scheduler at ``address``, or the one-line error saying how to start
-    one."""
+    one. A port nobody listens on is refused at once (a plain TCP connection tried first), and a
+    client that failed to start is closed on the spot: no half-made client is left to time out
+    at exit."""
+    check_address(address)
     distributed = import_distributed()
     try:
-        return distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        _probe(address)
+        return _client_class(distributed)(address, timeout=CONNECT_TIMEOUT_S,
+                                          set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         why = (str(exc).splitlines() or [""])[0]
         raise ConfigError(f"--scheduler {address}: cannot reach a dask scheduler there "
                           f"({type(exc).__name__}: {why}); start one with 'dask scheduler' and "
                           "workers with 'dask worker ADDRESS' (docs/cluster.md), or check the "
                           "address") from None
+
+
+def _probe(address: str) -> None:
+    """A TCP connection to ``address``'s host and port, closed at once (OSError when none can be
+    made within :data:`CONNECT_TIMEOUT_S`); ucx and inproc run over no socket, so are not
+    probed."""
+    match = ADDRESS.fullmatch(address)
+    if match is None or match["protocol"] == "ucx":
+        return
+    with socket.create_connection((match["host"].strip("[]"), int(match["port"])),
+                                  timeout=CONNECT_TIMEOUT_S):
+        pass
+
+
+def _client_class(distributed):
+    """``distributed.Client``, except that one failing in its constructor marks itself closed and
+    stops its event loop: dask's own client, left half-started, would spend 20 s at garbage
+    collection trying to close and then print a traceback ("Exception ignored in
+    Client.__del__")."""
+
+    class Client(distributed.Client):
+        def __init__(self, *args, **kwargs):
+            try:
+                super().__init__(*args, **kwargs)
+            except BaseException:
+                self.status = "closed"  # close() and __del__ have nothing left to do
+                runner = getattr(self, "_loop_runner", None)
+                if runner is not None:  # its event loop's thread (stopping twice is a no-op)
+                    runner.stop()
+                raise
+
+    return Client
 
 
 def dask_unordered(calls: Sequence[Callable[[], T]], address: str) -> Iterator[T]:

@@ -6,6 +6,7 @@ from search_spaces import DEFAULT_SPACE
 
 from ...search.engine import DASK_INSTALL
 from ..common import add_common, deferred, non_negative_int, positive_int
+from .search import scheduler_address
 
 # tpe (Optuna's TPE) is the library strategy NAO is measured against: in the default whenever
 # the optional optuna is installed, left out with a note otherwise
@@ -44,7 +45,7 @@ def register(sub) -> None:
                         "(each new search replaces its saved file when it finishes)")
     p.add_argument("--workers", "--jobs", dest="jobs", type=positive_int, default=None, metavar="N",
                    help="parallel searches, in local processes (default: all cores)")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", type=scheduler_address,
                    help="run the searches on a dask.distributed cluster instead (see "
                         f"docs/cluster.md; needs {DASK_INSTALL})")
     p.add_argument("--set", action="append", metavar="STRATEGY.KEY=VALUE", dest="settings",

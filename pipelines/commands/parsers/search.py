@@ -7,11 +7,19 @@ import argparse
 from search_spaces import DEFAULT_SPACE
 from search_spaces import usage as space_usage
 
-from ...search.engine import DASK_INSTALL
+from ...search.engine import DASK_INSTALL, address_problem
 from ...strategies import STRATEGIES
 from ...strategies.nao_strategy import PRESETS
 from ..common import add_common, deferred, positive_float, positive_int
 from .defaults import CHILD_BATCH_SIZE, CHILD_EPOCHS, CHILD_LR, DEVICES, IMAGE_DATASETS
+
+
+def scheduler_address(text: str) -> str:
+    """``--scheduler``'s ``type=``: an address of dask's form, checked before anything runs."""
+    problem = address_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def register(sub) -> None:
@@ -58,6 +66,6 @@ def add_child_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--workers", type=positive_int, default=1,
                    help="children trained at once, in local processes (default 1: in this "
                         "process)")
-    g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+    g.add_argument("--scheduler", metavar="tcp://HOST:PORT", type=scheduler_address,
                    help="train children on a dask.distributed cluster instead (see "
                         f"docs/cluster.md; needs {DASK_INSTALL})")
