@@ -96,7 +96,7 @@ def test_a_resumed_run_never_trains_a_stored_child_again(tmp_path):
 
 def test_without_dask_a_scheduler_is_one_line_saying_how_to_install_it(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
-    code = cli.main(["search", "--space", SPACE, "--data", "standin", "--budget", "2",
+    code = cli.main(["search", "--space", SPACE, "--data", "standin", "--budget", "2", "--strategy", "random",
                      "--scheduler", "tcp://127.0.0.1:8786", "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
