@@ -21,11 +21,12 @@ from .common import StatusLine, parse_settings, warn
 
 def run(args: argparse.Namespace):
     nao_params = check_nao_params(parse_settings(args.settings))  # before the table loads
-    for text in NAO(None, **nao_params).slow_settings():  # type: ignore[arg-type]
-        warn("predictor-eval", text)
     check_n_models(args.n_models)
     space = get_space(args.space)
     check_sizes(space, args.train_size, args.test_size)
+    # after every check, so that a refusal is still its one line alone
+    for text in NAO(None, **nao_params).slow_settings():  # type: ignore[arg-type]
+        warn("predictor-eval", text)
     start = time.perf_counter()
     per_seed = []
     bar = None

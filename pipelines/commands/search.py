@@ -87,8 +87,6 @@ def run(args: argparse.Namespace):
     strategy = make_strategy(args.strategy, space, random_state=args.seed, **options)
     evaluator = make_evaluator(args, space)
     check_budget(space, args.budget)
-    for text in strategy.warnings(args.budget):
-        warn("search", text)
     config = {"space": space.name, "strategy": args.strategy, "seed": args.seed,
               "options": options, "budget": args.budget}
     if trains_children(evaluator):  # a resume must train children the same way
@@ -149,7 +147,10 @@ def with_children(out: dict, evaluator: Evaluator) -> dict:
 def search_with_progress(args: argparse.Namespace, space, strategy, store: Store | None,
                          evaluator: Evaluator, engine: Engine):
     """Run the loop with a progress bar on stderr; an interrupt or a stall says truly what was
-    kept."""
+    kept. The strategy's warnings come first: every check has passed by now, so a refusal is
+    still its one line alone."""
+    for text in strategy.warnings(args.budget):
+        warn("search", text)
     bar = None
     if not args.quiet:
         from tqdm import tqdm

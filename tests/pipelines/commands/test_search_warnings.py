@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 
 import pytest
-from support import run_cli
+from support import assert_one_line_error, run_cli
 
 import nao.estimator as estimator
 from pipelines.strategies import make_strategy
@@ -111,3 +111,18 @@ def test_the_cap_on_drawn_architectures_is_what_a_draw_can_give():
     # unseen architectures takes samples for: a higher cap would promise more than it gives
     tries = inspect.signature(SearchSpace.sample_distinct).parameters["max_tries"].default
     assert MAX_DRAWN == tries
+
+
+def test_a_refusal_after_a_warning_worthy_option_is_still_one_line(capsys, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run_cli(capsys, *QUIET_SEARCH, "--budget", "5", "--out",
+                           str(tmp_path / "afile"))
+    assert_one_line_error(code, err, "is a file, not a directory", command="search")
+
+
+def test_a_predictor_eval_refusal_after_a_warning_worthy_option_is_still_one_line(
+        capsys, monkeypatch):
+    monkeypatch.setattr(estimator, "available_cpus", lambda: 2)
+    code, _, err = run_cli(capsys, "predictor-eval", "--quiet", "--train-size", "30000",
+                           "--set", "num_threads=3")
+    assert_one_line_error(code, err, "holds 26,206", command="predictor-eval")
