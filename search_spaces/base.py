@@ -297,6 +297,11 @@ class Buildable(Capability):
     # whether the ``layers`` network option (cells per stage) shapes the networks; False where
     # the depth is the space's own option (``enas-macro:layers=N``), so ``--layers`` is refused
     cell_layers: bool = True
+    # the size a search builds each child at when it trains children from scratch (``nao search
+    # --data``): channels of the first cells and cells per stage, where the architecture does
+    # not fix them; small, since a search trains many children for a few epochs each
+    child_channels: int = 8
+    child_layers: int = 1
 
     @abstractmethod
     def build(self, arch: Arch, channels: int, num_classes: int, layers: int, in_channels: int,

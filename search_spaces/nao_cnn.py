@@ -6,24 +6,21 @@ two branches of an input among the two previous cells and the earlier nodes and 
 :class:`EnasMicroSpace` with other ops and a child-sized default network; there is no supernet.
 
 Options: ``nao-cnn:nodes=N,channels=C,layers=L``. ``channels`` and ``layers`` (normal cells per
-stage) size the children that ``nao search --data`` trains, which builds with no size of its own;
-``nao train --channels/--layers`` override them. The defaults (8 channels, 1 normal cell per
+stage) size the children that ``nao search --data`` trains (``child_channels`` and
+``child_layers``, as every buildable space declares them); ``nao train --channels/--layers`` set
+their own. The defaults (8 channels, 1 normal cell per
 stage) keep a child to seconds per epoch on a CPU with digits.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from nao.errors import ConfigError
 from nao.validation import shown
 
 from .enas_micro import EnasMicroSpace
-from .enas_micro_arch import N_NODES, MicroArch
-
-if TYPE_CHECKING:
-    from .enas_micro_net import ChildNetwork
+from .enas_micro_arch import N_NODES
 
 FAMILY = "nao-cnn"
 # token order of the ops (a saved architecture's tokens depend on it); NAO's 11 ops of its CNN
@@ -57,8 +54,8 @@ class NaoCnnSpace(EnasMicroSpace):
                                   f"from {low} to {high}; {OPTIONS_HELP}")
         extra = ",".join(f"{k}={v}" for k, v in given.items() if v != DEFAULTS[k])
         super().__init__(ops=NAO_OPS, n_nodes=nodes, name=f"{FAMILY}:{extra}" if extra else FAMILY)
-        self.channels = channels
-        self.layers = layers
+        self.channels = self.child_channels = channels
+        self.layers = self.child_layers = layers
 
     def build_supernet(self, channels: int, num_classes: int, layers: int, in_channels: int,
                        stem_stride: int = 1):
@@ -66,13 +63,6 @@ class NaoCnnSpace(EnasMicroSpace):
                           f"search it with nao search --space {self.name} --data ... "
                           "(nao ws is for weight-sharing spaces, e.g. enas-micro)")
 
-    def build(self, arch: MicroArch, channels: int, num_classes: int, layers: int,
-              in_channels: int, auxiliary: bool = False, drop_path: float = 0.0,
-              stem_stride: int = 1) -> ChildNetwork:
-        """The child of ``arch``; ``channels`` or ``layers`` 0 take the space's size."""
-        return super().build(arch, channels or self.channels, num_classes, layers or self.layers,
-                             in_channels, auxiliary=auxiliary, drop_path=drop_path,
-                             stem_stride=stem_stride)
 
 
 def parse_options(arg: str | None) -> NaoCnnSpace:

@@ -130,7 +130,8 @@ def train_child(job: ChildJob) -> Evaluation:
                           "training images; lower --batch-size")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(job.seed)
-        model = runtime.prepare(space.build(arch, 0, data.num_classes, 0, data.in_channels))
+        model = runtime.prepare(space.build(arch, space.child_channels, data.num_classes,
+                                            space.child_layers, data.in_channels))
         optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                     weight_decay=recipe.weight_decay,
                                     nesterov=recipe.momentum > 0)
