@@ -75,7 +75,7 @@ def test_a_2x2_pool_reads_the_pixel_and_its_right_and_lower_neighbours_inside_th
 def test_a_child_with_every_op_trains_one_step_and_every_op_learns():
     torch.manual_seed(0)
     space = get_space("nao-cnn:channels=4")
-    net = space.build(space.from_string(EVERY_OP), 0, 10, 0, 1)
+    net = space.build(space.from_string(EVERY_OP), space.child_channels, 10, space.child_layers, 1)
     assert net.config["channels"] == 4 and net.config["layers"] == 1
     before = {name: p.detach().clone() for name, p in net.named_parameters()}
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
@@ -97,7 +97,7 @@ def test_options_set_nodes_and_child_size_and_name_the_space():
     arch = space.sample(np.random.default_rng(1))
     assert len(arch.normal) == 3
     assert space.from_string(space.to_string(arch)) == arch
-    net = space.build(arch, 0, 10, 0, 1)
+    net = space.build(arch, space.child_channels, 10, space.child_layers, 1)
     assert net.config["layers"] == 2 and net.config["channels"] == 8
     assert space.build(arch, 6, 10, 1, 1).config["channels"] == 6  # nao train's --channels
 
