@@ -29,9 +29,17 @@ def shown(value: Any) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
+def shown_text(text: Any) -> str:
+    """User text a message names as typed (a path, a word of the command line): unquoted, on
+    one line, cut like :func:`shown` when long."""
+    text = " ".join(str(text).split()) if "\n" in str(text) else str(text)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
 def shown_key(key: Any) -> str:
     """An option name as a message quotes it: plain when it is a name, else like a value."""
-    return key if isinstance(key, str) and key.isidentifier() else shown(key)
+    plain = isinstance(key, str) and key.isidentifier() and len(key) <= _MAX_SHOWN
+    return key if plain else shown(key)
 
 
 def _fail(owner: str, name: str, accepts: str, value: Any, why: str = "") -> ConfigError:

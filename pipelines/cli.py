@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Sequence
 
 from nao.errors import NaoError
+from nao.validation import shown, shown_text
 
 DESCRIPTION = ("Neural Architecture Optimization: search architectures with NAO and the "
                "strategies it is compared with, evaluate its performance predictor, train and "
@@ -25,6 +26,7 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
 MAX_MESSAGE = 300  # an unexpected error's text is cut here; --debug shows it all
+MAX_UNRECOGNIZED = 3  # unrecognized arguments named in the message, at most
 
 OS_ERROR_HINTS = {
     errno.ENOSPC: "free some space and run again (with --resume where the command has --out)",
@@ -42,6 +44,30 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):  # type: ignore[override]
         sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
         sys.exit(EXIT_BAD_INPUT)
+
+    def _check_value(self, action: argparse.Action, value) -> None:
+        # argparse's own check, quoting the value cut short as every other message does
+        if action.choices is not None and value not in action.choices:
+            choices = ", ".join(map(repr, action.choices))
+            raise argparse.ArgumentError(action, f"invalid choice: {shown(value)} (choose from "
+                                                 f"{choices})")
+
+    def _get_value(self, action: argparse.Action, arg_string: str):
+        # argparse's own conversion; its message on a bad value quotes the value cut short
+        try:
+            return super()._get_value(action, arg_string)
+        except argparse.ArgumentError as exc:
+            exc.message = exc.message.replace(repr(arg_string), shown(arg_string))
+            raise
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        # argparse's own, naming at most a few unrecognized arguments, each cut short
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            named = " ".join(shown_text(arg) for arg in extra[:MAX_UNRECOGNIZED])
+            more = f" ... ({len(extra)} in all)" if len(extra) > MAX_UNRECOGNIZED else ""
+            self.error(f"unrecognized arguments: {named}{more}")
+        return parsed
 
 
 def package_version() -> str:
@@ -112,7 +138,7 @@ def describe_os_error(exc: OSError) -> str:
     """What the operating system refused, on which path, and what to do about it."""
     what = exc.strerror or one_line(str(exc)) or type(exc).__name__
     if exc.filename is not None:
-        what = f"{exc.filename}: {what}"
+        what = f"{shown_text(exc.filename)}: {what}"
     hint = OS_ERROR_HINTS.get(exc.errno, "nao --debug shows where it happened")
     return f"{what}; {hint}"
 

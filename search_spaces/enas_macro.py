@@ -147,7 +147,7 @@ class EnasMacroSpace(SearchSpace, Buildable):
         for j, layer in enumerate(arch.layers, 1):
             if layer.op not in OPS:
                 raise InvalidArchitectureError(
-                    f"{self.name}: layer {j} has op {layer.op!r}; expected one of "
+                    f"{self.name}: layer {j} has op {shown(layer.op)}; expected one of "
                     f"{', '.join(self.ops)}", position=len(out), expected=", ".join(self.ops))
             out.append(OPS.index(layer.op))
             out += [len(OPS) + int(bit) for bit in layer.skips]
@@ -180,7 +180,7 @@ class EnasMacroSpace(SearchSpace, Buildable):
                 pos = len(tokens)
                 short = len(fields) < j
                 raise InvalidArchitectureError(
-                    f"{self.name}: layer {j} has {len(fields)} field(s) {part.strip()!r}; "
+                    f"{self.name}: layer {j} has {len(fields)} field(s) {shown(part.strip())}; "
                     f"expected an op and {j - 1} skip bit(s) 0/1 at "
                     f"{self.describe_position(pos)}",
                     position=pos, expected=self.expected_at(tuple(tokens)) if short else "|")
@@ -199,7 +199,8 @@ class EnasMacroSpace(SearchSpace, Buildable):
         if field in names:
             return allowed[names.index(field)]
         raise InvalidArchitectureError(
-            f"{self.name}: {field!r} at {self.describe_position(len(prefix))}; expected one of "
+            f"{self.name}: {shown(field)} at {self.describe_position(len(prefix))}; "
+            f"expected one of "
             f"{', '.join(names)}", position=len(prefix), expected=", ".join(names))
 
     # ----- pictures ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nao.errors import InvalidArchitectureError
+from nao.validation import shown
 
 from .base import Buildable, CellGraph, GraphEdge, GraphNode, SearchSpace, Tokens
 from .enas_micro_arch import (
@@ -131,7 +132,7 @@ class EnasMicroSpace(SearchSpace, Buildable):
         cells = [c.strip() for c in text.split(";")]
         if len(cells) != len(CELL_TYPES):
             raise InvalidArchitectureError(
-                f"{self.name}: {text!r} has {len(cells)} cell(s) separated by ';'; expected "
+                f"{self.name}: {shown(text)} has {len(cells)} cell(s) separated by ';'; expected "
                 f"{len(CELL_TYPES)} ({form})",
                 position=None,
                 expected=form,
@@ -152,7 +153,7 @@ class EnasMicroSpace(SearchSpace, Buildable):
                 if len(fields) != TOKENS_PER_NODE:
                     raise InvalidArchitectureError(
                         f"{self.name}: {label} cell node {i} has {len(fields)} field(s) "
-                        f"{' '.join(fields)!r}; expected 4 (IN OP IN OP) at "
+                        f"{shown(' '.join(fields))}; expected 4 (IN OP IN OP) at "
                         f"{self.describe_position(len(tokens))}",
                         position=len(tokens),
                         expected="IN OP IN OP",
@@ -174,7 +175,8 @@ class EnasMicroSpace(SearchSpace, Buildable):
         if field in names:
             return allowed[names.index(field)]
         raise InvalidArchitectureError(
-            f"{self.name}: {field!r} at {self.describe_position(len(prefix))}; expected one of "
+            f"{self.name}: {shown(field)} at {self.describe_position(len(prefix))}; "
+            f"expected one of "
             f"{', '.join(names)}",
             position=len(prefix),
             expected=", ".join(names),

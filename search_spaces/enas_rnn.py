@@ -118,7 +118,7 @@ class EnasRnnSpace(SearchSpace, BuildableLM):
             if len(fields) != want:
                 shape = "ACT" if k == 1 else "PREV ACT"
                 raise InvalidArchitectureError(
-                    f"{self.name}: node {k} has {len(fields)} field(s) {' '.join(fields)!r}; "
+                    f"{self.name}: node {k} has {len(fields)} field(s) {shown(' '.join(fields))}; "
                     f"expected {want} ({shape}) at {self.describe_position(len(tokens))}",
                     position=len(tokens), expected=shape)
             for value in fields:
@@ -136,7 +136,8 @@ class EnasRnnSpace(SearchSpace, BuildableLM):
         if value in names:
             return allowed[names.index(value)]
         raise InvalidArchitectureError(
-            f"{self.name}: {value!r} at {self.describe_position(len(prefix))}; expected one of "
+            f"{self.name}: {shown(value)} at {self.describe_position(len(prefix))}; "
+            f"expected one of "
             f"{', '.join(names)}", position=len(prefix), expected=", ".join(names))
 
     # ----- pictures ------------------------------------------------------------------------

@@ -112,7 +112,7 @@ class NasRlSpace(SearchSpace, Buildable):
             return self.vocab.index(value)
         choices = ", ".join(map(str, CHOICES[field].values()))
         raise InvalidArchitectureError(
-            f"{self.name}: {value!r} is no {field} at {self.describe_position(pos)}; expected "
+            f"{self.name}: {shown(value)} is no {field} at {self.describe_position(pos)}; expected "
             f"one of {choices}", position=pos, expected=choices)
 
     def to_tokens(self, arch: NasRlArch) -> Tokens:
@@ -167,7 +167,7 @@ class NasRlSpace(SearchSpace, Buildable):
         shape = words[0].split("x") if words else []
         if len(shape) != 2:
             raise self._error(start, f"layer {i} must start with HxW (filter height x width), "
-                                     f"got {(words or [''])[0]!r}")
+                                     f"got {shown((words or [''])[0])}")
         fields = [*shape, *words[1:]]
         wanted = len(LAYER_FIELDS) + i
         tokens: list[int] = []
@@ -180,21 +180,21 @@ class NasRlSpace(SearchSpace, Buildable):
         if len(fields) > wanted:
             raise InvalidArchitectureError(
                 f"{self.name}: layer {i} has {len(fields) - 1} words, expected {wanted - 1} "
-                f"(HxW, filters, stride and {i} skip mark(s)): {' '.join(words)!r}",
+                f"(HxW, filters, stride and {i} skip mark(s)): {shown(' '.join(words))}",
                 position=start + wanted, expected="|" if i + 1 < self.layers else "end of input")
         return tokens
 
     def _parse_word(self, pos: int, word: str) -> int:
         """The token of one word of the string form at ``pos``, checked against the grammar."""
         _, field, j = self._fields[pos]
-        shown = {"height": "{}", "width": "{}", "filters": "{}", "stride": "s{}"}
+        form_of = {"height": "{}", "width": "{}", "filters": "{}", "stride": "s{}"}
         if field == "skip":
             names = {str(j): SKIP_ON, "-": SKIP_OFF}
         else:
-            names = {shown[field].format(v): name for name, v in CHOICES[field].items()}
+            names = {form_of[field].format(v): name for name, v in CHOICES[field].items()}
         if word in names:
             return self.vocab.index(names[word])
-        raise self._error(pos, f"{word!r} is no {field if j is None else 'skip mark'}; "
+        raise self._error(pos, f"{shown(word)} is no {field if j is None else 'skip mark'}; "
                                f"expected one of {', '.join(names)}", ", ".join(names))
 
     def _error(self, pos: int, why: str, expected: str | None = None) -> InvalidArchitectureError:

@@ -82,7 +82,8 @@ class NasBenchGraphSpace(SearchSpace, Tabular):
         for node, (link, op) in enumerate(zip(arch.links, arch.ops, strict=True)):
             if op not in self.ops:
                 raise InvalidArchitectureError(
-                    f"{self.name}: node {node} op is {op!r}; expected one of {', '.join(self.ops)}",
+                    f"{self.name}: node {node} op is {shown(op)}; expected one of "
+                    f"{', '.join(self.ops)}",
                     position=2 * node + 1, expected=", ".join(self.ops))
             out += [int(link), self.vocab.index(op)]
         return tuple(out)
@@ -97,12 +98,13 @@ class NasBenchGraphSpace(SearchSpace, Tabular):
         form = "LINKS:OPS, e.g. 0,0,1,2:gcn,gat,sage,skip"
         if not isinstance(text, str) or text.count(":") != 1:
             raise InvalidArchitectureError(
-                f"{self.name}: {text!r} is not of the form {form}", position=None, expected=form
+                f"{self.name}: {shown(text)} is not of the form {form}", position=None,
+                expected=form
             )
         links_s, ops_s = (part.split(",") for part in text.strip().split(":"))
         if len(links_s) != N_NODES or len(ops_s) != N_NODES:
             raise InvalidArchitectureError(
-                f"{self.name}: {text!r} needs {N_NODES} links and {N_NODES} ops ({form})",
+                f"{self.name}: {shown(text)} needs {N_NODES} links and {N_NODES} ops ({form})",
                 position=None,
                 expected=form,
             )
@@ -112,7 +114,7 @@ class NasBenchGraphSpace(SearchSpace, Tabular):
             allowed_links = [self.vocab[t][2:] for t in self.valid_tokens(tuple(tokens))]
             if link_s not in allowed_links:
                 raise InvalidArchitectureError(
-                    f"{self.name}: node {node} input is {link_s!r}; after links "
+                    f"{self.name}: node {node} input is {shown(link_s)}; after links "
                     f"{','.join(links_s[:node]) or '(none)'} expected one of "
                     f"{', '.join(allowed_links)} (the benchmark's nine link patterns)",
                     position=2 * node,
@@ -122,7 +124,7 @@ class NasBenchGraphSpace(SearchSpace, Tabular):
             allowed_ops = [self.vocab[t] for t in self.valid_tokens(tuple(tokens))]
             if op_s not in allowed_ops:
                 raise InvalidArchitectureError(
-                    f"{self.name}: node {node} op is {op_s!r}; expected one of "
+                    f"{self.name}: node {node} op is {shown(op_s)}; expected one of "
                     f"{', '.join(allowed_ops)}",
                     position=2 * node + 1,
                     expected=", ".join(allowed_ops),

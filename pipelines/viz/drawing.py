@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from nao.errors import ConfigError
+from nao.validation import shown_text
 from search_spaces.base import CellGraph
 
 COLUMN_GAP = 3.0  # data units between depth columns
@@ -125,8 +126,8 @@ def draw(graphs: list[CellGraph], path: str | Path, title: str | None = None) ->
     path = Path(path)
     formats = Figure().canvas.get_supported_filetypes()
     if path.suffix.lstrip(".").lower() not in formats:
-        raise ConfigError(f"cannot write {path}: the name must end in a picture format such as "
-                          f".png, .svg or .pdf")
+        raise ConfigError(f"cannot write {shown_text(path)}: the name must end in a picture "
+                          "format such as .png, .svg or .pdf")
     layouts = [layout(g) for g in graphs]
     bends = [curves(g, pos) for g, pos in zip(graphs, layouts, strict=True)]
     spans = []  # (bottom, top) of each subplot: every box and every curve's middle
@@ -171,7 +172,7 @@ def draw(graphs: list[CellGraph], path: str | Path, title: str | None = None) ->
             path.parent.mkdir(parents=True, exist_ok=True)
             fig.savefig(path, dpi=150)
         except OSError as exc:
-            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise ConfigError(f"cannot write {shown_text(path)}: {exc.strerror or exc}") from None
     finally:
         plt.close(fig)
     return path

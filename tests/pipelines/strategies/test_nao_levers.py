@@ -247,8 +247,10 @@ def test_levers_together_give_the_same_search_for_the_same_seed(cora):
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"mutation_candidates": -1}, "mutation_candidates must be a whole number >= 0 and <= 10000, got -1"),
-    ({"mutation_candidates": 2.5}, "mutation_candidates must be a whole number >= 0 and <= 10000, got 2.5"),
+    ({"mutation_candidates": -1},
+     "mutation_candidates must be a whole number >= 0 and <= 10000, got -1"),
+    ({"mutation_candidates": 2.5},
+     "mutation_candidates must be a whole number >= 0 and <= 10000, got 2.5"),
     ({"acquisition": "ei"}, "acquisition must be one of mean, ucb, thompson, got 'ei'"),
     ({"acquisition": "ucb"}, "acquisition ucb needs the spread of an ensemble; set n_models"),
     ({"acquisition": "thompson", "n_models": 1}, "acquisition thompson needs the spread"),
