@@ -302,6 +302,9 @@ class Buildable(Capability):
     # not fix them; small, since a search trains many children for a few epochs each
     child_channels: int = 8
     child_layers: int = 1
+    # whether ``build_supernet`` gives a network (``nao ws``); False for spaces whose children
+    # only train from scratch, so ``nao ws`` refuses them before it loads any data
+    has_supernet: bool = True
 
     @abstractmethod
     def build(self, arch: Arch, channels: int, num_classes: int, layers: int, in_channels: int,

@@ -44,6 +44,8 @@ OPTIONS_HELP = (f"options are nodes=N (2-{MAX_NODES}, default {N_NODES}), channe
 class NaoCnnSpace(EnasMicroSpace):
     """``nao-cnn``: 11 ops, ``nodes`` nodes per cell, normal + reduction cell."""
 
+    has_supernet = False  # its children train from scratch
+
     def __init__(self, nodes: int = N_NODES, channels: int = DEFAULTS["channels"],
                  layers: int = DEFAULTS["layers"]):
         given = {"nodes": nodes, "channels": channels, "layers": layers}

@@ -58,6 +58,7 @@ class NasRlSpace(SearchSpace, Buildable):
     stride and skip connections from every earlier layer."""
 
     cell_layers = False  # the depth is the space's ``layers=N``, not cells per stage
+    has_supernet = False  # its children train from scratch
 
     def __init__(self, layers: int = DEFAULT_LAYERS):
         if not isinstance(layers, int) or isinstance(layers, bool) or not 1 <= layers <= MAX_LAYERS:

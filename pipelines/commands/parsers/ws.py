@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from search_spaces import get_space
+from nao.errors import ConfigError
+from search_spaces import Buildable, BuildableLM, get_space, offering
 from search_spaces import usage as space_usage
 
 from ..common import add_common, deferred, positive_int
@@ -21,7 +22,20 @@ def check(args: argparse.Namespace) -> None:
     controller's options: when it runs)."""
     space = get_space(args.space)
     if not is_text(space):
+        check_supernet(space)
         check_layers(args, space, WS_NETWORK.layers)
+
+
+def check_supernet(space) -> None:
+    """A space without a supernet is refused here, before any data loads."""
+    if isinstance(space, Buildable) and space.has_supernet:
+        return
+    with_one = [name for name in offering(Buildable) if get_space(name).has_supernet]
+    with_one += offering(BuildableLM)
+    how = (f"; its children train from scratch: nao search --space {space.name} --data ..."
+           if isinstance(space, Buildable) else "")
+    raise ConfigError(f"space {space.name} has no supernet, which nao ws needs{how}; use one of: "
+                      f"{', '.join(with_one)}")
 
 
 def register(sub) -> None:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from support import kill_after_epoch, make_fake_fashion
+from support import assert_one_line_error, kill_after_epoch, make_fake_fashion, run_cli
 
 from nao.errors import ConfigError
 from pipelines.cli import main
@@ -267,3 +267,18 @@ def main_exit(argv) -> int:
         return main(argv)
     except SystemExit as exc:
         return int(exc.code)
+
+
+@pytest.mark.parametrize(("space", "scratch"), [("nao-cnn", True), ("nas-rl:layers=2", True),
+                                                ("nasbench-graph:cora", False)])
+def test_ws_refuses_a_space_without_a_supernet_before_loading_data(capsys, monkeypatch, space,
+                                                                   scratch):
+    import pipelines.training.data as data_module
+
+    monkeypatch.setattr(data_module, "load_data",
+                        lambda *a, **k: pytest.fail("data loaded before the space was checked"))
+    code, _out, err = run_cli(capsys, "ws", "--space", space, "--epochs", "1")
+    line = assert_one_line_error(code, err, "has no supernet", "enas-micro", "enas-macro",
+                                 command="ws")
+    assert ("nao search --space" in line) == scratch
+    assert "nao-cnn," not in line and "nas-rl" not in line.split("use one of:")[1]
