@@ -5,7 +5,10 @@ is searched without it, and the space and strategy options are checked at once."
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sqlite3
 import sys
+import time
 
 from nao.errors import ConfigError
 from search_spaces import Tabular, get_space
@@ -21,6 +24,9 @@ from ..strategies.nao_strategy import PRESETS
 from ..training.run_dir import check_resume, lock_run_dir
 from .common import StatusLine, parse_settings, warn
 
+# the store's record of how long its searches ran, every run into it together (a run killed
+# outright adds nothing)
+SEARCHED_S = "searched_s"
 CHILD_OPTIONS = ("data", "data_dir", "train_size", "epochs", "batch_size", "lr", "threads",
                  "device", "scheduler")
 
@@ -119,15 +125,21 @@ def search_into(args: argparse.Namespace, space, strategy, config: dict, evaluat
         store = Store.open_run(args.out, config, args.resume)
         try:
             stored = len(store)
-            if args.resume and stored >= args.budget:
+            read_back = args.resume and stored >= args.budget
+            if read_back:
                 result = result_from_store(space, store, args.budget,
                                            strategy_name=args.strategy, seed=args.seed)
             else:
-                result = search_with_progress(args, space, strategy, store, evaluator,
-                                              engine)
+                result = timed_search(args, space, strategy, store, evaluator, engine)
+            searched_s = store.get_meta(SEARCHED_S)
         finally:
             store.close()
     out = with_children(result.to_dict(), evaluator)
+    if read_back:  # nothing ran now: say so, with how long the stored search ran when known
+        out["read_back"] = True
+        if searched_s is not None:
+            out["wall_s"] = round(searched_s, 3)
+        out["searched_s"] = None if searched_s is None else round(searched_s, 3)
     if stored > args.budget:
         note = (f"{args.out} holds {stored} evaluations; this reports the first {args.budget} "
                 f"(--budget {args.budget}); pass --budget {stored} to report them all")
@@ -135,6 +147,25 @@ def search_into(args: argparse.Namespace, space, strategy, config: dict, evaluat
         out["stored_queries"] = stored
         sys.stderr.write(f"nao search: note: {note}\n")
     return report(out, space)
+
+
+def timed_search(args: argparse.Namespace, space, strategy, store: Store, evaluator: Evaluator,
+                 engine: Engine):
+    """The search into ``store``, its wall time added to the store's :data:`SEARCHED_S` (also
+    when it stops early), so that reading a finished search back can say how long it ran."""
+    start = time.perf_counter()
+    try:
+        result = search_with_progress(args, space, strategy, store, evaluator, engine)
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):  # the stop's own message matters more
+            add_searched_time(store, time.perf_counter() - start)
+        raise
+    add_searched_time(store, time.perf_counter() - start)
+    return result
+
+
+def add_searched_time(store: Store, seconds: float) -> None:
+    store.set_meta(SEARCHED_S, (store.get_meta(SEARCHED_S) or 0.0) + seconds)
 
 
 def with_children(out: dict, evaluator: Evaluator) -> dict:
@@ -193,9 +224,15 @@ def kept(args: argparse.Namespace, store: Store | None, stalled_at: int | None =
 def report(out: dict, space) -> tuple[dict, str]:
     """The JSON result and its human summary."""
     b = out["best"]
+    if out.get("read_back"):  # a finished search read from its store: nothing ran now
+        took = "" if out["searched_s"] is None else f" in {out['searched_s']:.1f} s"
+        queries = (f"{out['queries']} distinct architectures, read back from the store (the "
+                   f"search had finished{took}; nothing ran now)")
+    else:
+        queries = f"{out['queries']} distinct architectures in {out['wall_s']:.1f} s"
     lines = [
         f"space     {out['space']}   strategy {out['strategy']}   seed {out['seed']}",
-        f"queries   {out['queries']} distinct architectures in {out['wall_s']:.1f} s",
+        f"queries   {queries}",
         f"best      {b['arch']}   (found at query {b['query']})",
         f"valid     {b['valid']:.4f}" + (f"   rank {b['valid_rank']} of {len(space.benchmark)}"
                                          f"   (table best {out['optimum_valid']:.4f})"

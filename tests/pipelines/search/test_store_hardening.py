@@ -265,7 +265,9 @@ def test_resume_of_a_finished_search_reads_the_store_and_runs_no_strategy(tmp_pa
     code, out, err = run_cli(capsys, *args, "--resume")
     assert code == 0 and err == ""
     again = json.loads(out)
-    assert again.pop("wall_s") >= 0 and original.pop("wall_s") >= 0
+    # read back, it says so and gives the stored search's time as its own
+    assert again.pop("read_back") is True and again.pop("searched_s") == again["wall_s"]
+    assert again.pop("wall_s") >= original.pop("wall_s") > 0
     assert again == original
 
 
