@@ -18,6 +18,7 @@ from pipelines.search.loop import run_search
 from pipelines.search.store import Store
 from pipelines.strategies import make_strategy
 from pipelines.strategies.tpe import INSTALL_HINT, TPEStrategy
+from search_spaces import get_space
 
 optuna = pytest.importorskip("optuna")
 
@@ -52,6 +53,7 @@ def test_search_counts_distinct_valid_architectures(cora):
     for arch in archs:
         assert cora.from_tokens(cora.to_tokens(arch)) == arch
     assert strategy.n_repeats > 0  # TPE did re-propose, and the loop still got 60 new ones
+    assert strategy.n_random_fill == 0  # each repeat was followed by another TPE trial
 
 
 def test_every_trial_is_told_the_score_of_the_architecture_it_proposed(cora):
@@ -91,6 +93,24 @@ def test_architectures_the_space_rejects_are_failed_trials_never_proposals(cora,
     assert all(cora.from_string(h.arch).ops[0] != "gat" for h in result.history)
     failed = [t for t in strategy.study.trials if t.state == optuna.trial.TrialState.FAIL]
     assert failed and all(strategy._tokens_of(t)[1] == gat for t in failed)
+    assert strategy.n_random_fill == 0  # each failed trial was followed by another TPE trial
+
+
+def test_a_restored_strategy_keeps_the_failed_trials(cora, monkeypatch):
+    gat = cora.vocab.index("gat")
+
+    def no_gat_first(arch):
+        if cora.to_tokens(arch)[1] == gat:
+            raise InvalidArchitectureError("no gat first")
+
+    monkeypatch.setattr(cora, "check", no_gat_first)
+    a, _ = search(cora, seed=5, budget=20, n_startup_trials=5)
+    b = TPEStrategy(cora, random_state=6, n_startup_trials=5)
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+    states = [t.state for t in a.study.trials if t.state != optuna.trial.TrialState.RUNNING]
+    assert optuna.trial.TrialState.FAIL in states
+    assert [t.state for t in b.study.trials] == states
+    assert [cora.to_string(x) for x in a.ask(3)] == [cora.to_string(x) for x in b.ask(3)]
 
 
 def test_state_dict_round_trip_continues_identically(cora):
@@ -150,7 +170,10 @@ def test_cli_search_with_tpe_and_without_optuna(capsys, monkeypatch):
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"multivariate": False, "group": True}, "group=true needs multivariate=true"),
+    ({"multivariate": False, "group": True},
+     "group=true needs multivariate=true; set group=false for the independent TPE"),
+    ({"group": "yes"}, "group must be true or false, got 'yes'"),
+    ({"n_ei_candidates": 10_001}, "n_ei_candidates must be a whole number >= 1 and <= 10000"),
     ({"n_startup_trials": -1}, "n_startup_trials must be a whole number >= 0, got -1"),
     ({"n_ei_candidates": 0}, "n_ei_candidates must be a whole number >= 1"),
     ({"n_ei_candidates": 2.5}, "n_ei_candidates must be a whole number"),
@@ -161,3 +184,63 @@ def test_cli_search_with_tpe_and_without_optuna(capsys, monkeypatch):
 def test_bad_options_are_config_errors_naming_the_option(cora, options, message):
     with pytest.raises(ConfigError, match=re.escape(f"tpe strategy: {message}")):
         make_strategy("tpe", cora, random_state=0, **options)
+
+
+def _history(space, **options) -> list[str]:
+    return [h.arch for h in search(space, seed=0, budget=25, **options)[1].history]
+
+
+def test_the_default_is_the_grouped_multivariate_tpe(cora):
+    assert _history(cora) == _history(cora, multivariate=True, group=True,
+                                      n_startup_trials=10, n_ei_candidates=24)
+
+
+@pytest.mark.parametrize(("options", "other"), [
+    ({}, {"group": False}),
+    ({"group": False}, {"multivariate": False, "group": False}),  # the independent TPE
+    ({}, {"n_startup_trials": 3}),
+    ({}, {"n_ei_candidates": 1}),
+])
+def test_each_sampler_option_changes_the_search(cora, options, other):
+    assert _history(cora, **options) != _history(cora, **other)
+
+
+def test_only_real_decisions_are_tpe_parameters(cora):
+    """A position with one valid token is no parameter, in a proposed trial or in one added
+    for a random fill (``max_retries=0`` makes many)."""
+    strategy, _ = search(cora, seed=1, budget=40, max_retries=0)
+    assert strategy.n_random_fill > 0
+    for trial in strategy.study.trials:
+        assert all(len(d.choices) > 1 for d in trial.distributions.values())
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_an_ask_for_more_than_a_small_space_holds_gets_each_untold_architecture_once(seed):
+    """Nine architectures, four told, and TPE keeps re-proposing (``max_retries=0``): an ask
+    for ten gets the other five, each once, random ones (counted) standing in for repeats."""
+    small = get_space("synthetic:positions=2,choices=3")
+    everything = {small.canonical(small.from_tokens(t)) for t in np.ndindex(3, 3)}
+    strategy = TPEStrategy(small, random_state=seed, n_startup_trials=2, max_retries=0)
+    strategy.tell(strategy.ask(4), [0.1, 0.2, 0.3, 0.4])
+    supplied: list[int] = []
+    sample_unseen = strategy.sample_unseen
+
+    def counting(n, exclude=None, **kwargs):
+        out = sample_unseen(n, exclude=exclude, **kwargs)
+        supplied.append(len(out))
+        return out
+
+    strategy.sample_unseen = counting
+    filled_before = strategy.n_random_fill
+    rest = strategy.ask(10)
+    keys = [small.canonical(a) for a in rest]
+    assert len(keys) == 5 and set(keys) == everything - strategy.seen
+    # each call that found an architecture supplied one of the ask
+    n_supplied = sum(1 for n in supplied if n)
+    assert n_supplied >= 2
+    assert strategy.n_random_fill - filled_before == n_supplied
+    strategy.tell(rest, [0.5] * 5)
+    assert not strategy._pending  # every TPE proposal got its score
+    restored = TPEStrategy(small, random_state=3, n_startup_trials=2)
+    restored.load_state_dict(strategy.state_dict())
+    assert restored.n_random_fill == strategy.n_random_fill
