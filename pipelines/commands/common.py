@@ -13,6 +13,8 @@ from collections.abc import Callable
 from nao.errors import ConfigError
 from nao.validation import shown, shown_key
 
+from ..progress import PlainProgress
+
 
 def _number(cast: type, noun: str, ok, requirement: str):
     """An argparse ``type=`` that parses with ``cast`` and checks ``ok(value)``."""
@@ -107,7 +109,8 @@ STATUS_INTERVAL_S = 0.2  # a bar redraws the status of one activity at most this
 class StatusLine:
     """A tqdm bar's text after the counts: a summary of the steps so far (the best score),
     then what is being done between steps (NAO training its model), which the next step
-    clears."""
+    clears. On plain progress (stderr not a terminal) each new activity is a line of its own,
+    its epochs are not."""
 
     def __init__(self, bar):
         self.bar, self.best, self.last, self.doing = bar, "", 0.0, ""
@@ -122,6 +125,12 @@ class StatusLine:
         a new activity (the text before its last ``,``) shows at once, its epoch counts at
         most every :data:`STATUS_INTERVAL_S`."""
         now, doing = time.monotonic(), text.rpartition(",")[0]
-        if doing != self.doing or now - self.last >= STATUS_INTERVAL_S:
+        new = doing != self.doing
+        if new or now - self.last >= STATUS_INTERVAL_S:
             self.last, self.doing = now, doing
-            self.bar.set_postfix_str(", ".join(filter(None, [self.best, text])))
+            line = ", ".join(filter(None, [self.best, text]))
+            if isinstance(self.bar, PlainProgress):
+                if new:
+                    self.bar.write_line(line)
+            else:
+                self.bar.set_postfix_str(line)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 from nao.estimator import NAO
 from search_spaces import get_space
 
+from ..progress import progress
 from ..search.predictor_eval import (
     check_n_models,
     check_nao_params,
@@ -31,10 +31,8 @@ def run(args: argparse.Namespace):
     per_seed = []
     bar = None
     if not args.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=args.seeds, desc=f"predictor-eval on {space.name}", unit="seed",
-                   file=sys.stderr, dynamic_ncols=True)
+        bar = progress(True, total=args.seeds, desc=f"predictor-eval on {space.name}",
+                       unit="seed")
     line = StatusLine(bar) if bar is not None else None
     try:
         for k in range(args.seeds):

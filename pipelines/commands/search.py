@@ -14,6 +14,7 @@ from nao.errors import ConfigError
 from search_spaces import Tabular, get_space
 
 from ..options import deep_merge
+from ..progress import progress
 from ..search.benchmark import benchmark_files
 from ..search.engine import Engine, make_engine
 from ..search.evaluators import Evaluator, TableEvaluator
@@ -183,11 +184,9 @@ def search_with_progress(args: argparse.Namespace, space, strategy, store: Store
     for text in strategy.warnings(args.budget):
         warn("search", text)
     bar = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=args.budget, desc=f"{args.strategy} on {space.name}", unit="arch",
-                   file=sys.stderr, dynamic_ncols=True)
+    if not args.quiet:  # plain progress (not a terminal): about ten lines
+        bar = progress(True, total=args.budget, desc=f"{args.strategy} on {space.name}",
+                       unit="arch", every=max(1, args.budget // 10))
     best = [-float("inf")]
     line = StatusLine(bar) if bar is not None else None
     strategy.status = line.status if line is not None else None

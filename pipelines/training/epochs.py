@@ -4,14 +4,14 @@
   from, and a checkpoint + ``log.csv`` / ``log.jsonl`` written at every epoch end;
 - :func:`train_epoch`: one pass over a task's training minibatches, where ``choose`` says which
   architecture (or which op weights) each minibatch runs through;
-- :func:`progress_bar`: tqdm on stderr, off with ``--quiet``.
+- :func:`progress_bar`: a tqdm bar on stderr, plain lines when it is not a terminal, off with
+  ``--quiet``.
 
 Each loop keeps only what is its own: what it builds, what its checkpoint holds, what it logs.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..progress import progress
 from .run_dir import check_resume, prepare_run_dir
 from .run_files import open_run_dir, restoring, save_checkpoint, write_log
 from .runtime import Runtime
@@ -27,10 +28,9 @@ from .task import Task
 
 
 def progress_bar(enabled: bool, **kwargs):
-    """A tqdm bar on stderr (stdout stays clean for ``--json``); disabled, it does nothing."""
-    from tqdm import tqdm
-
-    return tqdm(file=sys.stderr, dynamic_ncols=True, disable=not enabled, **kwargs)
+    """Progress on stderr (stdout stays clean for ``--json``): a tqdm bar on a terminal, plain
+    lines elsewhere (:func:`pipelines.progress.progress`); disabled, it writes nothing."""
+    return progress(enabled, **kwargs)
 
 
 @dataclass

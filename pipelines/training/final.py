@@ -143,7 +143,7 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
         record.restore(load)
         history, first_epoch = record.history(), record.start_epoch
         bar = progress_bar(progress, total=epochs * steps, initial=first_epoch * steps,
-                           unit="batch", desc="train")
+                           unit="batch", desc="train", every=steps)  # plain: a line an epoch
         try:
             for epoch in range(first_epoch, epochs):
                 model.drop_path_prob = drop_path * epoch / epochs  # linear ramp, as NAO
