@@ -78,9 +78,11 @@ def check_nao_params(nao_params: dict | None) -> dict:
     return dict(nao_params or {})
 
 
-def check_sizes(space: SearchSpace, train_size: int, test_size: int) -> None:
+def check_sizes(space: SearchSpace, train_size: int, test_size: int,
+                pretrain_archs: int = 0) -> None:
     """Training and test architectures are distinct table entries: both at least
-    :data:`MIN_SET_SIZE` and together no more than the table holds."""
+    :data:`MIN_SET_SIZE` and together no more than the table holds; ``pretrain_archs`` more,
+    distinct from both, must fit in what is left."""
     require(space, Tabular, "scoring predictors (nao predictor-eval)")
     for flag, size in (("--train-size", train_size), ("--test-size", test_size)):
         check_int("predictor evaluation", flag, size, MIN_SET_SIZE)
@@ -89,6 +91,11 @@ def check_sizes(space: SearchSpace, train_size: int, test_size: int) -> None:
         raise ConfigError(f"--train-size {train_size} + --test-size {test_size} = "
                           f"{train_size + test_size} distinct architectures, but {space.name} "
                           f"holds {held:,}; ask for {held:,} or fewer together")
+    left = held - train_size - test_size
+    if pretrain_archs > left:
+        raise ConfigError(f"--pretrain-archs {pretrain_archs} must differ from the "
+                          f"{train_size + test_size:,} training and test architectures, but "
+                          f"{space.name} holds {held:,}; ask for {left:,} or fewer")
 
 
 def check_n_models(n_models: int) -> None:
@@ -116,8 +123,8 @@ def evaluate_predictors(space: SearchSpace, train_size: int, test_size: int, see
     reconstruction is the first model's. ``status(text)``, if given, hears what is being
     trained, epoch by epoch (a progress display)."""
     nao_params = check_nao_params(nao_params)
-    check_sizes(space, train_size, test_size)
     check_int("predictor evaluation", "--pretrain-archs", pretrain_archs, 0)
+    check_sizes(space, train_size, test_size, pretrain_archs)
     check_n_models(n_models)
     rng = np.random.default_rng(seed)
     train, y_train, test, y_test = labelled_split(space, train_size, test_size, rng)
@@ -126,6 +133,9 @@ def evaluate_predictors(space: SearchSpace, train_size: int, test_size: int, see
         taken = {space.canonical(a) for a in train + test}
         unlabelled = space.sample_distinct(pretrain_archs, rng, taken,
                                            max_tries=200 * pretrain_archs + 1000)
+        if len(unlabelled) < pretrain_archs:
+            raise ConfigError(f"{space.name}: could not sample {pretrain_archs} more distinct "
+                              "architectures to pre-train on; ask for fewer")
     predictions = []
     for member in range(n_models):
         of = f" (model {member + 1}/{n_models})" if n_models > 1 else ""
