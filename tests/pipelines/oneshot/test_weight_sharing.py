@@ -218,7 +218,7 @@ def test_cli_ws_reads_data_dir(capsys, tmp_path):
     (["--data", "imagenet"], "unknown data set"),
     (["--data", "fashion-mnist", "--data-dir", "/nonexistent"], "dataset-fashion-mnist"),
     (["--data", "cifar10", "--data-dir", "/nonexistent"], "--download"),
-    (["--space", "nasbench-graph:cora"], "has no networks to build, which weight sharing"),
+    (["--space", "nasbench-graph:cora"], "has no supernet, which nao ws needs"),
     (["--set", "nonsense=1"], "no option"),
     (["--batch-size", "5000"], "batch size"),
     (["--threads", "0"], "at least 1"),
