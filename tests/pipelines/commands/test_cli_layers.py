@@ -14,7 +14,7 @@ from search_spaces import get_space
     (["ws", "--space", "enas-macro", "--layers", "3"], "enas-macro"),
     (["ws", "--space", "enas-macro:layers=4", "--layers", "3", "--controller", "sf"],
      "enas-macro"),
-    (["ws", "--space", "nas-rl:layers=2", "--layers", "3"], "nas-rl"),
+    (["train", "--space", "nas-rl:layers=2", "--arch", "x", "--layers", "3"], "nas-rl"),
     (["train", "--space", "enas-macro", "--arch", "x", "--layers", "3"], "enas-macro"),
     (["train", "--space", "nas-rl", "--arch", "x", "--layers", "5"], "nas-rl"),
 ])

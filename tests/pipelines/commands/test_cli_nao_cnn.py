@@ -28,7 +28,8 @@ def test_a_nao_cnn_search_stores_three_children_trained_from_scratch(capsys, tmp
     assert all(0.0 < e.valid <= 1.0 and 0.0 < e.test <= 1.0 for e in stored)
     space = get_space(SPACE)
     for e in stored:  # each is the 4-channel child of a valid nao-cnn cell
-        child = space.build(space.from_string(e.arch), 0, 10, 0, 1)
+        child = space.build(space.from_string(e.arch), space.child_channels, 10,
+                            space.child_layers, 1)
         assert e.info["params"] == sum(p.numel() for p in child.parameters())
 
 
