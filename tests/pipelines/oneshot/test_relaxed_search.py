@@ -1,6 +1,7 @@
 """The relaxed controllers of ``nao ws`` (darts, snas, sf, relax, ram) on a tiny supernet: end to
-end with the pool controllers' JSON keys, exact resume, DARTS's second-order step, valid derived
-architectures, and one-line errors for bad options."""
+end with the pool controllers' JSON keys, what each epoch records and steps on, exact resume and
+the settings it must match, DARTS's second-order step, valid derived architectures, and one-line
+errors for bad options."""
 
 from __future__ import annotations
 
