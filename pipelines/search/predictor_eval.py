@@ -16,6 +16,7 @@ from nao import metrics
 from nao.errors import ConfigError
 from nao.estimator import NAO
 from nao.validation import check_int, check_options
+from pipelines.strategies.base import epoch_status
 from pipelines.strategies.nao_strategy import MAX_MODELS
 from search_spaces import require
 from search_spaces.base import Arch, SearchSpace, Tabular
@@ -141,9 +142,9 @@ def evaluate_predictors(space: SearchSpace, train_size: int, test_size: int, see
         of = f" (model {member + 1}/{n_models})" if n_models > 1 else ""
         member_model = NAO(space, random_state=member_seed(seed, member), **nao_params)
         if unlabelled:
-            member_model.pretrain(unlabelled, pretrain_epochs, on_epoch=_hook(
+            member_model.pretrain(unlabelled, pretrain_epochs, on_epoch=epoch_status(
                 status, f"NAO pre-training on {len(unlabelled)} archs{of}"))
-        member_model.fit(train, y_train, on_epoch=_hook(status, f"NAO fitting{of}"))
+        member_model.fit(train, y_train, on_epoch=epoch_status(status, f"NAO fitting{of}"))
         predictions.append(member_model.predict(test))
         if member == 0:
             model = member_model  # its reconstruction is reported
@@ -160,11 +161,6 @@ def evaluate_predictors(space: SearchSpace, train_size: int, test_size: int, see
     return result
 
 
-def _hook(status: Callable[[str], None] | None, doing: str):
-    """An ``on_epoch`` that tells ``status`` what is trained and the epoch."""
-    if status is None:
-        return None
-    return lambda done, epochs: status(f"{doing}, epoch {done}/{epochs}")
 
 
 def labelled_split(space: SearchSpace, train_size: int, test_size: int,

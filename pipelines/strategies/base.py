@@ -86,3 +86,11 @@ class Strategy(ABC):
         # restored state already holds
         Strategy.tell(self, [self.space.from_string(s) for s in state["archs"]], state["scores"])
         self.rng.bit_generator.state = state["rng"]
+
+
+def epoch_status(status: Callable[[str], None] | None, doing: str):
+    """An ``on_epoch`` hook for ``NAO.fit`` / ``pretrain`` that tells ``status`` what is trained
+    and the epoch (``None`` where nobody listens)."""
+    if status is None:
+        return None
+    return lambda done, epochs: status(f"{doing}, epoch {done}/{epochs}")

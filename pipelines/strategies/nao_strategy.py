@@ -17,7 +17,7 @@ from nao.validation import check_bool, check_choice, check_float, check_int, che
 from search_spaces.base import Arch, SearchSpace
 
 from ..options import deep_merge
-from .base import Strategy
+from .base import Strategy, epoch_status
 
 # The defaults below were chosen on the development datasets cora, citeseer and pubmed
 # (docs/results.md, "Levers for NAO"): a pairwise rank loss beside MSE in the predictor (only the
@@ -189,10 +189,8 @@ class NAOStrategy(Strategy):
 
     def _progress(self, doing: str, member: int):
         """The epoch hook that reports ``doing``, the member of the ensemble and the epoch."""
-        if self.status is None:
-            return None
         of = f" (model {member + 1}/{self.n_models})" if self.n_models > 1 else ""
-        return lambda done, epochs: self.report(f"{doing}{of}, epoch {done}/{epochs}")
+        return epoch_status(self.status, f"{doing}{of}")
 
     def _predict(self, archs: list[Arch]) -> np.ndarray:
         """Mean prediction of the ensemble."""

@@ -203,7 +203,7 @@ def test_member_seeds_are_the_seed_then_fixed_draws_from_the_seed_and_member():
 
 def test_without_a_status_nothing_is_told(cora, fake_nao):
     evaluate_predictors(cora, 5, 5, seed=0, pretrain_archs=5)
-    assert predictor_eval._hook(None, "anything") is None
+    assert predictor_eval.epoch_status(None, "anything") is None
 
 
 def test_ranking_scores_are_the_three_metrics_of_truth_against_prediction():
