@@ -9,10 +9,12 @@ import json
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from nao.errors import ConfigError
 from pipelines.commands.data_options import add_training_options
 from pipelines.oneshot.weight_sharing import NETWORK as WS_NETWORK
+from pipelines.progress import PlainProgress
 from pipelines.training.data import load_data
 from pipelines.training.epochs import RunRecord, train_epoch
 from pipelines.training.final import NETWORK as TRAIN_NETWORK
@@ -98,6 +100,46 @@ def test_train_epoch_runs_each_minibatch_through_its_choice_and_reports_the_task
         seen = [(model(x), y) for x, y in task.train_batches(64, torch.Generator().manual_seed(0))]
     assert loss == pytest.approx(sum(float(task.loss(o, y)) * len(y) for o, y in seen) / 448)
     assert acc == sum(int((o.argmax(1) == y).sum()) for o, y in seen) / 448
+
+
+def test_a_resume_refuses_a_checkpoint_without_the_loops_keys_naming_the_loop(tmp_path):
+    record = RunRecord.open(tmp_path, {}, False, "test", KEYS)
+    record.end_epoch(1, [], lambda: {})  # config, epoch and history, but no "weights"
+    with pytest.raises(ConfigError, match=r"is not a checkpoint of test \(no weights\)"):
+        RunRecord.open(tmp_path, {}, True, "test", KEYS)
+
+
+def test_train_epoch_clips_the_gradient_norm_of_each_step(data):
+    task = ImageClassification(data)
+    torch.manual_seed(0)
+    model = Linear(data.num_classes)
+
+    def moved(grad_clip: float | None) -> float:
+        start = parameters_to_vector(model.parameters()).detach().clone()
+        train_epoch(model, task, torch.optim.SGD(model.parameters(), lr=1.0), Runtime("cpu"),
+                    batch_size=250, generator=torch.Generator().manual_seed(0),
+                    grad_clip=grad_clip)
+        step = parameters_to_vector(model.parameters()).detach() - start
+        vector_to_parameters(start, model.parameters())  # the same start for the next call
+        return float(step.norm())
+
+    assert moved(1e-3) <= 2 * 1e-3 * (1 + 1e-4)  # two steps of lr 1 on a gradient of norm <= 1e-3
+    assert moved(None) > 100 * 2e-3  # unclipped, the same epoch moves far more
+
+
+def test_train_epoch_advances_the_bar_once_per_minibatch_showing_its_loss(data, capsys):
+    task = ImageClassification(data)
+    model = Linear(data.num_classes)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # a fixed model
+    bar = PlainProgress(total=7, unit="batch", desc="train")
+    train_epoch(model, task, optimizer, Runtime("cpu"), batch_size=64,
+                generator=torch.Generator().manual_seed(0), grad_clip=None, bar=bar)
+    with torch.no_grad():
+        losses = [float(task.loss(model(x), y))
+                  for x, y in task.train_batches(64, torch.Generator().manual_seed(0))]
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" [")[0] for line in lines] == [
+        f"train: batch {n}/7, loss={value:.3f}" for n, value in enumerate(losses, 1)]
 
 
 def test_train_epoch_trains_on_the_tasks_loss(data):
