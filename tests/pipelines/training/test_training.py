@@ -3,7 +3,11 @@ bad input is one line and exit 2."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import io
 import json
+import math
 
 import numpy as np
 import pytest
@@ -12,9 +16,17 @@ from support import kill_after_epoch
 
 from nao.errors import ConfigError
 from pipelines.cli import main
-from pipelines.training.data import load_data
-from pipelines.training.final import train_architecture
+from pipelines.training.data import Split, load_data
+from pipelines.training.final import (
+    CHECKPOINT_KEYS,
+    WHAT,
+    accuracy,
+    train_architecture,
+    with_auxiliary,
+)
+from pipelines.training.run_files import CHECKPOINT, read_checkpoint
 from pipelines.training.runtime import Runtime
+from pipelines.training.task import ImageClassification
 from search_spaces import get_space
 
 HEAD_MOVED = 0.01  # relative change of the auxiliary classifier over one short epoch
@@ -70,6 +82,84 @@ def test_the_drop_path_ramp_reaches_the_forward_pass_each_epoch(space, arch_text
     assert per_epoch == pytest.approx([0.0, 0.1, 0.2])  # 0.3 * epoch / 3, epoch 0, 1, 2
     assert per_epoch == pytest.approx([h["drop_path"] for h in result.history])
 
+SMALL = {"epochs": 2, "channels": 4, "layers": 1, "batch_size": 64, "lr": 0.05, "lr_min": 0.01,
+         "drop_path": 0.2, "random_state": 5}
+
+
+@pytest.fixture(scope="module")
+def small_run(space, arch_text, tmp_path_factory):
+    """A two-epoch run on 128 digits training images (+ 360 validation ones, tested on 90 of
+    those) with a directory and plain progress lines: the model it built, its result,
+    checkpoint and stderr."""
+    out = tmp_path_factory.mktemp("small_run")
+    data = load_data("digits", train_size=128)
+    valid = data.valid
+    # a test split of its own size: its accuracy tells it from the validation split's
+    data = dataclasses.replace(data, test=Split(valid.images[:90], valid.labels[:90]))
+    built = []
+    real_build = type(space).build
+
+    def build_and_keep(self, *args, **kwargs):
+        built.append(real_build(self, *args, **kwargs))
+        return built[-1]
+
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(err):
+        patch.setattr(type(space), "build", build_and_keep)
+        result = train_architecture(space, space.from_string(arch_text), data,
+                                    runtime=Runtime("cpu"), out_dir=out, **SMALL)
+    state = read_checkpoint(out / CHECKPOINT, WHAT, CHECKPOINT_KEYS)
+    return {"data": data, "model": built[0], "result": result, "state": state,
+            "stderr": err.getvalue(), "out": out}
+
+
+def test_final_training_trains_on_training_and_validation_images_a_line_an_epoch(small_run):
+    data = small_run["data"]
+    steps = (len(data.train) + len(data.valid)) // 64  # 488 images: 7 minibatches, not 2
+    assert steps == 7
+    lines = [line.split(", loss=")[0] for line in small_run["stderr"].splitlines()]
+    assert lines == [f"train: batch {steps}/{2 * steps}", f"train: batch {2 * steps}/{2 * steps}"]
+
+
+def test_final_training_uses_the_papers_optimizer_and_a_cosine_schedule(small_run):
+    group = small_run["state"]["optimizer"]["param_groups"][0]
+    assert (group["momentum"], group["weight_decay"], group["nesterov"]) == (0.9, 3e-4, False)
+    scheduler = small_run["state"]["scheduler"]
+    assert (scheduler["T_max"], scheduler["eta_min"], scheduler["base_lrs"]) == (2, 0.01, [0.05])
+    # epoch 1 at lr, epoch 2 half way down the cosine from 0.05 to 0.01
+    assert [h["lr"] for h in small_run["result"].history] == pytest.approx(
+        [0.05, 0.01 + 0.04 * (1 + math.cos(math.pi / 2)) / 2])
+
+
+def test_final_training_records_its_whole_configuration_and_history(small_run, space, arch_text):
+    data = small_run["data"]
+    state, result = small_run["state"], small_run["result"]
+    assert state["config"] == {
+        "space": "enas-micro", "arch": arch_text, "data": data.summary(), "epochs": 2,
+        "channels": 4, "layers": 1, "stem_stride": 1, "batch_size": 64, "lr": 0.05,
+        "lr_min": 0.01, "momentum": 0.9, "weight_decay": 3e-4, "grad_clip": 5.0,
+        "cutout": 2,  # the data set's (digits: 2) when not given
+        "drop_path": 0.2, "auxiliary_weight": 0.4, "seed": 5}
+    assert state["epoch"] == 2 and state["history"] == result.history
+    assert [sorted(h) for h in result.history] == [
+        ["drop_path", "epoch", "lr", "train_acc", "train_loss", "wall_s"]] * 2
+    assert [(h["epoch"], h["drop_path"]) for h in result.history] == [(1, 0.0), (2, 0.1)]
+    assert all(0 < h["train_acc"] <= 1 and h["train_loss"] > 0 for h in result.history)
+    walls = [h["wall_s"] for h in result.history]
+    assert 0 < walls[0] <= walls[1] <= result.wall_s
+    logged = [json.loads(line) for line in (small_run["out"] / "log.jsonl").read_text().splitlines()]
+    assert logged == result.history
+
+
+def test_final_training_reports_the_test_splits_accuracy_and_the_networks_size(small_run):
+    model, data, result = small_run["model"], small_run["data"], small_run["result"]
+    assert result.test_accuracy == accuracy(model, data, data.test, Runtime("cpu"))
+    assert result.test_accuracy != accuracy(model, data, data.valid, Runtime("cpu"))
+    assert result.params == model.num_params() > 0
+    assert model.auxiliary is not None
+    assert result.to_dict() == {"test_accuracy": result.test_accuracy, "params": result.params,
+                                "wall_s": round(result.wall_s, 3), "history": result.history}
+
 
 def test_resume_after_a_kill_gives_the_uninterrupted_result(space, arch_text, tmp_path,
                                                             monkeypatch):
@@ -92,17 +182,78 @@ def test_resume_after_a_kill_gives_the_uninterrupted_result(space, arch_text, tm
     assert resumed.test_accuracy == whole.test_accuracy
     strip = [{k: v for k, v in h.items() if k != "wall_s"} for h in resumed.history]
     assert strip == [{k: v for k, v in h.items() if k != "wall_s"} for h in whole.history]
+    walls = [h["wall_s"] for h in resumed.history]  # the clock goes on from the saved time
+    assert 0 < walls[0] <= walls[1] <= walls[2] <= resumed.wall_s
     with pytest.raises(ConfigError, match="needs --out"):
         train_architecture(space, arch, data, resume=True, **kwargs)
 
 
-@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"drop_path": 1.0}, {"cutout": -1},
-                                    {"auxiliary_weight": -0.1}, {"batch_size": 10_000}])
-def test_bad_training_options_are_config_errors(space, arch_text, kwargs):
+@pytest.mark.parametrize("kwargs, message", [
+    ({"epochs": 0}, "epochs must be at least 1, got 0"),
+    ({"drop_path": 1.0}, r"drop-path must be in \[0, 1\), got 1.0"),
+    ({"drop_path": -0.1}, r"drop-path must be in \[0, 1\), got -0.1"),
+    ({"cutout": -1}, "cutout must be at least 0, got -1"),
+    ({"auxiliary_weight": -0.1}, "auxiliary weight must be at least 0, got -0.1"),
+    ({"batch_size": 10_000}, "batch size 10000 exceeds the 700 training images"),
+    ({"channels": 0}, "channels"),
+])
+def test_bad_training_options_are_config_errors(space, arch_text, kwargs, message):
     data = load_data("standin:1x8x8")
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=f"^{message}"):
         train_architecture(space, space.from_string(arch_text), data,
                            **{"epochs": 1, "progress": False, **kwargs})
+
+
+def test_the_options_lowest_allowed_values_train(space, arch_text, monkeypatch):
+    """drop-path 0, no auxiliary head, no cutout, and a batch of every training image (one
+    step an epoch) are all accepted."""
+    built = []
+    real_build = type(space).build
+    monkeypatch.setattr(type(space), "build",
+                        lambda self, *a, **k: built.append(real_build(self, *a, **k)) or built[-1])
+    data = load_data("standin:1x8x8")  # 500 training + 200 validation images
+    result = train_architecture(space, space.from_string(arch_text), data, epochs=1, channels=4,
+                                layers=1, batch_size=700, drop_path=0.0, auxiliary_weight=0.0,
+                                cutout=0, runtime=Runtime("cpu"), progress=False)
+    assert [h["drop_path"] for h in result.history] == [0.0] and 0 <= result.test_accuracy <= 1
+    assert built[0].auxiliary is None  # weight 0: no head built
+
+
+def test_the_loss_adds_the_auxiliary_heads_loss_at_its_weight():
+    data = load_data("standin:1x8x8")
+    task = ImageClassification(data)
+    logits, aux = torch.randn(6, 10), torch.randn(6, 10)
+    y = torch.arange(6)
+    out, value = with_auxiliary(task, 0.4)((logits, aux), y)
+    assert out is logits
+    assert float(value) == pytest.approx(float(task.loss(logits, y) + 0.4 * task.loss(aux, y)))
+    out, value = with_auxiliary(task, 0.4)(logits, y)  # no head: the task's loss alone
+    assert out is logits and float(value) == pytest.approx(float(task.loss(logits, y)))
+
+
+def test_accuracy_is_measured_in_eval_mode_over_the_whole_split():
+    class ModeProbe(torch.nn.Module):
+        """A linear classifier in eval mode; in training mode it always says class 0."""
+
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(64, 10)
+
+        def forward(self, x):
+            logits = self.fc(x.flatten(1))
+            return logits if not self.training else torch.eye(10)[[0] * len(x)]
+
+    data = load_data("standin:1x8x8")
+    torch.manual_seed(0)
+    model = ModeProbe().eval()
+    x = (data.test.images.float() / 255 - data.mean[0]) / data.std[0]
+    with torch.no_grad():
+        expected = int((model(x).argmax(1) == data.test.labels).sum()) / len(data.test)
+    assert expected != float((data.test.labels == 0).float().mean())
+    model.train()
+    assert accuracy(model, data, data.test, Runtime("cpu"), batch_size=64) == expected
+    assert not model.training
+    assert accuracy(model, data, data.test, Runtime("cpu")) == expected
 
 
 def test_cli_train_reports_test_accuracy_params_and_time(arch_text, majority_rate, capsys):
