@@ -262,3 +262,38 @@ def test_replay_is_kept_by_state_dict_so_a_restored_model_fits_on_as_the_origina
                                    if k != "replay_tokens"}, cora)
     without.fit(archs[:40], y[:40])
     assert without.loss_curve_ != original.loss_curve_  # the replay changed the fit
+
+
+def test_rank_losses_penalise_each_pair_the_predictions_order_against_the_targets(cora):
+    pred = torch.tensor([0.5, 0.52, 0.1])
+    target = torch.tensor([1.0, 0.0, 0.5])
+    # better pairs (i above j): (0, 1) gap -0.02, (0, 2) gap 0.4, (2, 1) gap -0.42
+    gaps = torch.tensor([-0.02, 0.4, -0.42])
+    hinge = NAO(cora, rank_loss="hinge")._pair_loss(pred, target)
+    torch.testing.assert_close(hinge, torch.relu(0.05 - gaps).mean())  # (0.07 + 0 + 0.47) / 3
+    logistic = NAO(cora, rank_loss="logistic")._pair_loss(pred, target)
+    torch.testing.assert_close(logistic, torch.nn.functional.softplus(-10.0 * gaps).mean())
+
+
+def test_rank_loss_counts_only_pairs_whose_targets_differ(cora):
+    pred = torch.tensor([0.3, 0.9, 0.1], requires_grad=True)
+    est = NAO(cora)
+    # a tied pair (and each item with itself) is no pair: (2, 0) and (2, 1) count, gaps -0.2
+    # and -0.8
+    loss = est._pair_loss(pred, torch.tensor([0.5, 0.5, 0.7]))
+    torch.testing.assert_close(loss, torch.tensor((0.25 + 0.85) / 2))
+    tied = est._pair_loss(pred, torch.tensor([0.5, 0.5, 0.5]))
+    assert tied.item() == 0.0 and tied.requires_grad  # nothing to rank: zero, still trainable
+
+
+def test_rank_loss_weight_adds_the_weighted_pair_loss_to_the_joint_loss(cora, cora_sample):
+    archs, y = cora_sample
+    first_epoch = []
+    for weight in (0.0, 1.0, 2.0):  # one batch: the first epoch's loss is at the initial weights
+        est = NAO(cora, random_state=0, epochs=1, patience=None, max_symmetries=1,
+                  batch_size=100, embedding_size=8, hidden_size=8, mlp_hidden_size=8,
+                  rank_loss_weight=weight).fit(archs[:20], y[:20])
+        first_epoch.append(est.loss_curve_[0])
+    plain, once, twice = first_epoch
+    assert once > plain
+    assert twice - plain == pytest.approx(2 * (once - plain), rel=1e-4)

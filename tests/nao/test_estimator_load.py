@@ -5,6 +5,7 @@ caller's: the file names the one it was saved for, and another is a :class:`Conf
 from __future__ import annotations
 
 import pathlib
+import pickle
 
 import numpy as np
 import pytest
@@ -114,3 +115,129 @@ def test_load_needs_a_space_object_not_a_name(saved, space):
     with pytest.raises(ConfigError, match=r"needs the search space object it was saved for, "
                                           r"got (NoneType|str); pass search_spaces.get_space"):
         NAO.load(saved, space)
+
+
+@pytest.mark.parametrize(("kind", "reason"), [
+    ("garbage", "it holds more than tensors and plain data"),
+    ("empty", "the file is empty or cut short"),
+    ("list", "a list"),
+    ("tensor", "a Tensor"),
+    ("missing-keys", "no state_dict"),
+    ("space-not-a-name", "its space is a int, not a name"),
+    ("unknown-param", "TypeError: NAO.__init__() got an unexpected keyword argument 'bogus'"),
+    ("wrong-weights", "RuntimeError: Error(s) in loading state_dict for NAOModel:"),
+    ("missing-file", "No such file or directory"),
+])
+def test_load_says_why_a_file_is_not_a_model(kind, reason, tmp_path, saved, cora):
+    path = tmp_path / "model.pt"
+    bad_file(path, kind, tmp_path / "MARKER", saved)
+    with pytest.raises(DataError) as info:
+        NAO.load(path, cora)
+    assert str(info.value) == (f"{path} is not a NAO model written by NAO.save ({reason}); "
+                               "pass a file that NAO.save wrote")
+
+
+def test_load_names_every_missing_part_of_a_model(tmp_path, saved, cora):
+    good = torch.load(saved, weights_only=True)
+    path = tmp_path / "model.pt"
+    torch.save({k: v for k, v in good.items() if k in ("space", "params", "loss_curve")}, path)
+    with pytest.raises(DataError, match=r"\(no state_dict, y_sorted, train_keys\); pass"):
+        NAO.load(path, cora)
+
+
+def test_load_runs_no_code_even_when_the_environment_turns_torchs_safe_default_off(
+        tmp_path, saved, cora, monkeypatch):
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    marker = tmp_path / "MARKER"
+    path = tmp_path / "model.pt"
+    bad_file(path, "pickle-code", marker, saved)
+    with pytest.raises(DataError, match="nothing in it was run"):
+        NAO.load(path, cora)
+    assert not marker.exists()
+
+
+def test_a_model_whose_tensors_were_saved_on_a_gpu_loads_on_the_cpu(tmp_path, saved, cora,
+                                                                    cora_sample, monkeypatch):
+    """Torch files name the device each tensor was saved from; the model is read onto the CPU
+    whatever that was, so a file written on a GPU machine loads on one without."""
+    import torch.serialization as serialization
+
+    def cuda_tag(obj):
+        return "cuda:0" if serialization._cpu_tag(obj) == "cpu" else None
+
+    path = tmp_path / "gpu.pt"
+    blob = torch.load(saved, weights_only=True)
+    with monkeypatch.context() as patched:  # tag every storage as a CUDA one while saving
+        patched.setattr(serialization, "_package_registry",
+                        [(0, cuda_tag, serialization._cpu_deserialize),
+                         *serialization._package_registry])
+        torch.save(blob, path)
+    assert b"cuda:0" in path.read_bytes()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    loaded = NAO.load(path, cora)
+    np.testing.assert_allclose(loaded.predict(cora_sample[0]),
+                               NAO.load(saved, cora).predict(cora_sample[0]))
+
+
+def test_a_load_reason_is_the_first_line_of_the_error_cut_to_160_characters():
+    from nao.estimator import LOAD_REASON_CHARS, one_line
+
+    assert one_line(RuntimeError("  first line\nsecond line")) == "RuntimeError: first line"
+    assert one_line(KeyError()) == "KeyError"  # no message: the type alone
+    assert one_line(RuntimeError(" \n ")) == "RuntimeError"
+    fits = RuntimeError("x" * (LOAD_REASON_CHARS - len("RuntimeError: ")))
+    assert one_line(fits) == str(fits.__class__.__name__) + ": " + str(fits)
+    assert len(one_line(fits)) == LOAD_REASON_CHARS == 160
+    cut = one_line(RuntimeError("y" * 500))
+    assert cut == ("RuntimeError: " + "y" * 500)[:157] + "..." and len(cut) == 160
+
+
+def test_load_plain_says_why_a_torch_file_is_unreadable(tmp_path, monkeypatch):
+    from nao.estimator import load_plain
+
+    def reason(data: bytes) -> str:
+        path = tmp_path / "file.pt"
+        path.write_bytes(data)
+        with pytest.raises(ValueError) as info:
+            load_plain(path)
+        return str(info.value)
+
+    assert reason(b"PK\x03\x04" + bytes(200)) == "a damaged or cut-short torch file"
+    assert reason(b"") == "the file is empty or cut short"
+    assert reason(pickle.dumps(3, protocol=2)).startswith("not a torch file: RuntimeError: ")
+    with pytest.raises(ValueError, match="^Is a directory$"):
+        load_plain(tmp_path)
+
+    def unreadable(*args, **kwargs):
+        raise OSError()  # no errno and no message: the type names it
+
+    monkeypatch.setattr(torch, "load", unreadable)
+    with pytest.raises(ValueError, match="^OSError$"):
+        load_plain(tmp_path / "file.pt")
+
+
+def test_a_space_whose_keys_do_not_compare_saves_and_loads(cora, cora_sample):
+    """``canonical`` may return any hashable key; keys of mixed types (no order between them)
+    still save, and come back as the same set."""
+    import copy
+
+    archs, y = cora_sample
+    mixed = copy.copy(cora)
+
+    def canonical(arch):
+        key = cora.canonical(arch)
+        return str(key) if key % 2 else key
+
+    mixed.canonical = canonical
+    est = NAO(mixed, **TINY).fit(archs[:12], y[:12])
+    keys = {canonical(a) for a in archs[:12]}
+    assert {type(k) for k in keys} == {int, str}
+    assert NAO.from_state_dict(est.state_dict(), mixed).train_keys_ == keys == est.train_keys_
+
+
+def test_pretraining_architectures_are_saved_only_for_a_model_that_replays_them(cora,
+                                                                                cora_sample):
+    archs, y = cora_sample
+    for replay in (0, 4):
+        est = NAO(cora, replay=replay, **TINY).pretrain(archs[12:20], 1).fit(archs[:12], y[:12])
+        assert ("replay_tokens" in est.state_dict()) == bool(replay)

@@ -186,3 +186,14 @@ def test_a_message_is_one_short_line_whatever_the_value():
     with pytest.raises(ConfigError) as err:
         check_int("o", "x", "line one\nline two" + "z" * 500)
     assert "\n" not in str(err.value) and len(str(err.value)) < 120
+
+
+def test_keyword_parameters_are_the_keyword_only_ones_in_signature_order():
+    from nao.estimator import keyword_parameters
+
+    def init(self, space, *, b=1, a=2, **rest):
+        pass
+
+    assert keyword_parameters(init) == ("b", "a")
+    assert keyword_parameters(NAO.__init__) == NAO._PARAMS
+    assert NAO._PARAMS[:2] == ("embedding_size", "hidden_size")
