@@ -297,3 +297,73 @@ def test_rank_loss_weight_adds_the_weighted_pair_loss_to_the_joint_loss(cora, co
     plain, once, twice = first_epoch
     assert once > plain
     assert twice - plain == pytest.approx(2 * (once - plain), rel=1e-4)
+
+
+TINY = {"epochs": 2, "patience": None, "max_symmetries": 1, "embedding_size": 8,
+        "hidden_size": 8, "mlp_hidden_size": 8, "random_state": 0}
+
+
+def test_propose_skips_seeds_training_architectures_excluded_and_repeated_ones(cora,
+                                                                             cora_sample):
+    """Whatever the decoder writes, a proposal is never a seed, an architecture trained on,
+    one in ``exclude``, or one already proposed."""
+    archs, y = cora_sample
+    est = NAO(cora, **TINY).fit(archs[:10], y[:10])
+    seed, trained, new = archs[20], archs[3], archs[30:34]
+    written = [seed, trained, new[0], seed, new[1], new[0], trained, new[2], new[3]]
+    est.decode = lambda embeddings, outputs=None: written  # every step size writes these
+    keys = [cora.canonical(a) for a in new]
+    assert [cora.canonical(a) for a in est.propose([seed], 10)] == keys
+    assert [cora.canonical(a) for a in est.propose([seed], 10, exclude=keys[1:3])] == \
+        [keys[0], keys[3]]
+    assert [cora.canonical(a) for a in est.propose([seed], 2)] == keys[:2]
+
+
+def test_a_restored_model_fits_on_as_the_original(cora, cora_sample):
+    archs, y = cora_sample
+    params = {**TINY, "dropout": 0.4, "mlp_layers": 2, "warm_start": True}
+    original = NAO(cora, **params).fit(archs[:20], y[:20])
+    restored = NAO.from_state_dict(original.state_dict(), cora)
+    for model in (original, restored):
+        model.fit(archs[:30], y[:30])
+    assert restored.loss_curve_ == original.loss_curve_
+
+
+def test_pretrain_refuses_no_architectures_and_fewer_than_one_epoch(cora, cora_sample):
+    archs, _ = cora_sample
+    with pytest.raises(ConfigError, match=r"^pretrain needs at least 1 architecture$"):
+        NAO(cora, **TINY).pretrain([])
+    with pytest.raises(ConfigError, match=r"^NAO: pretrain epochs must be a whole number >= 1, "
+                                          r"got 0"):
+        NAO(cora, **TINY).pretrain(archs[:4], epochs=0)
+
+
+def _reconstruction_loss(model, tokens: torch.Tensor, masks: torch.Tensor) -> float:
+    outputs, embedding = model.encoder(tokens)
+    log_probs = model.decoder(tokens, outputs, embedding, masks)
+    return torch.nn.functional.nll_loss(log_probs.reshape(-1, log_probs.shape[-1]),
+                                        tokens.reshape(-1)).item()
+
+
+def test_pretrain_curve_is_the_mean_reconstruction_loss_of_each_epoch(cora, cora_sample):
+    """At a learning rate too small to move the weights (and no dropout), every epoch's loss is
+    the pre-trained networks' mean reconstruction loss over all the architectures, whatever
+    the batches; at the default rate the loss falls."""
+    archs, _ = cora_sample
+    frozen = NAO(cora, **{**TINY, "lr": 1e-12, "dropout": 0.0, "batch_size": 7}).pretrain(
+        archs[:20], epochs=3)
+    with torch.no_grad():
+        loss = _reconstruction_loss(frozen.pretrained_, *frozen.pretrain_tokens_)
+    assert frozen.pretrain_curve_ == pytest.approx([loss] * 3, rel=1e-6)
+    learning = NAO(cora, **{**TINY, "dropout": 0.0, "batch_size": 7}).pretrain(archs[:20], 3)
+    assert learning.pretrain_curve_[-1] < learning.pretrain_curve_[0] - 1e-3
+
+
+def test_reconstruct_decodes_attending_over_each_tokens_encoder_output(cora, cora_sample):
+    archs, y = cora_sample
+    est = NAO(cora, **{**TINY, "epochs": 30}).fit(archs[:20], y[:20])
+    with torch.no_grad():
+        outputs, emb = est.model_.encoder(est._tokens(archs))
+    rebuilt = [cora.to_string(a) for a in est.reconstruct(archs)]
+    assert rebuilt == [cora.to_string(a) for a in est.decode(emb, outputs)]
+    assert rebuilt != [cora.to_string(a) for a in est.decode(emb)]  # the outputs matter here

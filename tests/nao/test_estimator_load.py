@@ -4,6 +4,7 @@ caller's: the file names the one it was saved for, and another is a :class:`Conf
 
 from __future__ import annotations
 
+import fnmatch
 import pathlib
 import pickle
 
@@ -112,8 +113,9 @@ def test_a_model_loaded_over_another_space_is_one_line_naming_both(saved, cora):
 
 @pytest.mark.parametrize("space", [None, "nasbench-graph:cora"])
 def test_load_needs_a_space_object_not_a_name(saved, space):
-    with pytest.raises(ConfigError, match=r"needs the search space object it was saved for, "
-                                          r"got (NoneType|str); pass search_spaces.get_space"):
+    with pytest.raises(ConfigError, match=rf"needs the search space object it was saved for, "
+                                          rf"got {type(space).__name__}; pass "
+                                          r"search_spaces.get_space"):
         NAO.load(saved, space)
 
 
@@ -124,7 +126,7 @@ def test_load_needs_a_space_object_not_a_name(saved, space):
     ("tensor", "a Tensor"),
     ("missing-keys", "no state_dict"),
     ("space-not-a-name", "its space is a int, not a name"),
-    ("unknown-param", "TypeError: NAO.__init__() got an unexpected keyword argument 'bogus'"),
+    ("unknown-param", "TypeError: *__init__*() got an unexpected keyword argument 'bogus'"),
     ("wrong-weights", "RuntimeError: Error(s) in loading state_dict for NAOModel:"),
     ("missing-file", "No such file or directory"),
 ])
@@ -133,8 +135,8 @@ def test_load_says_why_a_file_is_not_a_model(kind, reason, tmp_path, saved, cora
     bad_file(path, kind, tmp_path / "MARKER", saved)
     with pytest.raises(DataError) as info:
         NAO.load(path, cora)
-    assert str(info.value) == (f"{path} is not a NAO model written by NAO.save ({reason}); "
-                               "pass a file that NAO.save wrote")
+    assert fnmatch.fnmatchcase(str(info.value), f"{path} is not a NAO model written by "
+                               f"NAO.save ({reason}); pass a file that NAO.save wrote")
 
 
 def test_load_names_every_missing_part_of_a_model(tmp_path, saved, cora):
