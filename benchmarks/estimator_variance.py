@@ -31,7 +31,6 @@ import torch
 
 from pipelines.oneshot.arch_params import ArchParams
 from pipelines.oneshot.gradient_estimators import Ram, Relax, Snas, score_function_grad
-from pipelines.oneshot.micro_relaxation import MicroRelaxation
 from pipelines.oneshot.relaxed_search import SupernetObjective
 from pipelines.oneshot.shared_training import SharedWeights, build_supernet
 from pipelines.oneshot.weight_sharing import GRAD_CLIP, LR_MAX, LR_MIN, MOMENTUM, WEIGHT_DECAY
@@ -40,6 +39,7 @@ from pipelines.training.network_options import NetworkOptions
 from pipelines.training.runtime import Runtime
 from pipelines.training.task import ImageClassification
 from search_spaces import get_space
+from search_spaces.enas_micro_relaxation import MicroRelaxation
 
 NETWORK = NetworkOptions(channels=16, layers=1, stem_stride=1, batch_size=64)
 

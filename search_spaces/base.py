@@ -305,6 +305,17 @@ class Buildable(Capability):
     # whether ``build_supernet`` gives a network (``nao ws``); False for spaces whose children
     # only train from scratch, so ``nao ws`` refuses them before it loads any data
     has_supernet: bool = True
+    # whether the supernet also runs a relaxed forward on op weights (a mixed-op path), which
+    # the relaxed one-shot methods darts and snas train through; such a space gives the mapping
+    # from architecture parameters to those weights by :meth:`relaxation`
+    mixed_path: bool = False
+
+    def relaxation(self, params):
+        """The map from ``params`` (:class:`pipelines.oneshot.arch_params.ArchParams` of this
+        space) to the supernet's op weights: ``op_weights(table)`` and ``derive_top2()``
+        (DARTS's derivation). Only where ``mixed_path`` is declared."""
+        raise ConfigError(f"space {self.name} has no mixed-op path (mixed_path is False); the "
+                          "relaxed methods darts and snas need one")
 
     @abstractmethod
     def build(self, arch: Arch, channels: int, num_classes: int, layers: int, in_channels: int,

@@ -252,6 +252,15 @@ class EnasMicroSpace(SearchSpace, Buildable):
         return out
 
     # ----- networks ------------------------------------------------------------------------
+    mixed_path = True  # the supernet runs OpWeights: what darts and snas train through
+
+    def relaxation(self, params):
+        """Architecture parameters onto the supernet's op and input weights
+        (:class:`search_spaces.enas_micro_relaxation.MicroRelaxation`)."""
+        from .enas_micro_relaxation import MicroRelaxation
+
+        return MicroRelaxation(self, params)
+
     def build_supernet(self, channels: int, num_classes: int, layers: int,
                        in_channels: int, stem_stride: int = 1) -> Supernet:
         """One network holding the weights of every child (ENAS weight sharing).

@@ -45,6 +45,7 @@ class NaoCnnSpace(EnasMicroSpace):
     """``nao-cnn``: 11 ops, ``nodes`` nodes per cell, normal + reduction cell."""
 
     has_supernet = False  # its children train from scratch
+    mixed_path = False  # so no relaxed path either
 
     def __init__(self, nodes: int = N_NODES, channels: int = DEFAULTS["channels"],
                  layers: int = DEFAULTS["layers"]):

@@ -17,7 +17,7 @@ from nao.errors import ConfigError
 from search_spaces.base import SearchSpace
 
 from ..oneshot.lm_weight_sharing import LMWeightSharingSearch
-from ..oneshot.relaxed_search import RELAXED_CONTROLLERS
+from ..oneshot.methods import TEXT, method_for
 from ..oneshot.weight_sharing import POOL_SIZE
 from ..training.lm_train import LR, LSTM, LMOptions, train_lm, trim_train
 from ..training.text_data import TEXT_DATASETS, check_text_options, load_text
@@ -70,9 +70,7 @@ def load(args: argparse.Namespace):
 def ws_search(args: argparse.Namespace, space: SearchSpace,
               image_defaults: dict) -> LMWeightSharingSearch:
     """``nao ws`` on a text space, its options checked."""
-    if args.controller in RELAXED_CONTROLLERS:
-        raise ConfigError(f"--controller {args.controller} runs image supernets only (not "
-                          f"{space.name}); use --controller nao, rl or random")
+    method_for(args.controller, space, TEXT)
     check_text_args(args, image_defaults)
     search = LMWeightSharingSearch(
         space, args.controller, epochs=args.epochs, hidden=args.hidden,

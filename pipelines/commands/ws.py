@@ -8,8 +8,9 @@ from nao.errors import ConfigError
 from search_spaces import get_space
 
 from ..oneshot.lm_weight_sharing import CHECKPOINT_KEYS as LM_KEYS
+from ..oneshot.methods import IMAGE, RELAXED, TEXT, method_for
 from ..oneshot.relaxed_search import CHECKPOINT_KEYS as RELAXED_KEYS
-from ..oneshot.relaxed_search import RELAXED_CONTROLLERS, RelaxedSearch
+from ..oneshot.relaxed_search import RelaxedSearch
 from ..oneshot.weight_sharing import (
     CHECKPOINT_KEYS,
     NETWORK,
@@ -44,12 +45,14 @@ def relaxed_search(args: argparse.Namespace, space) -> RelaxedSearch:
 
 def run(args: argparse.Namespace):
     space = get_space(args.space)
-    if is_text(space):  # enas-rnn: a language-model supernet on a text corpus
+    text = is_text(space)
+    method = method_for(args.controller, space, TEXT if text else IMAGE)
+    if text:  # enas-rnn: a language-model supernet on a text corpus
         search = text_runs.ws_search(args, space, IMAGE_DEFAULTS)
         out, _ = finish(args, search, LM_KEYS, text=True)
         return out, text_runs.ws_summary(out)
     check_layers(args, space, NETWORK.layers)
-    if args.controller in RELAXED_CONTROLLERS:
+    if method.family == RELAXED:
         return finish(args, relaxed_search(args, space), RELAXED_KEYS)
     search = WeightSharingSearch(
         space, args.controller, epochs=args.epochs,

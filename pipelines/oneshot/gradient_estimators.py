@@ -156,7 +156,8 @@ class Estimator:
     on an objective and a few numbers to log. ``state_dict`` holds what persists."""
 
     name = ""
-    needs_relaxation = False  # True: runs the supernet's mixed path (enas-micro only)
+    needs_relaxation = False  # True: runs the supernet's mixed path (a space's mixed_path)
+    derives_top2 = False  # True: the pick is the relaxation's top-2 inputs rule, not the mode
 
     def weight_choice(self, params: ArchParams, generator: torch.Generator):
         return "discrete", params.sample(generator)
@@ -186,6 +187,7 @@ class Darts(Estimator):
 
     name = "darts"
     needs_relaxation = True
+    derives_top2 = True  # DARTS's derivation: two distinct strongest inputs per node
 
     def __init__(self, order: int = 1, xi: float = DARTS_XI):
         self.order = check_int("darts", "order", order, low=1, high=2)

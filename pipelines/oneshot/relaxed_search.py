@@ -44,7 +44,7 @@ from ..training.runtime import Runtime
 from ..training.task import ImageClassification
 from .arch_params import ArchParams
 from .gradient_estimators import ESTIMATORS, Estimator
-from .micro_relaxation import MicroRelaxation, relaxable
+from .methods import IMAGE, RELAXED, method_for, names
 from .shared_training import SharedWeights, build_supernet, final_pick
 from .supernet_evaluator import EVAL_BATCHES, SupernetEvaluator, batch_statistics
 from .weight_sharing import (
@@ -57,7 +57,7 @@ from .weight_sharing import (
     WHAT,
 )
 
-RELAXED_CONTROLLERS = tuple(ESTIMATORS)  # darts, snas, sf, relax, ram
+RELAXED_CONTROLLERS = names(RELAXED)  # darts, snas, sf, relax, ram: one estimator each
 # Adam on alpha: DARTS's betas and weight decay. Its learning rate, 3e-4, is for ~20,000 alpha
 # steps (50 epochs of 391 on CIFAR-10); a 20-epoch search on digits takes 320 (16 per epoch), at
 # which 3e-3 left the entropy of sf within 0.1 nats of uniform. 0.02 is DARTS's rate scaled by
@@ -98,7 +98,7 @@ class SupernetObjective:
     architectures by index, or a relaxed weight table through the mixed path; ``train`` is
     the training minibatch a second-order DARTS step unrolls on."""
 
-    def __init__(self, supernet, params: ArchParams, relaxation: MicroRelaxation | None,
+    def __init__(self, supernet, params: ArchParams, relaxation,
                  task, runtime: Runtime, valid: tuple, train: tuple | None = None,
                  lr: float = 0.0, weight_decay: float = 0.0):
         self.supernet, self.params, self.relaxation = supernet, params, relaxation
@@ -213,10 +213,7 @@ class RelaxedSearch:
         check_int("nao ws", "warmup_epochs", shared["warmup_epochs"], low=0,
                   high=self.epochs - 1)
         estimator = self._estimator(method)
-        if estimator.needs_relaxation and not relaxable(self.space):
-            raise ConfigError(f"--controller {self.controller} runs the supernet's mixed ops, "
-                              f"which only enas-micro has (not {self.space.name}); use "
-                              "--space enas-micro or --controller sf, relax or ram")
+        method_for(self.controller, self.space, IMAGE)  # what it needs of the space
         return shared, estimator
 
     def _estimator(self, method: dict) -> Estimator:
@@ -259,7 +256,7 @@ class RelaxedSearch:
         # alpha stays on the CPU on every device: a table of a few hundred numbers, sampled with
         # CPU generators (the same draws on a GPU); its op weights move to the supernet's device
         params = ArchParams(self.space)
-        relaxation = MicroRelaxation(self.space, params) if estimator.needs_relaxation else None
+        relaxation = self.space.relaxation(params) if estimator.needs_relaxation else None
         estimator.bind(params)
         arch_optimizer = torch.optim.Adam([params.alpha], lr=shared_opts["arch_lr"],
                                           betas=ARCH_BETAS,
@@ -297,7 +294,7 @@ class RelaxedSearch:
                                   desc=f"epoch {epoch + 1}/{self.epochs}") as bar:
                     loss, acc, info = self._epoch(shared, params, relaxation, estimator,
                                                   arch_optimizer, data, gens, search_alpha, bar)
-                derived = self._derive(params, relaxation)
+                derived = self._derive(params, relaxation, estimator)
                 valid_derived = evaluator.evaluate_many([derived])[0].valid
                 samples = [params.to_arch(params.sample(gens["log_gen"]))
                            for _ in range(LOG_SAMPLES)]
@@ -323,7 +320,7 @@ class RelaxedSearch:
                 epochs_bar.update(1)
         finally:
             epochs_bar.close()
-        derived = self._derive(params, relaxation)
+        derived = self._derive(params, relaxation, estimator)
         self.candidates_ = final_pick(evaluator, [derived], 1)
         self.best_arch_, self.best_valid_ = self.candidates_[0]
         self.history_ = history
@@ -335,14 +332,16 @@ class RelaxedSearch:
         self.wall_s_ = wall_before + time.perf_counter() - started
         return self
 
-    def _derive(self, params: ArchParams, relaxation: MicroRelaxation | None) -> Arch:
-        """darts: DARTS's top-2 inputs rule; the others: the mode of ``p_alpha``."""
-        if self.controller == "darts" and relaxation is not None:
+    @staticmethod
+    def _derive(params: ArchParams, relaxation, estimator: Estimator) -> Arch:
+        """The pick: the space's top-2 inputs rule for a method that declares it (DARTS),
+        else the mode of ``p_alpha``."""
+        if estimator.derives_top2 and relaxation is not None:
             return relaxation.derive_top2()
         return params.derive()
 
     def _epoch(self, shared: SharedWeights, params: ArchParams,
-               relaxation: MicroRelaxation | None, estimator: Estimator,
+               relaxation, estimator: Estimator,
                arch_optimizer: torch.optim.Optimizer, data: ImageData, gens: dict,
                search_alpha: bool, bar) -> tuple[float, float, dict]:
         """One epoch of alternating alpha and weight steps; mean training loss and accuracy,

@@ -15,10 +15,8 @@ STEM_STRIDES = (1, 2)
 CHILD_EPOCHS = 2
 CHILD_BATCH_SIZE = 64
 CHILD_LR = 0.1
-# pipelines.oneshot.weight_sharing (CONTROLLERS, NETWORK, POOL_SIZE, NAO_ROUNDS) and
-# pipelines.oneshot.relaxed_search.RELAXED_CONTROLLERS: nao ws
-CONTROLLERS = ("nao", "rl", "random")
-RELAXED_CONTROLLERS = ("darts", "snas", "sf", "relax", "ram")
+# pipelines.oneshot.weight_sharing (NETWORK, POOL_SIZE, NAO_ROUNDS): nao ws (its controllers:
+# the torch-free table pipelines.oneshot.methods)
 WS_NETWORK = NetworkOptions(channels=16, layers=1, stem_stride=1, batch_size=64)
 POOL_SIZE = 20
 NAO_ROUNDS = 5

@@ -9,8 +9,9 @@ from nao.errors import ConfigError
 from search_spaces import Buildable, BuildableLM, get_space, offering
 from search_spaces import usage as space_usage
 
+from ...oneshot import methods
 from ..common import add_common, deferred, positive_int
-from .defaults import CONTROLLERS, NAO_ROUNDS, POOL_SIZE, RELAXED_CONTROLLERS, WS_NETWORK
+from .defaults import NAO_ROUNDS, POOL_SIZE, WS_NETWORK
 from .training import add_text_options, add_training_options, check_layers, is_text
 
 DEFAULT_SPACE = "enas-micro"
@@ -42,18 +43,17 @@ def register(sub) -> None:
     p = sub.add_parser(
         "ws", help="weight-sharing search (ENAS / NAO-WS)",
         description="Train a supernet's shared weights on children from a pool, score the pool "
-                    "on validation batches with those weights, let the controller (nao, rl or "
-                    "random) propose the next pool; pick the best by validation accuracy with "
-                    "the shared weights. The relaxed controllers (darts, snas, sf, relax, "
-                    "ram) learn a distribution over architectures by gradient instead and pick "
-                    "its mode. The test split is never used.")
+                    "on validation batches with those weights, let the controller ("
+                    f"{', '.join(methods.names(methods.POOL))}) propose the next pool; pick "
+                    "the best by validation accuracy with the shared weights. The relaxed "
+                    f"controllers ({', '.join(methods.names(methods.RELAXED))}) learn a "
+                    "distribution over architectures by gradient instead and pick its mode. "
+                    "The test split is never used.")
     p.add_argument("--space", default=DEFAULT_SPACE,
                    help=f"a search space with a supernet (default {DEFAULT_SPACE}); "
                         f"{space_usage()}")
-    p.add_argument("--controller", default="nao", choices=CONTROLLERS + RELAXED_CONTROLLERS,
-                   help="what proposes architectures (default nao); darts, snas, sf, relax, "
-                        "ram: gradient-based (--set arch_lr=, warmup_epochs=, darts.order=2, "
-                        "snas.tau_min=, sf.baseline_decay=, relax.hidden=, ram.decisions=)")
+    p.add_argument("--controller", default="nao", choices=methods.names(),
+                   help=methods.help_text())
     p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
                    help=f"epochs of shared-weight training (default {DEFAULT_EPOCHS})")
     p.add_argument("--pool-size", type=positive_int, default=None,

@@ -138,7 +138,7 @@ def test_the_probe_sees_what_a_command_that_runs_imports():
 
 def test_the_parsers_copies_of_defaults_are_the_values_of_the_modules_that_own_them():
     from pipelines.commands.parsers import defaults
-    from pipelines.oneshot import lm_weight_sharing, relaxed_search, weight_sharing
+    from pipelines.oneshot import lm_weight_sharing, weight_sharing
     from pipelines.search.train_evaluator import ChildTraining
     from pipelines.training import data, final, lm_train, runtime, task
     from search_spaces import enas_micro_net
@@ -149,8 +149,6 @@ def test_the_parsers_copies_of_defaults_are_the_values_of_the_modules_that_own_t
     child = ChildTraining()
     assert (defaults.CHILD_EPOCHS, defaults.CHILD_BATCH_SIZE, defaults.CHILD_LR) == (
         child.epochs, child.batch_size, child.lr)
-    assert defaults.CONTROLLERS == weight_sharing.CONTROLLERS
-    assert defaults.RELAXED_CONTROLLERS == relaxed_search.RELAXED_CONTROLLERS
     assert defaults.WS_NETWORK == weight_sharing.NETWORK
     assert defaults.POOL_SIZE == weight_sharing.POOL_SIZE
     assert defaults.NAO_ROUNDS == weight_sharing.NAO_ROUNDS

@@ -15,7 +15,6 @@ from support import kill_after_epoch
 from nao.errors import ConfigError
 from pipelines.cli import main
 from pipelines.oneshot.arch_params import ArchParams
-from pipelines.oneshot.micro_relaxation import MicroRelaxation
 from pipelines.oneshot.relaxed_search import (
     RELAXED_CONTROLLERS,
     RelaxedSearch,
@@ -27,6 +26,7 @@ from pipelines.training.data import load_data
 from pipelines.training.runtime import Runtime
 from pipelines.training.task import ImageClassification
 from search_spaces import get_space
+from search_spaces.enas_micro_relaxation import MicroRelaxation
 
 DATA = "standin:1x8x8"
 TINY = {"epochs": 2, "channels": 4, "layers": 1, "batch_size": 50, "eval_batches": 1,
@@ -230,7 +230,7 @@ def test_bad_options_are_one_line_config_errors(space, data, kwargs, message):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--controller", "darts", "--space", "enas-macro"], "only enas-micro"),
+    (["--controller", "darts", "--space", "enas-macro"], "a mixed-op path"),
     (["--controller", "snas", "--pool-size", "5"], "has no pool"),
     (["--controller", "sf", "--pool-size", "20"], "has no pool"),  # the default, said aloud
     (["--controller", "ram", "--set", "ram.decisions=-1"], "decisions"),
@@ -452,8 +452,9 @@ def test_a_space_the_supernet_cannot_build_is_refused_naming_the_command(data):
     ({"controller_options": {"darts": {"bogus": 1}}},
      "darts: darts has no option bogus; it takes order, xi"),
     ({"space": "enas-macro"},
-     "--controller darts runs the supernet's mixed ops, which only enas-micro has (not "
-     "enas-macro); use --space enas-micro or --controller sf, relax or ram"),
+     "--controller darts needs a supernet with a mixed-op path (a forward on op weights), "
+     "which space enas-macro does not have; use --space enas-micro or --controller nao, rl, "
+     "random, sf, relax, ram"),
 ])
 def test_check_refuses_a_bad_setting_with_its_one_line_message(space, kwargs, message):
     kwargs = {"controller": "darts", **kwargs}

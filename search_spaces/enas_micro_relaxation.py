@@ -1,6 +1,9 @@
-"""The relaxed enas-micro architecture: :class:`ArchParams` tables onto the supernet's mixed path.
+"""The relaxed enas-micro architecture: architecture-parameter tables onto the supernet's mixed path.
 
-A ``(decisions, choices)`` weight table (softmax probabilities for DARTS, a Gumbel-softmax sample
+What :meth:`EnasMicroSpace.relaxation` gives the relaxed one-shot methods (DARTS, SNAS; the
+space declares ``mixed_path``). ``params`` is a
+:class:`pipelines.oneshot.arch_params.ArchParams` of the space (read through its ``choices``,
+``to_arch`` and ``probs``). A ``(decisions, choices)`` weight table (softmax probabilities for DARTS, a Gumbel-softmax sample
 for SNAS) becomes :class:`search_spaces.enas_micro_net.OpWeights` with op *and* input weights
 for every node and branch of both cells. The decisions are the space's token positions, which
 :mod:`search_spaces.enas_micro` lays out per cell and node as ``in_a op_a in_b op_b``; the
@@ -21,12 +24,11 @@ import torch
 import torch.nn.functional as F
 
 from nao.errors import ConfigError
-from search_spaces.base import SearchSpace
-from search_spaces.enas_micro import BRANCH_FIELDS, TOKENS_PER_CELL, TOKENS_PER_NODE, EnasMicroSpace
-from search_spaces.enas_micro_arch import CELL_TYPES, N_CELL_INPUTS, N_NODES, OPS, MicroArch, Node
-from search_spaces.enas_micro_net import N_INPUTS, OpWeights
 
-from .arch_params import ArchParams
+from .base import SearchSpace
+from .enas_micro import BRANCH_FIELDS, TOKENS_PER_CELL, TOKENS_PER_NODE
+from .enas_micro_arch import CELL_TYPES, N_CELL_INPUTS, N_NODES, OPS, MicroArch, Node
+from .enas_micro_net import N_INPUTS, OpWeights
 
 FIELDS = (("in_a", "op_a"), ("in_b", "op_b"))  # (input, op) field of each branch
 
@@ -37,19 +39,11 @@ def positions(cell: int, field: str) -> torch.Tensor:
                          for i in range(N_NODES)])
 
 
-def relaxable(space: SearchSpace) -> bool:
-    """Whether ``space``'s supernet has the mixed path (enas-micro)."""
-    return isinstance(space, EnasMicroSpace)
-
-
 class MicroRelaxation:
-    """Weight tables of ``params`` (an :class:`ArchParams` of enas-micro) as supernet weights."""
+    """Weight tables of ``params`` (architecture parameters of enas-micro) as supernet
+    weights."""
 
-    def __init__(self, space: SearchSpace, params: ArchParams):
-        if not relaxable(space):
-            raise ConfigError(f"the relaxed path (darts, snas) runs the enas-micro supernet's "
-                              f"mixed ops; space {space.name} has none; use --space enas-micro "
-                              "or a sampling controller (sf, relax, ram)")
+    def __init__(self, space: SearchSpace, params):
         self.space = space
         self.params = params
         # (cell, branch) -> positions of its nodes' input and op decisions
