@@ -11,6 +11,7 @@ from search_spaces import get_space
 FAST = {"epochs": 400, "patience": 60, "max_symmetries": 2}
 N_PROPOSE_SEEDS = 20
 PROPOSE_UP_SHARE = 0.7  # of seeds whose proposal is predicted better than the seed
+NARROW = {"embedding_size": 8, "hidden_size": 16, "mlp_hidden_size": 16}  # fast to train
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ def test_propose_respects_exclude(cora, cora_sample, fitted):
 
 def test_same_seed_same_model(cora, cora_sample):
     archs, y = cora_sample
-    params = {"epochs": 30, "patience": None}
+    params = {"epochs": 30, "patience": None, **NARROW}
     a = NAO(cora, random_state=5, **params).fit(archs, y).predict(archs[:10])
     b = NAO(cora, random_state=5, **params).fit(archs, y).predict(archs[:10])
     c = NAO(cora, random_state=6, **params).fit(archs, y).predict(archs[:10])
@@ -89,7 +90,7 @@ def test_same_seed_same_model(cora, cora_sample):
 
 def test_rank_targets_keep_predictions_in_the_score_range(cora, cora_sample):
     archs, y = cora_sample
-    model = NAO(cora, random_state=0, epochs=60, target_transform="rank").fit(archs, y)
+    model = NAO(cora, random_state=0, epochs=60, target_transform="rank", **NARROW).fit(archs, y)
     pred = model.predict(archs)
     assert y.min() <= pred.min() and pred.max() <= y.max()
 
@@ -148,7 +149,7 @@ def test_warm_start_continues_the_same_networks(cora, cora_sample):
     """A warm second fit starts from the first fit's trained weights; a cold one from scratch."""
     archs, y = cora_sample
     for warm in (True, False):
-        model = NAO(cora, random_state=0, epochs=20, patience=None, warm_start=warm)
+        model = NAO(cora, random_state=0, epochs=20, patience=None, warm_start=warm, **NARROW)
         starts = _weights_at_each_training_start(model)
         model.fit(archs[:30], y[:30])
         net = model.model_
@@ -367,3 +368,30 @@ def test_reconstruct_decodes_attending_over_each_tokens_encoder_output(cora, cor
     rebuilt = [cora.to_string(a) for a in est.reconstruct(archs)]
     assert rebuilt == [cora.to_string(a) for a in est.decode(emb, outputs)]
     assert rebuilt != [cora.to_string(a) for a in est.decode(emb)]  # the outputs matter here
+
+
+def test_minmax_over_equal_scores_treats_their_range_as_one(cora, cora_sample):
+    """Scores that are all the same have no range to divide by: min-max scaling then moves
+    them by the minimum only, both ways."""
+    archs = cora_sample[0][:4]
+    est = NAO(cora, **TINY, target_transform="minmax")
+    seen = _targets_trained_on(est)
+    est.fit(archs, [0.5] * 4)
+    np.testing.assert_array_equal(seen[0], np.zeros(4))
+    np.testing.assert_allclose(est._scale(np.array([0.25, 0.75])), [-0.25, 0.25])
+    np.testing.assert_allclose(est._unscale(np.array([0.0, 0.25, 1.0])), [0.5, 0.75, 1.5])
+
+
+def test_rank_targets_of_two_architectures_are_the_ends_of_the_range(cora, cora_sample):
+    archs = cora_sample[0][:2]
+    est = NAO(cora, **TINY, target_transform="rank")
+    seen = _targets_trained_on(est)
+    est.fit(archs, [0.9, 0.3])
+    np.testing.assert_array_equal(seen[0], [1.0, 0.0])
+
+
+def test_fit_trains_in_single_precision_targets_included(cora, cora_sample):
+    """One batch of 16 per epoch: each epoch's loss is the batch's float32 loss exactly."""
+    archs, y = cora_sample
+    est = NAO(cora, **{**TINY, "epochs": 3}).fit(archs[:16], y[:16])
+    assert all(float(np.float32(loss)) == loss for loss in est.loss_curve_)

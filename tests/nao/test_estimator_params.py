@@ -198,3 +198,69 @@ def test_keyword_parameters_are_the_keyword_only_ones_in_signature_order():
     assert keyword_parameters(init) == ("b", "a")
     assert keyword_parameters(NAO.__init__) == NAO._PARAMS
     assert NAO._PARAMS[:2] == ("embedding_size", "hidden_size")
+
+
+def test_available_cpus_counts_all_cpus_where_the_system_has_no_affinity(monkeypatch):
+    import os
+
+    from nao.estimator import available_cpus
+
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert available_cpus() == 6
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown: one
+    assert available_cpus() == 1
+
+
+def test_the_defaults_are_the_documented_ones():
+    """The module docstring's defaults: the paper's training settings, smaller layers, rank
+    targets, four symmetric copies, one thread on the CPU."""
+    assert NAO(None).get_params() == {
+        "space": None, "embedding_size": 32, "hidden_size": 64, "encoder_layers": 1,
+        "decoder_layers": 1, "mlp_layers": 3, "mlp_hidden_size": 100, "dropout": 0.1,
+        "trade_off": 0.8, "epochs": 1000, "batch_size": 100, "lr": 1e-3, "weight_decay": 1e-4,
+        "grad_clip": 5.0, "max_symmetries": 4, "predict_symmetries": 4, "patience": 100,
+        "tol": 1e-4, "step_size": 1.0, "max_step_size": 100.0, "warm_start": False,
+        "warm_patience": None, "target_transform": "rank", "rank_loss_weight": 0.0,
+        "rank_loss": "hinge", "replay": 0, "num_threads": 1, "device": "cpu",
+        "random_state": None,
+    }
+
+
+EDGES = {  # parameter: (values accepted at the edges of its range, values just outside it)
+    "embedding_size": ([1, 1024], [0, 1025]), "hidden_size": ([1, 1024], [0, 1025]),
+    "mlp_hidden_size": ([1, 1024], [0, 1025]), "encoder_layers": ([1, 16], [0, 17]),
+    "decoder_layers": ([1, 16], [0, 17]), "mlp_layers": ([0, 16], [-1, 17]),
+    "dropout": ([0, 0.99], [-0.01, 1]), "trade_off": ([0, 1], [-0.01, 1.01]),
+    "epochs": ([1], [0]), "batch_size": ([1], [0]), "max_symmetries": ([1], [0]),
+    "predict_symmetries": ([1], [0]), "patience": ([1, None], [0]),
+    "warm_patience": ([1, None], [0]), "lr": ([1e-9, 1], [0, 1.01]),
+    "weight_decay": ([0, 1], [-0.01, 1.01]), "grad_clip": ([1e-9, 1e9], [0]),
+    "tol": ([0, 1e9], [-1e-9]), "rank_loss_weight": ([0, 1e9], [-1e-9]),
+    "warm_start": ([True, False], [1]), "target_transform": (["minmax", "rank"], ["Rank"]),
+    "rank_loss": (["hinge", "logistic"], ["Hinge"]), "replay": ([0, 10_000], [-1, 10_001]),
+    "num_threads": ([1, 256, None], [0, 257]), "device": (["auto", "cpu", "cuda"], ["CPU"]),
+    "random_state": ([0, None], [-1]),
+}
+
+
+@pytest.mark.parametrize("param", sorted(EDGES))
+def test_each_parameter_takes_its_whole_range_and_nothing_beyond(param):
+    accepted, refused = EDGES[param]
+    for value in accepted:
+        NAO(None, **{param: value})._validate_params()
+    for value in refused:
+        with pytest.raises(ConfigError, match=rf"^o: p\.{param} must be .*, got "):
+            NAO(None, **{param: value})._validate_params("o", prefix="p.")
+
+
+def test_max_step_size_lies_between_one_step_and_the_most_steps_propose_takes():
+    for step, accepted, refused in ((1.0, [1.0, 10_000.0], [0.99, 10_000.01]),
+                                    (0.5, [0.5, 5_000.0], [0.49, 5_000.01])):
+        for value in accepted:
+            NAO(None, step_size=step, max_step_size=value)._validate_params()
+        for value in refused:
+            with pytest.raises(ConfigError, match=r"^NAO: max_step_size must be"):
+                NAO(None, step_size=step, max_step_size=value)._validate_params()
+    with pytest.raises(ConfigError, match=r"^NAO: step_size must be a finite number > 0"):
+        NAO(None, step_size=0.0)._validate_params()
