@@ -16,6 +16,7 @@ from support import kill_after_epoch
 
 from nao.errors import ConfigError
 from pipelines.cli import main
+from pipelines.training import final
 from pipelines.training.data import Split, load_data
 from pipelines.training.final import (
     CHECKPOINT_KEYS,
@@ -82,83 +83,69 @@ def test_the_drop_path_ramp_reaches_the_forward_pass_each_epoch(space, arch_text
     assert per_epoch == pytest.approx([0.0, 0.1, 0.2])  # 0.3 * epoch / 3, epoch 0, 1, 2
     assert per_epoch == pytest.approx([h["drop_path"] for h in result.history])
 
-SMALL = {"epochs": 2, "channels": 4, "layers": 1, "batch_size": 64, "lr": 0.05, "lr_min": 0.01,
-         "drop_path": 0.2, "random_state": 5}
-
-
-@pytest.fixture(scope="module")
-def small_run(space, arch_text, tmp_path_factory):
-    """A two-epoch run on 128 digits training images (+ 360 validation ones, tested on 90 of
-    those) with a directory and plain progress lines: the model it built, its result,
-    checkpoint and stderr."""
-    out = tmp_path_factory.mktemp("small_run")
+def test_a_final_training_run_uses_the_papers_settings_and_records_them(space, arch_text,
+                                                                       tmp_path, monkeypatch):
+    """Two epochs on 128 digits training images + 360 validation ones (tested on 90 of those),
+    with a directory and plain progress lines: what it trains on, with which optimizer and
+    schedule, what its checkpoint, log and result hold. One run for all (a module fixture's
+    run would be invisible to mutation testing's per-test coverage)."""
     data = load_data("digits", train_size=128)
     valid = data.valid
     # a test split of its own size: its accuracy tells it from the validation split's
     data = dataclasses.replace(data, test=Split(valid.images[:90], valid.labels[:90]))
-    built = []
+    built, tasks = [], []
     real_build = type(space).build
+    monkeypatch.setattr(type(space), "build",
+                        lambda self, *a, **k: built.append(real_build(self, *a, **k)) or built[-1])
 
-    def build_and_keep(self, *args, **kwargs):
-        built.append(real_build(self, *args, **kwargs))
-        return built[-1]
-
+    monkeypatch.setattr(final, "ImageClassification",
+                        lambda *a, **k: tasks.append(ImageClassification(*a, **k)) or tasks[-1])
     err = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(err):
-        patch.setattr(type(space), "build", build_and_keep)
-        result = train_architecture(space, space.from_string(arch_text), data,
-                                    runtime=Runtime("cpu"), out_dir=out, **SMALL)
-    state = read_checkpoint(out / CHECKPOINT, WHAT, CHECKPOINT_KEYS)
-    return {"data": data, "model": built[0], "result": result, "state": state,
-            "stderr": err.getvalue(), "out": out}
+    with contextlib.redirect_stderr(err):
+        result = train_architecture(space, space.from_string(arch_text), data, epochs=2,
+                                    channels=4, layers=1, batch_size=61, lr=0.05, lr_min=0.01,
+                                    drop_path=0.2, random_state=5, runtime=Runtime("cpu"),
+                                    out_dir=tmp_path)
+    state = read_checkpoint(tmp_path / CHECKPOINT, WHAT, CHECKPOINT_KEYS)
+    model, history = built[0], result.history
 
-
-def test_final_training_trains_on_training_and_validation_images_a_line_an_epoch(small_run):
-    data = small_run["data"]
-    steps = (len(data.train) + len(data.valid)) // 64  # 488 images: 7 minibatches, not 2
-    assert steps == 7
-    lines = [line.split(", loss=")[0] for line in small_run["stderr"].splitlines()]
+    # the training and validation images together, with the data set's cutout (digits: 2)
+    (task,) = tasks
+    assert len(task.train_split) == 488 and task.cutout == 2
+    steps = 488 // 61
+    lines = [line.split(", loss=")[0] for line in err.getvalue().splitlines()]
     assert lines == [f"train: batch {steps}/{2 * steps}", f"train: batch {2 * steps}/{2 * steps}"]
 
-
-def test_final_training_uses_the_papers_optimizer_and_a_cosine_schedule(small_run):
-    group = small_run["state"]["optimizer"]["param_groups"][0]
+    # SGD with momentum 0.9 and weight decay 3e-4, one cosine period from lr to lr_min
+    group = state["optimizer"]["param_groups"][0]
     assert (group["momentum"], group["weight_decay"], group["nesterov"]) == (0.9, 3e-4, False)
-    scheduler = small_run["state"]["scheduler"]
+    scheduler = state["scheduler"]
     assert (scheduler["T_max"], scheduler["eta_min"], scheduler["base_lrs"]) == (2, 0.01, [0.05])
-    # epoch 1 at lr, epoch 2 half way down the cosine from 0.05 to 0.01
-    assert [h["lr"] for h in small_run["result"].history] == pytest.approx(
+    assert [h["lr"] for h in history] == pytest.approx(
         [0.05, 0.01 + 0.04 * (1 + math.cos(math.pi / 2)) / 2])
 
-
-def test_final_training_records_its_whole_configuration_and_history(small_run, space, arch_text):
-    data = small_run["data"]
-    state, result = small_run["state"], small_run["result"]
+    # the checkpoint's whole configuration, its history, and the log
     assert state["config"] == {
         "space": "enas-micro", "arch": arch_text, "data": data.summary(), "epochs": 2,
-        "channels": 4, "layers": 1, "stem_stride": 1, "batch_size": 64, "lr": 0.05,
-        "lr_min": 0.01, "momentum": 0.9, "weight_decay": 3e-4, "grad_clip": 5.0,
-        "cutout": 2,  # the data set's (digits: 2) when not given
+        "channels": 4, "layers": 1, "stem_stride": 1, "batch_size": 61, "lr": 0.05,
+        "lr_min": 0.01, "momentum": 0.9, "weight_decay": 3e-4, "grad_clip": 5.0, "cutout": 2,
         "drop_path": 0.2, "auxiliary_weight": 0.4, "seed": 5}
-    assert state["epoch"] == 2 and state["history"] == result.history
-    assert [sorted(h) for h in result.history] == [
+    assert state["epoch"] == 2 and state["history"] == history
+    assert [sorted(h) for h in history] == [
         ["drop_path", "epoch", "lr", "train_acc", "train_loss", "wall_s"]] * 2
-    assert [(h["epoch"], h["drop_path"]) for h in result.history] == [(1, 0.0), (2, 0.1)]
-    assert all(0 < h["train_acc"] <= 1 and h["train_loss"] > 0 for h in result.history)
-    walls = [h["wall_s"] for h in result.history]
+    assert [(h["epoch"], h["drop_path"]) for h in history] == [(1, 0.0), (2, 0.1)]
+    assert all(0 < h["train_acc"] <= 1 and h["train_loss"] > 0 for h in history)
+    walls = [h["wall_s"] for h in history]
     assert 0 < walls[0] <= walls[1] <= result.wall_s
-    logged = [json.loads(line) for line in (small_run["out"] / "log.jsonl").read_text().splitlines()]
-    assert logged == result.history
+    logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert logged == history
 
-
-def test_final_training_reports_the_test_splits_accuracy_and_the_networks_size(small_run):
-    model, data, result = small_run["model"], small_run["data"], small_run["result"]
+    # the test split's accuracy, the size of the network without its auxiliary head
     assert result.test_accuracy == accuracy(model, data, data.test, Runtime("cpu"))
     assert result.test_accuracy != accuracy(model, data, data.valid, Runtime("cpu"))
-    assert result.params == model.num_params() > 0
-    assert model.auxiliary is not None
+    assert result.params == model.num_params() > 0 and model.auxiliary is not None
     assert result.to_dict() == {"test_accuracy": result.test_accuracy, "params": result.params,
-                                "wall_s": round(result.wall_s, 3), "history": result.history}
+                                "wall_s": round(result.wall_s, 3), "history": history}
 
 
 def test_resume_after_a_kill_gives_the_uninterrupted_result(space, arch_text, tmp_path,
