@@ -223,6 +223,15 @@ class EnasMacroSpace(SearchSpace, Buildable):
         return [CellGraph("network", tuple(nodes), tuple(edges))]
 
     # ----- networks ------------------------------------------------------------------------
+    mixed_path = True  # the supernet runs MacroWeights: what darts and snas train through
+
+    def relaxation(self, params):
+        """Architecture parameters onto the supernet's op and skip weights
+        (:class:`search_spaces.enas_macro_relaxation.MacroRelaxation`)."""
+        from .enas_macro_relaxation import MacroRelaxation
+
+        return MacroRelaxation(self, params)
+
     def build_supernet(self, channels: int, num_classes: int, layers: int,
                        in_channels: int, stem_stride: int = 1) -> MacroSupernet:
         """One network holding the weights of every child (ENAS weight sharing): every op of

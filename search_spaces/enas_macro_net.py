@@ -17,6 +17,7 @@ a later layer reads is brought to half the size and twice the channels by a fact
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -55,6 +56,29 @@ if _unbuilt := [op for op in OPS if op not in MACRO_OPS]:  # checked once, on im
     raise ImportError(f"enas-macro ops without a builder: {_unbuilt}")
 
 
+class MacroWeights(NamedTuple):
+    """The relaxed choice of every layer (the mixed-op path of DARTS and SNAS): ``ops[j - 1]``
+    weights layer ``j``'s ops (the supernet's op order), ``skips[j - 1]`` its skip sources
+    ``0 .. j - 2`` (each the weight of its bit 1). One-hot weights compute exactly the
+    discrete architecture they name; gradients flow back into all of them."""
+
+    ops: tuple[torch.Tensor, ...]
+    skips: tuple[torch.Tensor, ...]
+
+    def to(self, device: torch.device) -> MacroWeights:
+        """The weights on ``device`` (the relaxed methods keep ``alpha`` on the CPU)."""
+        return MacroWeights(tuple(w.to(device) for w in self.ops),
+                            tuple(w.to(device) for w in self.skips))
+
+    @classmethod
+    def one_hot(cls, arch: MacroArch, op_names: Sequence[str]) -> MacroWeights:
+        """Weight 1 on each layer's op and on its skip bits set, 0 elsewhere."""
+        ops = tuple(F.one_hot(torch.tensor(list(op_names).index(layer.op)),
+                              len(op_names)).float() for layer in arch.layers)
+        skips = tuple(torch.tensor(layer.skips, dtype=torch.float32) for layer in arch.layers)
+        return cls(ops, skips)
+
+
 class MacroLayer(nn.Module):
     """One layer with weights for ``ops`` and for the skip sources ``sources`` (node numbers);
     the layer's choice comes with each call."""
@@ -78,6 +102,21 @@ class MacroLayer(nn.Module):
         for i in skips:
             total = total + self.combine[str(i)](F.relu(drop_path(states[i], drop_prob)))
         return self.bn(total)
+
+    def mixed(self, x: torch.Tensor, states: Sequence[torch.Tensor], op_weights: torch.Tensor,
+              skip_weights: torch.Tensor) -> torch.Tensor:
+        """The relaxed layer: the ops' outputs weighted by ``op_weights``; each skip source's
+        path weighted by its ``skip_weights``; and the layer's two forms (its op's output alone
+        when no skip is taken, the combined and normalised sum otherwise) mixed by the weight
+        of taking none, the product of ``1 - skip_weights``."""
+        out = sum(w * op(x) for w, op in zip(op_weights, self.ops.values(), strict=True))
+        if not self.combine:
+            return out
+        total = self.combine[OP_SOURCE](F.relu(out))
+        for i, w in enumerate(skip_weights):
+            total = total + w * self.combine[str(i)](F.relu(states[i]))
+        none = torch.prod(1 - skip_weights)
+        return none * out + (1 - none) * self.bn(total)
 
 
 class _MacroNetwork(nn.Module):
@@ -170,8 +209,28 @@ class MacroSupernet(_MacroNetwork):
     def _reduced_nodes(self, point: int) -> Sequence[int]:
         return range(point + 1)
 
-    def forward(self, x: torch.Tensor, arch: MacroArch) -> torch.Tensor:
-        return self._forward(x, arch)[0]
+    def forward(self, x: torch.Tensor, choice: MacroArch | MacroWeights) -> torch.Tensor:
+        """The logits of the child ``choice``, or of the relaxed network its
+        :class:`MacroWeights` describe."""
+        if isinstance(choice, MacroWeights):
+            return self._forward_mixed(x, choice.to(x.device))
+        return self._forward(x, choice)[0]
+
+    def _forward_mixed(self, x: torch.Tensor, weights: MacroWeights) -> torch.Tensor:
+        if len(weights.ops) != self.n_layers or len(weights.skips) != self.n_layers:
+            raise ConfigError(f"the network has {self.n_layers} layers, the weights "
+                              f"{len(weights.ops)}; build them from the same space")
+        if CHANNELS_LAST:
+            x = x.contiguous(memory_format=torch.channels_last)
+        states = [self.stem(x)]
+        for j, module in enumerate(self.layers, 1):
+            states.append(module.mixed(states[j - 1], states, weights.ops[j - 1],
+                                       weights.skips[j - 1]))
+            if j in self.points:  # every node may be read later: reduce them all
+                reduce = self.reductions[str(j)]
+                states = [reduce[str(i)](s) for i, s in enumerate(states)]
+        pooled = torch.flatten(F.adaptive_avg_pool2d(F.relu(states[-1]), 1), 1)
+        return self.classifier(pooled)
 
 
 class MacroChild(_MacroNetwork):

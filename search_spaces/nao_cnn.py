@@ -19,6 +19,7 @@ import re
 from nao.errors import ConfigError
 from nao.validation import shown
 
+from .base import Buildable
 from .enas_micro import EnasMicroSpace
 from .enas_micro_arch import N_NODES
 
@@ -46,6 +47,7 @@ class NaoCnnSpace(EnasMicroSpace):
 
     has_supernet = False  # its children train from scratch
     mixed_path = False  # so no relaxed path either
+    relaxation = Buildable.relaxation  # the refusal, not enas-micro's relaxation
 
     def __init__(self, nodes: int = N_NODES, channels: int = DEFAULTS["channels"],
                  layers: int = DEFAULTS["layers"]):

@@ -212,3 +212,62 @@ def test_a_restricted_supernet_holds_only_its_ops():
     space = get_space("enas-macro:layers=3,ops=conv5+avg+max")
     supernet = space.build_supernet(4, 10, 1, 1)
     assert all(list(layer.ops) == ["conv5", "avg", "max"] for layer in supernet.layers)
+
+
+# ----- the mixed-op path (DARTS / SNAS train through weights, not one choice) ------------------
+def _one_hot_table(space, params, arch) -> torch.Tensor:
+    index = torch.tensor([c.index(t) for c, t in zip(params.choices, space.to_tokens(arch),
+                                                      strict=True)])
+    return torch.nn.functional.one_hot(index, params.alpha.shape[1]).float()
+
+
+@pytest.mark.parametrize("name", ["enas-macro:layers=4", "enas-macro:layers=6,ops=conv5+sep5+avg"])
+def test_a_one_hot_table_through_the_relaxation_computes_exactly_its_architecture(name):
+    from pipelines.oneshot.arch_params import ArchParams
+
+    space = get_space(name)
+    params = ArchParams(space)
+    relaxation = space.relaxation(params)
+    supernet = space.build_supernet(4, 10, 1, 1)
+    torch.manual_seed(0)
+    x = torch.randn(8, 1, 8, 8)
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(6)]
+    assert any(any(layer.skips) for a in archs for layer in a.layers)  # skips taken and not
+    for arch in archs:
+        mixed = supernet(x, relaxation.op_weights(_one_hot_table(space, params, arch)))
+        assert torch.equal(supernet(x, arch), mixed)
+
+
+def test_every_op_weight_and_skip_weight_gets_a_gradient_through_the_mix():
+    from pipelines.oneshot.arch_params import ArchParams
+
+    space = get_space("enas-macro:layers=4")
+    params = ArchParams(space)
+    table = params.probs().detach().clone().requires_grad_(True)
+    torch.manual_seed(0)
+    supernet = space.build_supernet(4, 10, 1, 1)
+    supernet(torch.randn(8, 1, 8, 8), space.relaxation(params).op_weights(table)).sum().backward()
+    ones = space.vocab.index("1")
+    for j in range(1, 5):
+        start = space.layer_start(j)
+        assert (table.grad[start, :len(OPS)] != 0).all()  # every op of the layer
+        for row in range(start + 1, start + j):  # the weight of each skip bit 1
+            assert table.grad[row, params.choices[row].index(ones)] != 0
+
+
+def test_a_mixed_layer_is_the_weighted_sum_of_its_ops_and_mixes_its_two_forms_by_the_skips():
+    from search_spaces.enas_macro_net import MacroLayer
+
+    torch.manual_seed(0)
+    layer = MacroLayer(4, OPS, sources=[0], affine=False).eval()
+    x, stem = torch.randn(2, 4, 6, 6), torch.randn(2, 4, 6, 6)
+    w = torch.softmax(torch.randn(len(OPS)), 0)
+    with torch.no_grad():
+        ops_sum = sum(wk * layer.ops[op](x) for wk, op in zip(w, OPS, strict=True))
+        alone = layer.mixed(x, [stem, x], w, torch.tensor([0.0]))
+        combined = layer.bn(layer.combine["op"](torch.relu(ops_sum))
+                            + 0.3 * layer.combine["0"](torch.relu(stem)))
+        half = layer.mixed(x, [stem, x], w, torch.tensor([0.3]))
+    assert torch.allclose(alone, ops_sum, atol=1e-6)
+    assert torch.allclose(half, 0.7 * ops_sum + 0.3 * combined, atol=1e-6)

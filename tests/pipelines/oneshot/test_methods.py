@@ -21,12 +21,12 @@ def test_the_table_names_exactly_the_methods_the_code_runs():
         assert (methods.MIXED_PATH in methods.METHODS[name].needs) == cls.needs_relaxation, name
 
 
-def test_only_enas_micro_declares_a_mixed_path_though_nao_cnn_shares_its_grammar():
-    assert methods.spaces_with(methods.MIXED_PATH) == ["enas-micro"]
+def test_the_supernet_spaces_declare_a_mixed_path_and_nao_cnn_not_though_it_shares_a_grammar():
+    assert methods.spaces_with(methods.MIXED_PATH) == ["enas-macro", "enas-micro"]
     assert get_space("nao-cnn").mixed_path is False
-    assert get_space("enas-macro").mixed_path is False
-    with pytest.raises(ConfigError, match="has no mixed-op path"):
-        get_space("enas-macro").relaxation(None)
+    for name in ("nao-cnn", "nas-rl"):
+        with pytest.raises(ConfigError, match=f"space {name}[^ ]* has no mixed-op path"):
+            get_space(name).relaxation(None)
 
 
 class _Declared:
@@ -42,8 +42,8 @@ def test_a_space_is_judged_by_what_it_declares_not_by_its_class():
         methods.method_for("snas", _Declared(False), methods.IMAGE)
     assert str(err.value) == (
         "--controller snas needs a supernet with a mixed-op path (a forward on op weights), "
-        "which space their-space does not have; use --space enas-micro or --controller nao, "
-        "rl, random, sf, relax, ram")
+        "which space their-space does not have; use --space enas-macro or enas-micro or "
+        "--controller nao, rl, random, sf, relax, ram")
     for name in ("nao", "rl", "random", "sf", "relax", "ram"):  # they need no mixed path
         assert methods.method_for(name, _Declared(False), methods.IMAGE).name == name
 
@@ -75,8 +75,8 @@ def test_the_command_line_offers_and_explains_every_method_of_the_table():
 @pytest.mark.parametrize("argv, message", [
     (["--space", "enas-rnn:nodes=3", "--data", "kjv", "--controller", "darts"],
      "--controller darts runs image supernets only"),
-    (["--space", "enas-macro", "--controller", "snas", "--data", "fashion-mnist"],
-     "needs a supernet with a mixed-op path"),
+    (["--space", "enas-rnn:nodes=3", "--data", "kjv", "--controller", "ram"],
+     "--controller ram runs image supernets only"),
 ])
 def test_nao_ws_refuses_what_the_space_lacks_before_any_data_loads(argv, message, capsys,
                                                                     monkeypatch):
