@@ -5,7 +5,9 @@
 
 Cases: every registered search strategy on ``nasbench-graph:cora`` for seeds 0-2 at budget 60
 (the whole history: architecture, validation and test accuracy per query, and the pick), and
-``nao ws`` on digits for 2 epochs (the pick, its candidates and the per-epoch log). Timings and
+``nao ws`` on digits for 2 epochs with the controllers nao, rl, random, sf and darts (the pick,
+its candidates and the per-epoch log); ``--only TEXT`` runs the cases whose name holds it
+(``--only ws``: the weight-sharing ones). Timings and
 paths are dropped. Floating-point results differ between machines, so record and check on the
 same machine with the same torch; the cases run through the installed ``nao`` command, the
 interface that a refactor must keep.
@@ -26,6 +28,7 @@ STRATEGIES = ("nao", "nao-paper", "random", "rl", "evolution", "tpe")
 SEEDS = (0, 1, 2)
 BUDGET = 60
 WS_EPOCHS = 2
+WS_CONTROLLERS = ("nao", "rl", "random", "sf", "darts")
 DROPPED = ("wall_s", "epoch_s", "out")  # what may differ between two identical runs
 
 
@@ -58,18 +61,19 @@ def search_case(strategy: str, seed: int) -> dict:
                       str(BUDGET), "--seed", str(seed), "--json", "--quiet"]))
 
 
-def ws_case() -> dict:
+def ws_case(controller: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        out = strip(run(["ws", "--data", "digits", "--epochs", str(WS_EPOCHS), "--seed", "0",
-                         "--out", tmp, "--json", "--quiet"]))
+        out = strip(run(["ws", "--data", "digits", "--controller", controller, "--epochs",
+                         str(WS_EPOCHS), "--seed", "0", "--out", tmp, "--json", "--quiet"]))
         out["log"] = [strip(json.loads(line)) for line in
                       (Path(tmp) / "log.jsonl").read_text().splitlines()]
     return out
 
 
-def record_all(jobs: int) -> dict:
+def record_all(jobs: int, only: str = "") -> dict:
     cases = {f"search {s} seed {k}": (search_case, (s, k)) for s in STRATEGIES for k in SEEDS}
-    cases[f"ws nao digits {WS_EPOCHS} epochs"] = (ws_case, ())
+    cases |= {f"ws {c} digits {WS_EPOCHS} epochs": (ws_case, (c,)) for c in WS_CONTROLLERS}
+    cases = {name: case for name, case in cases.items() if only in name}
     with ThreadPoolExecutor(jobs) as pool:  # each case is its own process
         futures = {name: pool.submit(fn, *args) for name, (fn, args) in cases.items()}
         return {name: f.result() for name, f in futures.items()}
@@ -92,15 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("mode", choices=("record", "check"))
     p.add_argument("file", type=Path, help="the recorded behaviour (JSON)")
     p.add_argument("--jobs", type=int, default=2, help="cases run at once (2)")
+    p.add_argument("--only", default="", help="run the cases whose name holds this text")
     args = p.parse_args(argv)
     if args.mode == "check" and not args.file.exists():
         sys.exit(f"{args.file}: no such file; record it first on the code before the change")
-    now = record_all(args.jobs)
+    now = record_all(args.jobs, args.only)
     if args.mode == "record":
         args.file.write_text(json.dumps(now, indent=1) + "\n")
         print(f"recorded {len(now)} cases in {args.file}")
         return 0
-    changed = differences(json.loads(args.file.read_text()), now)
+    before = {k: v for k, v in json.loads(args.file.read_text()).items() if args.only in k}
+    changed = differences(before, now)
     print("\n".join(changed) if changed else f"all {len(now)} cases unchanged")
     return 1 if changed else 0
 
