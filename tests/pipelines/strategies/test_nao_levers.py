@@ -13,7 +13,8 @@ from nao.estimator import NAO
 from pipelines.oneshot.weight_sharing import WeightSharingSearch, pool_policy
 from pipelines.search.evaluators import TableEvaluator
 from pipelines.search.loop import run_search
-from pipelines.strategies import make_strategy
+from pipelines.strategies import NAOStrategy, Strategy, make_strategy
+from pipelines.strategies.nao_strategy import DEFAULT_NAO_PARAMS
 
 TINY = {"epochs": 20, "patience": None, "max_symmetries": 2}
 # pre-training kept on but small where a test is about something else: the default (1000
@@ -283,3 +284,206 @@ def test_nao_says_what_it_trains_between_queries_to_whoever_listens(cora):
     quiet = make_strategy("nao", cora, random_state=0, n_init=8, round_size=4, top_k=4,
                           pretrain_archs=0, nao_params={"epochs": 3, "max_symmetries": 1})
     run_search(cora, quiet, TableEvaluator(cora), budget=12)  # no listener: nothing breaks
+
+
+# ----- the strategy around the levers: options, state, fits, warnings --------------------------
+def test_a_restored_nao_strategy_keeps_its_round_count_random_fill_and_latest_tell(cora):
+    original = make_strategy("nao", cora, random_state=0, fit_on="latest", **SMALL)
+    archs = original.sample_unseen(13)
+    original.tell(archs[:10], [0.1 * i for i in range(10)])
+    original.tell(archs[10:], [0.5, 0.6, 0.7])
+    original.rounds, original.n_random_fill = 4, 2
+    restored = make_strategy("nao", cora, random_state=1, fit_on="latest", **SMALL)
+    restored.load_state_dict(original.state_dict())
+    assert (restored.rounds, restored.n_random_fill, restored.n_last_told) == (4, 2, 3)
+    assert restored._training_set() == (archs[10:], [0.5, 0.6, 0.7])
+
+
+def test_a_state_saved_without_the_nao_counters_loads_them_as_a_fresh_search(cora):
+    """A plain strategy state (history and generator only) starts the counters at zero, with
+    no fitted models, rather than failing."""
+    strategy = make_strategy("nao", cora, random_state=0, fit_on="latest", **SMALL)
+    archs = strategy.sample_unseen(4)
+    strategy.tell(archs, [0.1, 0.2, 0.3, 0.4])
+    state = Strategy.state_dict(strategy)
+    restored = make_strategy("nao", cora, random_state=1, fit_on="latest", **SMALL)
+    restored.rounds = restored.n_random_fill = restored.n_last_told = 9
+    restored.load_state_dict(state)
+    assert (restored.rounds, restored.n_random_fill, restored.n_last_told) == (0, 0, 0)
+    assert restored.models == [] and restored.model is None
+    assert restored._training_set() == (archs, [0.1, 0.2, 0.3, 0.4])  # no latest tell: all
+
+
+def test_mutation_candidates_leave_out_the_excluded_architectures(cora, monkeypatch):
+    strategy = make_strategy("nao", cora, random_state=0, mutation_candidates=3, **{
+        k: v for k, v in SMALL.items() if k != "mutation_candidates"})
+    pool = strategy.sample_unseen(6)
+    children = iter(pool * 20)
+    monkeypatch.setattr(cora, "mutate", lambda arch, rng: next(children))
+    excluded = {cora.canonical(a) for a in pool[:3]}
+    assert strategy._mutations(pool[:1], excluded) == pool[3:]
+
+
+def test_a_budget_not_above_n_init_is_the_one_warning_and_says_nao_never_runs(cora):
+    strategy = make_strategy("nao", cora, n_init=10, pseudo_labels=10_000,
+                             nao_params={"hidden_size": 300})
+    assert strategy.warnings(10) == [
+        "--budget 10 is not more than n_init=10, so NAO never runs: all 10 architectures are "
+        "random samples (a random search); raise --budget above 10 or lower n_init "
+        "(--set n_init=N, at least 2)"]
+    assert len(strategy.warnings(11)) == 2  # NAO runs: the slow settings are worth a word
+    assert not any("n_init" in text for text in strategy.warnings(11))
+
+
+def test_pseudo_labels_up_to_five_times_the_budget_say_nothing(cora):
+    assert make_strategy("nao", cora, n_init=10, pseudo_labels=500).warnings(100) == []
+
+
+def test_more_pseudo_labels_say_how_many_times_the_training_a_search_takes(cora):
+    strategy = make_strategy("nao", cora, n_init=10, pseudo_labels=1201)
+    assert strategy.warnings(100) == [
+        "pseudo_labels=1201: every round fits NAO a second time, on 1,201 unevaluated "
+        "architectures besides the at most 100 evaluated, about 14 times the training of a "
+        "search without them; lower pseudo_labels for a faster search"]
+    assert strategy.warnings() == []  # no budget, nothing to compare with
+
+
+def test_slow_estimator_settings_are_named_as_nao_params(cora):
+    strategy = make_strategy("nao", cora, nao_params={"hidden_size": 300})
+    (text,) = strategy.warnings()
+    assert text.startswith("nao_params.hidden_size=300: layers wider than")
+
+
+def told(space, **options):
+    """A NAO strategy told a random start of 4, with NAO's training replaced by a record of
+    which estimator was fitted on which seed (nothing is trained)."""
+    strategy = make_strategy("nao", space, random_state=0, n_init=4, pretrain_archs=0,
+                             **options)
+    archs = strategy.sample_unseen(4)
+    strategy.tell(archs, [0.1, 0.2, 0.3, 0.4])
+    return strategy
+
+
+@pytest.fixture
+def fits(monkeypatch):
+    calls: list[tuple[NAO, int]] = []
+
+    def recording(self, archs, scores, on_epoch=None):
+        calls.append((self, self.random_state))
+        return self
+
+    monkeypatch.setattr(NAO, "fit", recording)
+    return calls
+
+
+def test_ensemble_members_and_rounds_fit_on_seeds_of_their_own(cora, fits):
+    strategy = told(cora, n_models=40)
+    strategy._fit()
+    strategy._fit()
+    seeds = [seed for _, seed in fits]
+    assert len(set(seeds)) == 80
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_warm_start_keeps_the_estimators_between_rounds_and_a_cold_refit_builds_new_ones(
+        cora, fits, warm_start):
+    strategy = told(cora, n_models=2, warm_start=warm_start)
+    first = strategy._fit()
+    second = strategy._fit()
+    assert [a is b for a, b in zip(first, second, strict=True)] == [warm_start] * 2
+    assert [model for model, _ in fits] == first + second
+
+
+def test_a_nao_strategy_built_with_no_options_has_the_documented_defaults(cora):
+    strategy = NAOStrategy(cora)
+    assert (strategy.label, strategy.n_init, strategy.round_size, strategy.top_k) == (
+        "nao", 30, 10, 20)
+    assert (strategy.warm_start, strategy.candidate_factor, strategy.random_candidates) == (
+        True, 5.0, 0)
+    assert (strategy.fit_on, strategy.n_models, strategy.pseudo_labels) == ("all", 1, 0)
+    assert (strategy.acquisition, strategy.ucb_kappa) == ("mean", 1.0)
+    assert strategy.nao_params == DEFAULT_NAO_PARAMS
+    # nothing fitted, counted or told yet, and a state to save already
+    assert (strategy.rounds, strategy.n_random_fill, strategy.n_last_told) == (0, 0, 0)
+    assert strategy.models == [] and strategy.model is None
+    assert strategy.state_dict()["models"] == []
+
+
+WHY_DRAWN = "; they are drawn from at most 10,000 random samples, so more cannot be had"
+WHY_MUTATIONS = "; every round draws and ranks them all with the predictor (the default is 20)"
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"n_init": 1}, "n_init must be a whole number >= 2, got 1"),
+    ({"round_size": 0}, "round_size must be a whole number >= 1, got 0"),
+    ({"top_k": 0}, "top_k must be a whole number >= 1, got 0"),
+    ({"warm_start": 1}, "warm_start must be true or false, got 1"),
+    ({"candidate_factor": 0.99},
+     "candidate_factor must be a finite number >= 1 and <= 100, got 0.99"),
+    ({"candidate_factor": 100.5},
+     "candidate_factor must be a finite number >= 1 and <= 100, got 100.5"),
+    ({"random_candidates": -1},
+     "random_candidates must be a whole number >= 0 and <= 10000, got -1" + WHY_DRAWN),
+    ({"random_candidates": 10_001},
+     "random_candidates must be a whole number >= 0 and <= 10000, got 10001" + WHY_DRAWN),
+    ({"fit_on": "best"}, "fit_on must be one of all, latest, got 'best'"),
+    ({"n_models": 0}, "n_models must be a whole number >= 1 and <= 100, got 0"),
+    ({"n_models": 101}, "n_models must be a whole number >= 1 and <= 100, got 101"),
+    ({"pseudo_labels": -1},
+     "pseudo_labels must be a whole number >= 0 and <= 10000, got -1" + WHY_DRAWN),
+    ({"pseudo_labels": 10_001},
+     "pseudo_labels must be a whole number >= 0 and <= 10000, got 10001" + WHY_DRAWN),
+    ({"mutation_candidates": 10_001},
+     "mutation_candidates must be a whole number >= 0 and <= 10000, got 10001" + WHY_MUTATIONS),
+    ({"acquisition": "ucb"}, "acquisition ucb needs the spread of an ensemble; set n_models "
+                             "to 2 or more, or use acquisition mean"),
+    ({"ucb_kappa": -0.5}, "ucb_kappa must be a finite number >= 0, got -0.5"),
+    ({"pretrain_archs": 10_001},
+     "pretrain_archs must be a whole number >= 0 and <= 10000, got 10001" + WHY_DRAWN),
+    ({"pretrain_epochs": 0}, "pretrain_epochs must be a whole number >= 1, got 0"),
+    ({"nao_params": {"width": 3}}, "nao_params has no option width; it takes batch_size, "),
+    ({"nao_params": [3]}, "nao_params must be a group of options or null"),
+    ({"nao_params": {"warm_start": False}}, "nao_params has no option warm_start"),
+    ({"nao_params": {"epochs": 0}}, "nao_params.epochs must be a whole number >= 1, got 0"),
+])
+def test_each_option_is_refused_outside_its_range_naming_the_strategy(cora, options, message):
+    with pytest.raises(ConfigError) as err:
+        NAOStrategy(cora, label="nao-x", **options)
+    assert str(err.value).startswith(f"nao-x strategy: {message}")
+
+
+def test_each_option_is_taken_at_the_ends_of_its_range(cora):
+    low = NAOStrategy(cora, n_init=2, round_size=1, top_k=1, candidate_factor=1,
+                      random_candidates=0, n_models=1, pseudo_labels=0, mutation_candidates=0,
+                      ucb_kappa=0, pretrain_archs=0, pretrain_epochs=1, nao_params=None)
+    assert (low.n_init, low.round_size, low.top_k, low.candidate_factor) == (2, 1, 1, 1.0)
+    assert (low.n_models, low.pretrain_epochs, low.ucb_kappa) == (1, 1, 0.0)
+    high = NAOStrategy(cora, candidate_factor=100, random_candidates=10_000, n_models=100,
+                       pseudo_labels=10_000, mutation_candidates=10_000, pretrain_archs=10_000,
+                       fit_on="latest", acquisition="thompson", warm_start=False)
+    assert (high.candidate_factor, high.random_candidates, high.n_models) == (100.0, 10_000, 100)
+    assert (high.pseudo_labels, high.mutation_candidates, high.pretrain_archs) == (
+        10_000, 10_000, 10_000)
+    assert (high.fit_on, high.acquisition, high.warm_start) == ("latest", "thompson", False)
+
+
+def test_the_epoch_hook_names_the_ensemble_member_only_in_an_ensemble(cora):
+    said: list[str] = []
+    single, trio = NAOStrategy(cora), NAOStrategy(cora, n_models=3)
+    assert single._progress("fitting on 4 archs", 0) is None  # nobody listens
+    single.status = trio.status = said.append
+    single._progress("fitting on 4 archs", 0)(1, 3)
+    trio._progress("fitting on 4 archs", 2)(3, 3)
+    assert said == ["fitting on 4 archs, epoch 1/3", "fitting on 4 archs (model 3/3), epoch 3/3"]
+
+
+@pytest.mark.parametrize("fit_on", ["all", "latest"])
+def test_fit_on_latest_trains_on_the_last_tell_and_all_on_everything_told(cora, fit_on):
+    strategy = NAOStrategy(cora, fit_on=fit_on)
+    archs = strategy.sample_unseen(5)
+    assert strategy._training_set() == ([], [])
+    strategy.tell(archs[:3], [0.3, 0.2, 0.1])
+    strategy.tell(archs[3:], [0.5, 0.4])
+    latest = (archs[3:], [0.5, 0.4])
+    assert strategy._training_set() == (latest if fit_on == "latest" else (archs, [
+        0.3, 0.2, 0.1, 0.5, 0.4]))
