@@ -358,6 +358,9 @@ def test_pretrain_curve_is_the_mean_reconstruction_loss_of_each_epoch(cora, cora
     assert frozen.pretrain_curve_ == pytest.approx([loss] * 3, rel=1e-6)
     learning = NAO(cora, **{**TINY, "dropout": 0.0, "batch_size": 7}).pretrain(archs[:20], 3)
     assert learning.pretrain_curve_[-1] < learning.pretrain_curve_[0] - 1e-3
+    decayed = NAO(cora, **{**TINY, "dropout": 0.0, "batch_size": 7, "weight_decay": 1.0}
+                  ).pretrain(archs[:20], 3)
+    assert decayed.pretrain_curve_[1:] != pytest.approx(learning.pretrain_curve_[1:], rel=1e-4)
 
 
 def test_reconstruct_decodes_attending_over_each_tokens_encoder_output(cora, cora_sample):
@@ -395,3 +398,55 @@ def test_fit_trains_in_single_precision_targets_included(cora, cora_sample):
     archs, y = cora_sample
     est = NAO(cora, **{**TINY, "epochs": 3}).fit(archs[:16], y[:16])
     assert all(float(np.float32(loss)) == loss for loss in est.loss_curve_)
+
+
+def test_pretrain_runs_20_epochs_unless_told(cora, cora_sample):
+    est = NAO(cora, **{**TINY, "batch_size": 4}).pretrain(cora_sample[0][:4])
+    assert len(est.pretrain_curve_) == 20
+
+
+def test_fit_trains_on_every_symmetric_sequence_up_to_max_symmetries(cora, cora_sample):
+    archs, y = cora_sample
+    many = [a for a in archs if len(cora.symmetries(a)) >= 3][:2]
+    sizes = [len(cora.symmetries(a)) for a in many]
+    est = NAO(cora, **{**TINY, "max_symmetries": 100})
+    seen_archs: list = []
+    train = est._train
+    est._train = lambda a, *rest, **kw: seen_archs.append(list(a)) or train(a, *rest, **kw)
+    est.fit(many, [0.2, 0.4])
+    expected = [s for a in many for s in cora.symmetries(a)]
+    assert [cora.to_string(a) for a in seen_archs[0]] == [cora.to_string(a) for a in expected]
+    assert len(expected) == sum(sizes)
+
+
+def test_fit_steps_with_its_learning_rate_and_weight_decay(cora, cora_sample):
+    archs, y = cora_sample
+    still = {**TINY, "epochs": 3, "dropout": 0.0, "batch_size": 4}
+    frozen = NAO(cora, **still, lr=1e-12).fit(archs[:12], y[:12])
+    # weights that do not move: each epoch's loss is the joint loss over all architectures
+    tokens = frozen._tokens(archs[:12])
+    target = torch.tensor(frozen._scale(y[:12]), dtype=torch.float32)
+    with torch.no_grad():
+        pred, log_probs = frozen.model_(tokens, frozen._masks(tokens))
+        nll = torch.nn.functional.nll_loss(log_probs.reshape(-1, log_probs.shape[-1]),
+                                           tokens.reshape(-1))
+        joint = 0.8 * torch.nn.functional.mse_loss(pred, target) + 0.2 * nll
+    assert frozen.loss_curve_ == pytest.approx([joint.item()] * 3, rel=1e-5)
+    moving = NAO(cora, **still).fit(archs[:12], y[:12])
+    assert moving.loss_curve_[-1] < moving.loss_curve_[0] - 1e-3
+    decayed = NAO(cora, **still, weight_decay=1.0).fit(archs[:12], y[:12])
+    assert decayed.loss_curve_[1:] != pytest.approx(moving.loss_curve_[1:], rel=1e-4)
+
+
+def test_without_replay_a_fit_after_pretraining_uses_only_the_labelled_architectures(
+        cora, cora_sample):
+    import copy
+
+    archs, y = cora_sample
+    pretrained = NAO(cora, **TINY).pretrain(archs[20:40], 1)
+    fresh = NAO(cora, **TINY)
+    fresh.pretrained_ = copy.deepcopy(pretrained.pretrained_)  # the networks, not the archs
+    for est in (pretrained, fresh):
+        est.fit(archs[:12], y[:12])
+    assert np.isfinite(pretrained.loss_curve_).all()
+    assert pretrained.loss_curve_ == fresh.loss_curve_
