@@ -15,6 +15,7 @@ from pipelines.search.evaluators import TableEvaluator
 from pipelines.search.loop import run_search
 from pipelines.strategies import NAOStrategy, Strategy, make_strategy
 from pipelines.strategies.nao_strategy import DEFAULT_NAO_PARAMS
+from search_spaces import get_space
 
 TINY = {"epochs": 20, "patience": None, "max_symmetries": 2}
 # pre-training kept on but small where a test is about something else: the default (1000
@@ -487,3 +488,121 @@ def test_fit_on_latest_trains_on_the_last_tell_and_all_on_everything_told(cora, 
     latest = (archs[3:], [0.5, 0.4])
     assert strategy._training_set() == (latest if fit_on == "latest" else (archs, [
         0.3, 0.2, 0.1, 0.5, 0.4]))
+
+
+# ----- one round with stand-in models: what is asked of them and what is kept ----------------
+class Proposer:
+    """An ensemble member that proposes from a fixed list (the first ones not excluded) and
+    predicts fixed values, recording what it was asked."""
+
+    def __init__(self, space, archs, values=None):
+        self.space, self.archs, self.values = space, list(archs), values or {}
+        self.proposed: list[tuple[list, int, set]] = []
+        self.predicted: list[list] = []
+
+    def propose(self, seeds, n, exclude):
+        self.proposed.append((list(seeds), n, set(exclude)))
+        return [a for a in self.archs if self.space.canonical(a) not in exclude][:n]
+
+    def predict(self, archs):
+        self.predicted.append(list(archs))
+        return np.array([self.values.get(self.space.canonical(a), 0.0) for a in archs])
+
+
+def started(space, scores, monkeypatch, **options):
+    """A NAO strategy told a random start with ``scores``; its fits give ``strategy.models``
+    as they are (set them to stand-ins), training nothing."""
+    options = {"n_init": len(scores), "pretrain_archs": 0, "mutation_candidates": 0,
+               "candidate_factor": 1.0, **options}
+    strategy = NAOStrategy(space, random_state=0, **options)
+    strategy.tell(strategy.sample_unseen(len(scores)), scores)
+    monkeypatch.setattr(strategy, "_fit", lambda: strategy.models)
+    return strategy
+
+
+def keys(space, archs):
+    return {space.canonical(a) for a in archs}
+
+
+def test_each_member_is_asked_for_its_share_of_the_candidates_from_the_top_k_seeds(
+        monkeypatch):
+    space = get_space("synthetic:positions=3,choices=4")
+    strategy = started(space, [0.1, 0.4, 0.3, 0.2], monkeypatch, top_k=2, candidate_factor=2.5,
+                       n_models=3)
+    pool = strategy.sample_unseen(30)
+    favour = {space.canonical(pool[i]): 1.0 - i / 100 for i in (11, 4, 1)}
+    strategy.models = [Proposer(space, pool[:10], favour), Proposer(space, pool[:10], favour),
+                       Proposer(space, pool[10:20], favour)]
+    seen = set(strategy.seen)
+    assert strategy.ask(3) == [pool[1], pool[4], pool[11]]  # the best 3 of 9, in turn
+    # 3 asked for at 2.5 candidates each: 8, a third of them (rounded up) from each member,
+    # each from the two best told, none told or proposed by a member before it
+    assert [call[:2] for m in strategy.models for call in m.proposed] == [
+        ([strategy.archs[1], strategy.archs[2]], 3)] * 3
+    assert [m.proposed[0][2] for m in strategy.models] == [
+        seen, seen | keys(space, pool[:3]), seen | keys(space, pool[:6])]
+    assert strategy.models[0].predicted == [pool[:3] + pool[3:6] + pool[10:13]]
+    assert (strategy.rounds, strategy.n_random_fill) == (1, 0)
+
+
+def test_mutations_and_random_candidates_join_the_proposals_each_new(monkeypatch):
+    """On a space of 9 architectures: 4 told, 2 proposed, 2 mutations and the one left."""
+    space = get_space("synthetic:positions=2,choices=3")
+    strategy = started(space, [0.1, 0.4, 0.3, 0.2], monkeypatch, mutation_candidates=2,
+                       random_candidates=2)
+    rest = strategy.sample_unseen(5)
+    children = iter([strategy.archs[0], rest[0], rest[2], rest[3]] * 5)
+    monkeypatch.setattr(space, "mutate", lambda arch, rng: next(children))
+    member = Proposer(space, rest[:2], {space.canonical(rest[i]): 1.0 for i in (3, 4)})
+    strategy.models = [member]
+    assert strategy.ask(2) == [rest[3], rest[4]]
+    assert member.predicted == [rest]  # proposals, mutations, the random one: ranked together
+
+
+def test_a_round_short_of_proposals_is_filled_with_new_random_ones_and_counted(monkeypatch):
+    space = get_space("synthetic:positions=2,choices=3")
+    strategy = started(space, [0.1, 0.4, 0.3, 0.2], monkeypatch)
+    rest = strategy.sample_unseen(5)
+    strategy.models = [Proposer(space, rest[:3])]
+    for count in (2, 4):  # asked for 6, 3 proposed, the 2 others left to fill with
+        asked = strategy.ask(6)
+        assert asked[:3] == rest[:3] and keys(space, asked) == keys(space, rest)
+        assert len(asked) == 5 and strategy.n_random_fill == count
+
+
+def test_proposals_that_fit_the_ask_exactly_are_not_ranked(monkeypatch):
+    space = get_space("synthetic:positions=2,choices=3")
+    strategy = started(space, [0.1, 0.4, 0.3, 0.2], monkeypatch)
+    rest = strategy.sample_unseen(5)
+    strategy.models = [Proposer(space, rest)]
+    assert strategy.ask(3) == rest[:3]
+    assert strategy.models[0].predicted == []
+
+
+def test_pseudo_labels_train_each_member_again_on_unseen_archs_labelled_by_the_ensemble(
+        cora, monkeypatch):
+    fitted: list[tuple[NAO, list, list]] = []
+    belief: dict[int, float] = {}  # each member predicts one value for everything
+
+    def fit(self, archs, scores, on_epoch=None):
+        fitted.append((self, list(archs), list(scores)))
+        if id(self) not in belief:
+            belief[id(self)] = [0.5, 0.7][len(belief)]
+        on_epoch(1, 1)
+        return self
+
+    monkeypatch.setattr(NAO, "fit", fit)
+    monkeypatch.setattr(NAO, "predict", lambda self, archs: np.full(len(archs), belief[id(self)]))
+    strategy = told(cora, n_models=2, pseudo_labels=5)
+    said: list[str] = []
+    strategy.status = said.append
+    members = strategy._fit()
+    assert [f[0] for f in fitted] == members + members
+    for _, archs, scores in fitted[:2]:
+        assert (archs, scores) == (strategy.archs, strategy.scores)
+    unlabelled = fitted[2][1][4:]
+    assert len(keys(cora, unlabelled)) == 5 and not keys(cora, unlabelled) & strategy.seen
+    for _, archs, scores in fitted[2:]:
+        assert archs == strategy.archs + unlabelled
+        assert scores == pytest.approx(strategy.scores + [0.6] * 5)
+    assert said[2:] == [f"fitting with 5 pseudo-labels (model {i}/2), epoch 1/1" for i in (1, 2)]
