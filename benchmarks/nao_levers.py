@@ -64,6 +64,16 @@ LEVERS: dict[str, dict] = {
     "rmpm20c5t": {"nao_params": {**RANK_WP10["nao_params"], "predict_symmetries": 4},
                   "mutation_candidates": 20, **PRETRAIN, "candidate_factor": 5.0},
 }
+# steering early: the default (rmpm20c5) with a smaller random start, and rounds of 5
+DEFAULT_LEVERS = LEVERS["rmpm20c5"]
+LEVERS.update({
+    "i10": {**DEFAULT_LEVERS, "n_init": 10},
+    "i10r5": {**DEFAULT_LEVERS, "n_init": 10, "round_size": 5},
+    "i15r5": {**DEFAULT_LEVERS, "n_init": 15, "round_size": 5},
+    # and unseen random architectures among the candidates the predictor ranks (far from the
+    # seeds, where a predictor fitted on few may still see a good op or link)
+    "i10r5rc": {**DEFAULT_LEVERS, "n_init": 10, "round_size": 5, "random_candidates": 100},
+})
 BASELINES = ("nao", "tpe", "evolution")
 
 
