@@ -436,6 +436,7 @@ WHY_MUTATIONS = "; every round draws and ranks them all with the predictor (the 
      "pseudo_labels must be a whole number >= 0 and <= 10000, got 10001" + WHY_DRAWN),
     ({"mutation_candidates": 10_001},
      "mutation_candidates must be a whole number >= 0 and <= 10000, got 10001" + WHY_MUTATIONS),
+    ({"acquisition": "best"}, "acquisition must be one of mean, ucb, thompson, got 'best'"),
     ({"acquisition": "ucb"}, "acquisition ucb needs the spread of an ensemble; set n_models "
                              "to 2 or more, or use acquisition mean"),
     ({"ucb_kappa": -0.5}, "ucb_kappa must be a finite number >= 0, got -0.5"),
