@@ -344,37 +344,31 @@ class RelaxedSearch:
                relaxation, estimator: Estimator,
                arch_optimizer: torch.optim.Optimizer, data: ImageData, gens: dict,
                search_alpha: bool, bar) -> tuple[float, float, dict]:
-        """One epoch of alternating alpha and weight steps; mean training loss and accuracy,
-        and the mean of what the alpha steps report."""
-        supernet, task, runtime = shared.supernet, shared.task, shared.runtime
-        valid = self._valid_batches(data, gens["valid_gen"], runtime)
-        supernet.train()
-        total, hits, seen = 0.0, 0, 0
+        """One epoch of the shared weights' training (:meth:`SharedWeights.train_epoch`), each
+        minibatch's weight step after an alpha step on a validation minibatch; mean training
+        loss and accuracy, and the mean of what the alpha steps report."""
+        valid = self._valid_batches(data, gens["valid_gen"], shared.runtime)
         reports: dict[str, list[float]] = {}
-        for x, y in task.train_batches(self.batch_size, shared.generator):
-            x, y = runtime.inputs(x), y.to(runtime.device)
-            if search_alpha:
-                objective = SupernetObjective(supernet, params, relaxation, task, runtime,
-                                              next(valid), (x, y), shared.lr, self.weight_decay)
-                grad, info = estimator.gradient(params, objective, gens["sample_gen"])
-                params.alpha.grad = grad.to(params.alpha.dtype)
-                arch_optimizer.step()
-                for key, value in info.items():
-                    reports.setdefault(key, []).append(float(value))
+
+        def alpha_step(x: torch.Tensor, y: torch.Tensor) -> None:
+            if not search_alpha:
+                return
+            objective = SupernetObjective(shared.supernet, params, relaxation, shared.task,
+                                          shared.runtime, next(valid), (x, y), shared.lr,
+                                          self.weight_decay)
+            grad, info = estimator.gradient(params, objective, gens["sample_gen"])
+            params.alpha.grad = grad.to(params.alpha.dtype)
+            arch_optimizer.step()
+            for key, value in info.items():
+                reports.setdefault(key, []).append(float(value))
+
+        def choose():
             kind, choice = estimator.weight_choice(params, gens["sample_gen"])
-            choice = relaxation.op_weights(choice) if kind == "relaxed" else \
+            return relaxation.op_weights(choice) if kind == "relaxed" else \
                 params.to_arch(choice)
-            with runtime.autocast():
-                logits = supernet(x, choice)
-                value = task.loss(logits, y)
-            runtime.step(value, shared.optimizer, supernet.parameters(), shared.grad_clip)
-            total += float(value.detach()) * len(y)
-            hits += task.hits(logits, y)
-            seen += len(y)
-            if bar is not None:
-                bar.update(1)
-        shared.scheduler.step()
-        return total / seen, hits / seen, {k: float(np.mean(v)) for k, v in reports.items()}
+
+        loss, acc = shared.train_epoch(choose, bar, before=alpha_step)
+        return loss, acc, {k: float(np.mean(v)) for k, v in reports.items()}
 
     def _valid_batches(self, data: ImageData, generator: torch.Generator, runtime: Runtime):
         """Endless shuffled validation minibatches (one alpha step each), reshuffled each pass."""

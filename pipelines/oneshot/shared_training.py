@@ -74,12 +74,14 @@ class SharedWeights:
     def lr(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
-    def train_epoch(self, choose: Callable[[], Any], bar=None) -> tuple[float, float]:
-        """One epoch, minibatch ``k`` through ``supernet(x, choose())``, then a schedule step;
-        the mean training loss and metric."""
+    def train_epoch(self, choose: Callable[[], Any], bar=None,
+                    before: Callable[[Any, Any], None] | None = None) -> tuple[float, float]:
+        """One epoch, minibatch ``k`` through ``supernet(x, choose())`` (after ``before(x, y)``:
+        a relaxed method's architecture step), then a schedule step; the mean training loss
+        and metric."""
         out = train_epoch(self.supernet, self.task, self.optimizer, self.runtime,
                           batch_size=self.batch_size, generator=self.generator,
-                          grad_clip=self.grad_clip, choose=choose, bar=bar)
+                          grad_clip=self.grad_clip, choose=choose, bar=bar, before=before)
         self.scheduler.step()
         return out
 

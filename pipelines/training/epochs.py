@@ -92,21 +92,27 @@ def train_epoch(model: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
                 runtime: Runtime, *, batch_size: int, generator: torch.Generator,
                 grad_clip: float | None, choose: Callable[[], Any] | None = None,
                 loss: Callable[[Any, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-                | None = None, bar=None) -> tuple[float, float]:
+                | None = None, bar=None,
+                before: Callable[[torch.Tensor, torch.Tensor], None] | None = None
+                ) -> tuple[float, float]:
     """One pass over ``task``'s training minibatches; the mean loss and metric.
 
     With ``choose`` each minibatch runs ``model(x, choose())`` (a one-shot supernet: a discrete
     architecture for ENAS / NAO-WS, op weights for DARTS / SNAS), without it ``model(x)``.
     ``loss(output, y) -> (logits, loss)`` turns the output into what the metric reads and the
     loss to train on (an auxiliary head adds its term there); by default the task's loss.
-    ``bar`` is advanced once per minibatch.
+    ``bar`` is advanced once per minibatch. ``before(x, y)`` runs on each minibatch (on the
+    device) before its choice is drawn: the architecture step of the relaxed methods, which
+    alternate it with the weight step.
     """
     loss = loss or default_loss(task)
     model.train()
     total, hits, seen = 0.0, 0, 0
     for x, y in task.train_batches(batch_size, generator):
-        choice = choose() if choose is not None else None
         x, y = runtime.inputs(x), y.to(runtime.device)
+        if before is not None:
+            before(x, y)
+        choice = choose() if choose is not None else None
         with runtime.autocast():
             output = model(x) if choose is None else model(x, choice)
             logits, value = loss(output, y)

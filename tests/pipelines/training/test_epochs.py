@@ -102,6 +102,26 @@ def test_train_epoch_runs_each_minibatch_through_its_choice_and_reports_the_task
     assert acc == sum(int((o.argmax(1) == y).sum()) for o, y in seen) / 448
 
 
+def test_before_sees_each_minibatch_ahead_of_its_choice_and_weight_step(data):
+    """A relaxed method's alpha step: ``before(x, y)`` gets every training minibatch, each
+    before the choice of that minibatch is drawn and before the weights move on it."""
+    task = ImageClassification(data)
+    model = Linear(data.num_classes)
+    events: list = []
+    weights = lambda: float(parameters_to_vector(model.parameters()).detach().norm())  # noqa: E731
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    train_epoch(model, task, optimizer, Runtime("cpu"), batch_size=64,
+                generator=torch.Generator().manual_seed(0), grad_clip=None,
+                choose=lambda: events.append("choose") or len(events),
+                before=lambda x, y: events.append((tuple(x.shape), y.clone(), weights())))
+    batches = list(task.train_batches(64, torch.Generator().manual_seed(0)))
+    seen = [e for e in events if e != "choose"]
+    assert events[::2] == seen and events[1::2] == ["choose"] * len(batches)
+    assert [torch.equal(y, b[1]) for (_shape, y, _w), b in zip(seen, batches, strict=True)] \
+        == [True] * len(batches)
+    assert len({w for _s, _y, w in seen}) == len(batches)  # a weight step between each two
+
+
 def test_a_resume_refuses_a_checkpoint_without_the_loops_keys_naming_the_loop(tmp_path):
     record = RunRecord.open(tmp_path, {}, False, "test", KEYS)
     record.end_epoch(1, [], lambda: {})  # config, epoch and history, but no "weights"
