@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -46,3 +48,16 @@ def float64():
     torch.set_default_dtype(torch.float64)
     yield torch.float64
     torch.set_default_dtype(before)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """End the worker processes the tests started (loky's reusable executor: `--workers`,
+    `--jobs`) and reap every finished child. Left running, they idle out later as children of
+    this process, and a caller that waits for its own children with ``os.wait()`` (mutmut,
+    which runs the tests in its own process before forking one child per mutant) reaps a pid it
+    does not know and fails."""
+    reusable = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(reusable, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True)
+    multiprocessing.active_children()  # joins the multiprocessing children that have ended
