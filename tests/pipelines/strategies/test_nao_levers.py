@@ -1,6 +1,8 @@
 """The levers of the NAO strategy and estimator (rank loss, mutations, pre-training, ...): each
 changes what it should, is on by default only where docs/results.md found it helps (off in the
-paper preset and in NAO-WS), is deterministic under a seed, and refuses bad values in one line."""
+paper preset and in NAO-WS), is deterministic under a seed, and refuses bad values in one line.
+Then the strategy around them: its options, one round with stand-in models (what each member is
+asked for, what is ranked, kept and filled), its fits, saved state and warnings."""
 
 from __future__ import annotations
 
