@@ -8,11 +8,13 @@ import dataclasses
 import io
 import json
 import math
+import time
 
 import numpy as np
 import pytest
 import torch
 from support import kill_after_epoch
+from torch.nn.utils import parameters_to_vector
 
 from nao.errors import ConfigError
 from pipelines.cli import main
@@ -21,11 +23,12 @@ from pipelines.training.data import Split, load_data
 from pipelines.training.final import (
     CHECKPOINT_KEYS,
     WHAT,
+    TrainResult,
     accuracy,
     train_architecture,
     with_auxiliary,
 )
-from pipelines.training.run_files import CHECKPOINT, read_checkpoint
+from pipelines.training.run_files import CHECKPOINT, read_checkpoint, save_checkpoint
 from pipelines.training.runtime import Runtime
 from pipelines.training.task import ImageClassification
 from search_spaces import get_space
@@ -149,7 +152,8 @@ def test_a_final_training_run_uses_the_papers_settings_and_records_them(space, a
 
 
 def test_resume_after_a_kill_gives_the_uninterrupted_result(space, arch_text, tmp_path,
-                                                            monkeypatch):
+                                                            monkeypatch, capsys):
+    began = time.perf_counter()
     data = load_data("digits", train_size=256)
     kwargs = {"epochs": 3, "channels": 4, "layers": 1, "lr": 0.05, "drop_path": 0.2,
               "runtime": Runtime("cpu"), "random_state": 3, "progress": False}
@@ -165,14 +169,62 @@ def test_resume_after_a_kill_gives_the_uninterrupted_result(space, arch_text, tm
     with pytest.raises(ConfigError, match="different lr"):
         train_architecture(space, arch, data, out_dir=tmp_path, resume=True,
                            **{**kwargs, "lr": 0.1})
-    resumed = train_architecture(space, arch, data, out_dir=tmp_path, resume=True, **kwargs)
+    capsys.readouterr()
+    resumed = train_architecture(space, arch, data, out_dir=tmp_path, resume=True,
+                                 **{**kwargs, "progress": True})
+    steps = (256 + len(data.valid)) // 64
+    # the bar goes on from the two epochs done: one line, at the end of the third
+    assert [line.split(",")[0] for line in capsys.readouterr().err.splitlines()] == [
+        f"train: batch {3 * steps}/{3 * steps}"]
     assert resumed.test_accuracy == whole.test_accuracy
     strip = [{k: v for k, v in h.items() if k != "wall_s"} for h in resumed.history]
     assert strip == [{k: v for k, v in h.items() if k != "wall_s"} for h in whole.history]
     walls = [h["wall_s"] for h in resumed.history]  # the clock goes on from the saved time
-    assert 0 < walls[0] <= walls[1] <= walls[2] <= resumed.wall_s
+    assert 0 < walls[0] <= walls[1] <= walls[2] <= resumed.wall_s <= time.perf_counter() - began
     with pytest.raises(ConfigError, match="needs --out"):
         train_architecture(space, arch, data, resume=True, **kwargs)
+
+
+def test_the_minibatch_order_depends_on_the_seed_alone(space, arch_text, monkeypatch):
+    """The data order comes from a generator of its own: a network of another size (whose
+    initialisation draws other numbers) sees the same minibatches, another seed others."""
+    seen: list[list[int]] = []
+    real = ImageClassification.train_batches
+
+    def recording(self, batch_size, generator):
+        for x, y in real(self, batch_size, generator):
+            seen[-1].append(int(y[:8] @ torch.arange(8)))  # a fingerprint of the minibatch
+            yield x, y
+
+    monkeypatch.setattr(ImageClassification, "train_batches", recording)
+    data = load_data("standin:1x8x8")
+    for channels, seed in [(2, 0), (4, 0), (2, 1)]:
+        seen.append([])
+        train_architecture(space, space.from_string(arch_text), data, epochs=1,
+                           channels=channels, layers=1, batch_size=175, random_state=seed,
+                           runtime=Runtime("cpu"), progress=False)
+    assert len(seen[0]) == 4 and seen[0] == seen[1] != seen[2]
+
+
+def test_final_training_clips_the_gradient_norm(space, arch_text, monkeypatch):
+    built = []
+    real_build = type(space).build
+
+    def build_and_copy(self, *args, **kwargs):
+        model = real_build(self, *args, **kwargs)
+        built.append((model, parameters_to_vector(model.parameters()).detach().clone()))
+        return model
+
+    monkeypatch.setattr(type(space), "build", build_and_copy)
+    data = load_data("standin:1x8x8")
+    for clip in (1e-7, 5.0):
+        train_architecture(space, space.from_string(arch_text), data, epochs=1, channels=2,
+                           layers=1, batch_size=350, lr=0.1, weight_decay=0.0, grad_clip=clip,
+                           runtime=Runtime("cpu"), progress=False)
+    moved = [float((parameters_to_vector(m.parameters()).detach() - start).norm())
+             for m, start in built]
+    # two steps of lr 0.1 (momentum 0.9: at most 10 times a step) on gradients of norm <= 1e-7
+    assert moved[0] <= 2 * 10 * 0.1 * 1e-7 < 1e-3 < moved[1]
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -193,7 +245,7 @@ def test_bad_training_options_are_config_errors(space, arch_text, kwargs, messag
 
 def test_the_options_lowest_allowed_values_train(space, arch_text, monkeypatch):
     """drop-path 0, no auxiliary head, no cutout, and a batch of every training image (one
-    step an epoch) are all accepted."""
+    step an epoch) are all accepted; without a runtime the device is picked (``auto``)."""
     built = []
     real_build = type(space).build
     monkeypatch.setattr(type(space), "build",
@@ -201,9 +253,24 @@ def test_the_options_lowest_allowed_values_train(space, arch_text, monkeypatch):
     data = load_data("standin:1x8x8")  # 500 training + 200 validation images
     result = train_architecture(space, space.from_string(arch_text), data, epochs=1, channels=4,
                                 layers=1, batch_size=700, drop_path=0.0, auxiliary_weight=0.0,
-                                cutout=0, runtime=Runtime("cpu"), progress=False)
+                                cutout=0, progress=False)
     assert [h["drop_path"] for h in result.history] == [0.0] and 0 <= result.test_accuracy <= 1
     assert built[0].auxiliary is None  # weight 0: no head built
+
+
+def test_a_resume_from_a_checkpoint_without_the_training_keys_names_nao_train(space, arch_text,
+                                                                             tmp_path):
+    data = load_data("standin:1x8x8")
+    save_checkpoint(tmp_path, {"config": {}, "epoch": 1, "history": []})
+    with pytest.raises(ConfigError, match=r"is not a checkpoint of nao train \(no model, "):
+        train_architecture(space, space.from_string(arch_text), data, epochs=1,
+                           out_dir=tmp_path, resume=True, progress=False)
+
+
+def test_the_result_reports_its_wall_time_to_the_millisecond():
+    result = TrainResult(test_accuracy=0.5, params=10, wall_s=1.23456, history=[{"epoch": 1}])
+    assert result.to_dict() == {"test_accuracy": 0.5, "params": 10, "wall_s": 1.235,
+                                "history": [{"epoch": 1}]}
 
 
 def test_the_loss_adds_the_auxiliary_heads_loss_at_its_weight():
