@@ -25,7 +25,6 @@ inputs rule for darts) is scored on the whole validation split.
 from __future__ import annotations
 
 import inspect
-import time
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ from search_spaces import require
 from search_spaces.base import Arch, Buildable, SearchSpace
 
 from ..training.data import ImageData, batches
-from ..training.epochs import RunRecord, progress_bar
+from ..training.epochs import EpochLoop, RunRecord, progress_bar
 from ..training.network_options import NetworkOptions
 from ..training.run_dir import check_resume
 from ..training.runtime import Runtime
@@ -266,10 +265,8 @@ class RelaxedSearch:
         evaluator = SupernetEvaluator(supernet, data, task=task, batch_size=self.batch_size,
                                       n_batches=self.eval_batches, runtime=runtime,
                                       generator=gens["eval_gen"])
-        wall_before = 0.0
 
         def load(state: dict) -> None:
-            nonlocal wall_before
             shared.load_state_dict(state)
             with torch.no_grad():
                 params.alpha.copy_(state["alpha"])
@@ -277,49 +274,39 @@ class RelaxedSearch:
             estimator.load_state_dict(state["estimator"])
             for name, gen in gens.items():
                 gen.set_state(state[name])
-            wall_before = float(state["wall_s"])
 
-        record.restore(load)
-        history, start_epoch = record.history(), record.start_epoch
-        started = time.perf_counter()
-        epochs_bar = progress_bar(self.progress, total=self.epochs, initial=start_epoch,
-                                  unit="epoch", desc=f"ws {self.controller} on {data.name}")
-        try:
-            for epoch in range(start_epoch, self.epochs):
-                tick = time.perf_counter()
-                lr = shared.lr
-                estimator.new_epoch(epoch, self.epochs)
-                search_alpha = epoch >= shared_opts["warmup_epochs"]
-                with progress_bar(self.progress, total=n_batches, unit="batch", leave=False,
-                                  desc=f"epoch {epoch + 1}/{self.epochs}") as bar:
-                    loss, acc, info = self._epoch(shared, params, relaxation, estimator,
-                                                  arch_optimizer, data, gens, search_alpha, bar)
-                derived = self._derive(params, relaxation, estimator)
-                valid_derived = evaluator.evaluate_many([derived])[0].valid
-                samples = [params.to_arch(params.sample(gens["log_gen"]))
-                           for _ in range(LOG_SAMPLES)]
-                valid_sampled = float(np.mean([e.valid for e in
-                                               evaluator.evaluate_many(samples)]))
-                entropy = float(params.entropy().detach())
-                wall = wall_before + time.perf_counter() - started
-                history.append({
-                    "epoch": epoch + 1, "lr": lr, "train_loss": loss, "train_acc": acc,
-                    "entropy": entropy, "valid_derived": valid_derived,
-                    "valid_sampled": valid_sampled, "alpha_steps": search_alpha, **info,
-                    "derived_arch": self.space.to_string(derived),
-                    "epoch_s": round(time.perf_counter() - tick, 3), "wall_s": round(wall, 3),
-                })
-                record.end_epoch(epoch + 1, history, lambda wall=wall: {
-                    **shared.state_dict(), "alpha": params.alpha.detach().clone(),
+        def one_epoch(epoch: int) -> tuple[dict, dict]:
+            lr = shared.lr
+            estimator.new_epoch(epoch, self.epochs)
+            search_alpha = epoch >= shared_opts["warmup_epochs"]
+            with progress_bar(self.progress, total=n_batches, unit="batch", leave=False,
+                              desc=f"epoch {epoch + 1}/{self.epochs}") as bar:
+                loss, acc, info = self._epoch(shared, params, relaxation, estimator,
+                                              arch_optimizer, data, gens, search_alpha, bar)
+            derived = self._derive(params, relaxation, estimator)
+            valid_derived = evaluator.evaluate_many([derived])[0].valid
+            samples = [params.to_arch(params.sample(gens["log_gen"]))
+                       for _ in range(LOG_SAMPLES)]
+            valid_sampled = float(np.mean([e.valid for e in evaluator.evaluate_many(samples)]))
+            entropy = float(params.entropy().detach())
+            row = {"lr": lr, "train_loss": loss, "train_acc": acc, "entropy": entropy,
+                   "valid_derived": valid_derived, "valid_sampled": valid_sampled,
+                   "alpha_steps": search_alpha, **info,
+                   "derived_arch": self.space.to_string(derived)}
+            return row, {"loss": f"{loss:.3f}", "entropy": f"{entropy:.1f}",
+                         "valid": f"{valid_derived:.3f}"}
+
+        def state() -> dict:
+            return {**shared.state_dict(), "alpha": params.alpha.detach().clone(),
                     "arch_optimizer": arch_optimizer.state_dict(),
                     "estimator": estimator.state_dict(),
-                    **{name: gen.get_state() for name, gen in gens.items()}, "wall_s": wall,
-                })
-                epochs_bar.set_postfix(loss=f"{loss:.3f}", entropy=f"{entropy:.1f}",
-                                       valid=f"{valid_derived:.3f}", refresh=False)
-                epochs_bar.update(1)
-        finally:
-            epochs_bar.close()
+                    **{name: gen.get_state() for name, gen in gens.items()}}
+
+        loop = EpochLoop(record, self.epochs, progress_bar(
+            self.progress, total=self.epochs, initial=record.start_epoch, unit="epoch",
+            desc=f"ws {self.controller} on {data.name}"))
+        loop.restore(load)
+        history = loop.run(one_epoch, state)
         derived = self._derive(params, relaxation, estimator)
         self.candidates_ = final_pick(evaluator, [derived], 1)
         self.best_arch_, self.best_valid_ = self.candidates_[0]
@@ -329,7 +316,7 @@ class RelaxedSearch:
         self.supernet_ = supernet
         self.runtime_ = runtime
         self.options_ = {**shared_opts, **method_opts}
-        self.wall_s_ = wall_before + time.perf_counter() - started
+        self.wall_s_ = loop.wall_s
         return self
 
     @staticmethod

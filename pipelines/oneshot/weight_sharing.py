@@ -37,7 +37,6 @@ and the final pick are :mod:`pipelines.oneshot.shared_training`'s, the checkpoin
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +55,7 @@ from ..search.evaluators import Evaluator
 from ..strategies import STRATEGIES, check_option_names, make_strategy, option_names
 from ..strategies.nao_strategy import LEVERS_OFF
 from ..training.data import ImageData
-from ..training.epochs import RunRecord, progress_bar
+from ..training.epochs import EpochLoop, RunRecord, progress_bar
 from ..training.network_options import NetworkOptions
 from ..training.run_dir import check_resume
 from ..training.runtime import Runtime
@@ -293,57 +292,45 @@ class WeightSharingSearch:
         rng = np.random.default_rng(seed)  # which pool member trains on each minibatch
         scorer = self._pool_scorer(shared, data, task, runtime, seed)
         pool: list[Arch] = []
-        wall_before = 0.0
 
         def load(state: dict) -> None:
-            nonlocal pool, wall_before
+            nonlocal pool
             shared.load_state_dict(state)
             strategy.load_state_dict(state["strategy"])
             pool = [self.space.from_string(s) for s in state["pool"]]
             rng.bit_generator.state = state["rng"]
             self._load_scorer_state(scorer, state)
-            wall_before = float(state["wall_s"])
 
-        if not record.restore(load):
-            pool = strategy.ask(self.pool_size)
-        history, start_epoch = record.history(), record.start_epoch
-        started = time.perf_counter()
-        epochs_bar = progress_bar(self.progress, total=self.epochs, initial=start_epoch,
-                                  unit="epoch", desc=f"ws {self.controller} on {data.name}")
-        try:
-            for epoch in range(start_epoch, self.epochs):
-                tick = time.perf_counter()
-                lr = shared.lr
-                loss, metric = self._train_epoch(shared, uniform_choice(pool, rng), task, epoch)
-                scored = pool
-                scores, measured = self._score_pool(scorer, task, pool)
-                turn = (epoch + 1) % policy.every == 0 or epoch + 1 == self.epochs
-                if turn:
-                    pool = self._controller_steps(strategy, scorer, pool, scores, policy)
-                i = self._best_index(scores)
-                wall = wall_before + time.perf_counter() - started
-                history.append({
-                    "epoch": epoch + 1, "lr": lr, "train_loss": loss,
-                    **self._epoch_metrics(loss, metric, measured, i),
-                    "best_arch": self.space.to_string(scored[i]), "pool": len(scored),
-                    "controller_step": turn,
-                    "epoch_s": round(time.perf_counter() - tick, 3), "wall_s": round(wall, 3),
-                })
-                record.end_epoch(epoch + 1, history, lambda pool=pool, wall=wall: {
-                    **shared.state_dict(), "strategy": strategy.state_dict(),
+        def one_epoch(epoch: int) -> tuple[dict, dict]:
+            nonlocal pool
+            lr = shared.lr
+            loss, metric = self._train_epoch(shared, uniform_choice(pool, rng), task, epoch)
+            scored = pool
+            scores, measured = self._score_pool(scorer, task, pool)
+            turn = (epoch + 1) % policy.every == 0 or epoch + 1 == self.epochs
+            if turn:
+                pool = self._controller_steps(strategy, scorer, pool, scores, policy)
+            i = self._best_index(scores)
+            row = {"lr": lr, "train_loss": loss, **self._epoch_metrics(loss, metric, measured, i),
+                   "best_arch": self.space.to_string(scored[i]), "pool": len(scored),
+                   "controller_step": turn}
+            return row, {"loss": f"{loss:.3f}", **self._postfix(measured, i)}
+
+        def state() -> dict:
+            return {**shared.state_dict(), "strategy": strategy.state_dict(),
                     "pool": [self.space.to_string(a) for a in pool],
-                    "rng": rng.bit_generator.state, **self._scorer_state(scorer),
-                    "wall_s": wall,
-                })
-                epochs_bar.set_postfix(loss=f"{loss:.3f}", **self._postfix(measured, i),
-                                       refresh=False)
-                epochs_bar.update(1)
-        finally:
-            epochs_bar.close()
+                    "rng": rng.bit_generator.state, **self._scorer_state(scorer)}
+
+        loop = EpochLoop(record, self.epochs, progress_bar(
+            self.progress, total=self.epochs, initial=record.start_epoch, unit="epoch",
+            desc=f"ws {self.controller} on {data.name}"))
+        if not loop.restore(load):
+            pool = strategy.ask(self.pool_size)
+        history = loop.run(one_epoch, state)
         self._final_pick(scorer, pool)
         self.history_ = history
         self.strategy_ = strategy
-        self.wall_s_ = wall_before + time.perf_counter() - started
+        self.wall_s_ = loop.wall_s
 
     def _controller_steps(self, strategy, evaluator: Evaluator, pool: list[Arch],
                           scores: list[float], policy: PoolPolicy) -> list[Arch]:

@@ -2,6 +2,8 @@
 
 - :class:`RunRecord`: the run directory side of a loop: the checkpoint a resumed run restores
   from, and a checkpoint + ``log.csv`` / ``log.jsonl`` written at every epoch end;
+- :class:`EpochLoop`: restore, the wall clock across a resume, a history row and a checkpoint
+  per epoch, the epoch bar;
 - :func:`train_epoch`: one pass over a task's training minibatches, where ``choose`` says which
   architecture (or which op weights) each minibatch runs through;
 - :func:`progress_bar`: a tqdm bar on stderr, plain lines when it is not a terminal, off with
@@ -12,6 +14,7 @@ Each loop keeps only what is its own: what it builds, what its checkpoint holds,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +84,62 @@ class RunRecord:
         save_checkpoint(self.out_dir, {"config": self.config, "epoch": epoch,
                                        "history": history, **state()})
         write_log(self.out_dir, history)
+
+
+class EpochLoop:
+    """The loop every trainer runs epoch by epoch: restore from the record, the wall clock kept
+    across a resume (``wall_s`` in every checkpoint), one history row and one checkpoint at each
+    epoch end, and the epoch bar. The trainer gives what is its own: the epoch's work and row
+    (``one_epoch``), and its checkpoint state.
+
+        loop = EpochLoop(record, epochs, bar)
+        loop.restore(load)                    # False on a fresh run
+        history = loop.run(one_epoch, state)  # one_epoch(epoch) -> (row, postfix)
+        loop.wall_s                           # the whole run's, resumed parts included
+    """
+
+    def __init__(self, record: RunRecord, epochs: int, bar):
+        self.record, self.epochs, self.bar = record, epochs, bar
+        self.wall_before = 0.0
+        self.started: float | None = None
+
+    def restore(self, load: Callable[[dict], None]) -> bool:
+        """``load`` the checkpoint of a resumed run (and its wall clock); ``False`` on a fresh
+        run."""
+        def load_with_clock(state: dict) -> None:
+            load(state)
+            self.wall_before = float(state["wall_s"])
+
+        return self.record.restore(load_with_clock)
+
+    @property
+    def wall_s(self) -> float:
+        """Seconds of this run so far, the interrupted parts before a resume included."""
+        running = 0.0 if self.started is None else time.perf_counter() - self.started
+        return self.wall_before + running
+
+    def run(self, one_epoch: Callable[[int], tuple[dict, dict]],
+            state: Callable[[], dict]) -> list[dict]:
+        """Epochs from the record's next one to the last: ``one_epoch(epoch)`` gives the row's
+        own fields and the bar's postfix; the row gets ``epoch`` first and ``epoch_s`` and
+        ``wall_s`` last, and ``state()`` (with ``wall_s``) is checkpointed with the history."""
+        history = self.record.history()
+        self.started = time.perf_counter()
+        try:
+            for epoch in range(self.record.start_epoch, self.epochs):
+                tick = time.perf_counter()
+                row, postfix = one_epoch(epoch)
+                wall = self.wall_s
+                history.append({"epoch": epoch + 1, **row,
+                                "epoch_s": round(time.perf_counter() - tick, 3),
+                                "wall_s": round(wall, 3)})
+                self.record.end_epoch(epoch + 1, history, lambda wall=wall: {
+                    **state(), "wall_s": wall})
+                self.bar.set_postfix(**postfix, refresh=False)
+                self.bar.update(1)
+        finally:
+            self.bar.close()
+        return history
 
 
 def default_loss(task: Task) -> Callable[[Any, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
