@@ -19,7 +19,6 @@ the next and reset at each epoch start.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from torch import nn
 from nao.errors import ConfigError
 from search_spaces.base import Arch, BuildableLM, SearchSpace
 
-from .epochs import RunRecord, progress_bar, train_epoch
+from .epochs import EpochLoop, RunRecord, progress_bar, train_epoch
 from .lm_eval import evaluate_lm
 from .runtime import Runtime
 from .task import BPTT, LanguageModeling, perplexity
@@ -139,48 +138,36 @@ def train_lm(space: SearchSpace, arch: Arch | None, data: TextData, *, epochs: i
         model = runtime.prepare(build_model(space, arch, data.vocab_size, options))
         optimizer, scheduler = lm_optimizer(model, epochs, lr, lr_min, weight_decay)
         generator = torch.Generator().manual_seed(seed)
-        wall_before = 0.0
 
         def load(state: dict) -> None:
-            nonlocal wall_before
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             generator.set_state(state["generator"])
             torch.set_rng_state(state["torch_rng"])
-            wall_before = float(state["wall_s"])
 
-        record.restore(load)
-        history, start = record.history(), record.start_epoch
-        started = time.perf_counter()
-        bar = progress_bar(progress, total=epochs, initial=start, unit="epoch",
-                           desc=f"train {config['arch'][:30]} on {data.name}")
-        try:
-            for epoch in range(start, epochs):
-                tick = time.perf_counter()
-                current_lr = optimizer.param_groups[0]["lr"]
-                model.reset_state()
-                loss, _ = train_epoch(model, task, optimizer, runtime,
-                                      batch_size=options.batch_size, generator=generator,
-                                      grad_clip=grad_clip)
-                scheduler.step()
-                valid = evaluate_lm(model, task, "valid", device=runtime.device)
-                wall = wall_before + time.perf_counter() - started
-                history.append({"epoch": epoch + 1, "lr": current_lr, "train_loss": loss,
-                                "train_ppl": perplexity(loss),
-                                "valid_ppl": perplexity(valid.mean_loss),
-                                "epoch_s": round(time.perf_counter() - tick, 3),
-                                "wall_s": round(wall, 3)})
-                record.end_epoch(epoch + 1, history, lambda wall=wall: {
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        def one_epoch(epoch: int) -> tuple[dict, dict]:
+            current_lr = optimizer.param_groups[0]["lr"]
+            model.reset_state()
+            loss, _ = train_epoch(model, task, optimizer, runtime, batch_size=options.batch_size,
+                                  generator=generator, grad_clip=grad_clip)
+            scheduler.step()
+            valid_ppl = perplexity(evaluate_lm(model, task, "valid",
+                                               device=runtime.device).mean_loss)
+            return ({"lr": current_lr, "train_loss": loss, "train_ppl": perplexity(loss),
+                     "valid_ppl": valid_ppl}, {"valid_ppl": f"{valid_ppl:.1f}"})
+
+        def state() -> dict:
+            return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                    "torch_rng": torch.get_rng_state(), "wall_s": wall})
-                bar.set_postfix(valid_ppl=f"{history[-1]['valid_ppl']:.1f}", refresh=False)
-                bar.update(1)
-        finally:
-            bar.close()
+                    "torch_rng": torch.get_rng_state()}
+
+        loop = EpochLoop(record, epochs, progress_bar(
+            progress, total=epochs, initial=record.start_epoch, unit="epoch",
+            desc=f"train {config['arch'][:30]} on {data.name}"))
+        loop.restore(load)
+        history = loop.run(one_epoch, state)
         test = evaluate_lm(model, task, "test", device=runtime.device)
     params = sum(p.numel() for p in model.parameters())
     valid_ppl = history[-1]["valid_ppl"] if history else math.nan
-    return LMResult(valid_ppl, perplexity(test.mean_loss), params,
-                    wall_before + time.perf_counter() - started, history)
+    return LMResult(valid_ppl, perplexity(test.mean_loss), params, loop.wall_s, history)
