@@ -73,7 +73,11 @@ LEVERS.update({
     # and unseen random architectures among the candidates the predictor ranks (far from the
     # seeds, where a predictor fitted on few may still see a good op or link)
     "i10r5rc": {**DEFAULT_LEVERS, "n_init": 10, "round_size": 5, "random_candidates": 100},
+    # transfer from the other development tables (OTHERS: the other datasets of --datasets),
+    # with the small start it needs to show early; a label of its own, never the default
+    "tri10": {**DEFAULT_LEVERS, "n_init": 10, "transfer": "OTHERS"},
 })
+OTHERS = "OTHERS"
 BASELINES = ("nao", "tpe", "evolution")
 
 
@@ -103,6 +107,12 @@ def variants(levers: list[str], settings: list[str] | None) -> tuple[list[str], 
     return strategies, options
 
 
+def with_sources(options: dict, others: list[str]) -> dict:
+    """``transfer`` OTHERS of a lever as the other datasets' tables."""
+    return {label: {**opts, "transfer": others} if opts.get("transfer") == OTHERS else opts
+            for label, opts in options.items()}
+
+
 def rows(report: dict, budgets: list[int]) -> list[str]:
     dataset = report["space"].split(":")[-1]
     base = report["results"]["nao"]["curve"][budgets[-1] - 1]
@@ -127,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     head = " | ".join(f"mean valid @{q} | median rank @{q}" for q in budgets)
     lines = [f"| dataset | variant | {head} | vs nao @{budgets[-1]} (mean / rank) | s/search |",
              "| --- | --- |" + " ---: |" * (2 * len(budgets) + 2)]
-    for dataset in args.datasets.split(","):
+    datasets = args.datasets.split(",")
+    for dataset in datasets:
+        others = [f"nasbench-graph:{d}" for d in datasets if d != dataset]
         report = run_benchmark(f"nasbench-graph:{dataset}", strategies, budgets[-1], args.seeds,
-                               options=options, n_jobs=args.jobs,
+                               options=with_sources(options, others), n_jobs=args.jobs,
                                cache_dir=args.out / dataset / RUNS_DIR)
         lines += rows(report, budgets)
     print(f"{args.seeds} seeds; s/search is the mean wall time of one {budgets[-1]}-query "

@@ -14,6 +14,7 @@ from nao.errors import ConfigError
 from nao.estimator import NAO
 from nao.metrics import best_first
 from nao.validation import check_bool, check_choice, check_float, check_int, check_options
+from search_spaces import Tabular, get_space, require
 from search_spaces.base import Arch, SearchSpace
 
 from ..options import deep_merge
@@ -93,6 +94,13 @@ class NAOStrategy(Strategy):
     many unevaluated random architectures (reconstruction only, ``pretrain_epochs``) before the
     first fit (arch2vec, SemiNAS); warm start carries the pre-trained networks on, a cold
     refit starts without them.
+
+    Transfer (``transfer``: names of other tables over the same tokens, e.g. the other
+    NAS-Bench-Graph datasets): before the first fit, each model is fitted for
+    ``transfer_epochs`` on ``transfer_archs`` random architectures of each of those tables,
+    scored by their rank within their own table, and the fits on this search's architectures
+    continue from there (warm start). It uses measurements this search did not pay for, so a
+    benchmark reports it under its own label, never as ``nao``.
     """
 
     def __init__(self, space: SearchSpace, random_state: int | None = None, n_init: int = 30,
@@ -101,7 +109,9 @@ class NAOStrategy(Strategy):
                  nao_params: dict | None = None, fit_on: str = "all", n_models: int = 1,
                  pseudo_labels: int = 0, mutation_candidates: int = 20,
                  acquisition: str = "mean", ucb_kappa: float = 1.0, pretrain_archs: int = 1000,
-                 pretrain_epochs: int = 20, *, label: str = "nao"):
+                 pretrain_epochs: int = 20, transfer: list[str] | str | None = None,
+                 transfer_archs: int = 500, transfer_epochs: int = 20, *,
+                 label: str = "nao"):
         super().__init__(space, random_state)
         self.label = label  # the registry name messages use (nao-paper for the preset)
         owner = f"{label} strategy"
@@ -127,6 +137,13 @@ class NAOStrategy(Strategy):
         self.pretrain_archs = check_int(owner, "pretrain_archs", pretrain_archs, 0, MAX_DRAWN,
                                         why=DRAWN_WHY)
         self.pretrain_epochs = check_int(owner, "pretrain_epochs", pretrain_epochs, 1)
+        self.transfer = self._sources(owner, transfer)
+        self.transfer_archs = check_int(owner, "transfer_archs", transfer_archs, 2, MAX_DRAWN,
+                                        why=DRAWN_WHY)
+        self.transfer_epochs = check_int(owner, "transfer_epochs", transfer_epochs, 1)
+        if self.transfer and not self.warm_start:
+            raise ConfigError(f"{owner}: transfer needs warm_start true (later fits continue "
+                              "from the transferred networks); drop transfer or warm_start")
         check_options(owner, "nao_params", nao_params, NAO_OPTIONS, optional=True)
         self.nao_params = {**DEFAULT_NAO_PARAMS, **(nao_params or {})}
         # the estimator's own check, now rather than at the first fit after n_init evaluations
@@ -136,6 +153,42 @@ class NAOStrategy(Strategy):
         self.n_last_told = 0
         self.n_random_fill = 0
         self.rounds = 0
+
+    def _sources(self, owner: str, transfer) -> tuple[SearchSpace, ...]:
+        """The tables to transfer from: each a table over this space's tokens, not this one."""
+        names = [transfer] if isinstance(transfer, str) else list(transfer or [])
+        if not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"{owner}: transfer takes space names, e.g. "
+                              '["nasbench-graph:citeseer", "nasbench-graph:pubmed"]')
+        sources = []
+        for name in names:
+            source = get_space(name)
+            require(source, Tabular, f"{owner}'s transfer")
+            if source.name == self.space.name:
+                raise ConfigError(f"{owner}: transfer from {source.name}, the space searched, "
+                                  "would read the answers; name other tables")
+            if source.vocab != self.space.vocab or source.length != self.space.length:
+                raise ConfigError(f"{owner}: transfer from {source.name}: its architectures "
+                                  f"are not written in the tokens of {self.space.name}; name "
+                                  "tables of the same space (e.g. other nasbench-graph datasets)")
+            sources.append(source)
+        return tuple(sources)
+
+    def _transfer_set(self) -> tuple[list[Arch], list[float]]:
+        """``transfer_archs`` random architectures of each source, scored by their rank (0-1,
+        ties sharing their mid-rank) within their own sample, so tables of different accuracy
+        levels are on one scale."""
+        archs: list[Arch] = []
+        scores: list[float] = []
+        for source in self.transfer:
+            drawn = source.sample_distinct(self.transfer_archs, self.rng)
+            valid = np.array([source.lookup(a).valid for a in drawn])
+            ordered = np.sort(valid)
+            mid = (np.searchsorted(ordered, valid, "left")
+                   + np.searchsorted(ordered, valid, "right") - 1) / 2
+            archs += drawn
+            scores += list(mid / max(len(valid) - 1, 1))
+        return archs, scores
 
     def warnings(self, budget: int | None = None) -> list[str]:
         """Valid options that make the search other than it looks: a budget that never gets
@@ -174,6 +227,8 @@ class NAOStrategy(Strategy):
                 for i, model in enumerate(self.models):
                     model.pretrain(unlabelled, self.pretrain_epochs, on_epoch=self._progress(
                         f"pre-training on {len(unlabelled)} unlabelled archs", i))
+            if first and self.transfer:
+                self._transfer_fit(seeds)
         archs, scores = self._training_set()
         for i, (model, seed) in enumerate(zip(self.models, seeds, strict=True)):
             model.random_state = seed
@@ -186,6 +241,16 @@ class NAOStrategy(Strategy):
                           on_epoch=self._progress(f"fitting with {len(unlabelled)} pseudo-labels",
                                                   i))
         return self.models
+
+    def _transfer_fit(self, seeds: list[int]) -> None:
+        """Each model fitted on the other tables' architectures (see the class docstring)."""
+        archs, scores = self._transfer_set()
+        for i, (model, seed) in enumerate(zip(self.models, seeds, strict=True)):
+            epochs = model.epochs
+            model.set_params(epochs=self.transfer_epochs, random_state=seed)
+            model.fit(archs, scores, on_epoch=self._progress(
+                f"transfer from {len(self.transfer)} tables ({len(archs)} archs)", i))
+            model.set_params(epochs=epochs)
 
     def _progress(self, doing: str, member: int):
         """The epoch hook that reports ``doing``, the member of the ensemble and the epoch."""

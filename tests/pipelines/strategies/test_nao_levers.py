@@ -609,3 +609,69 @@ def test_pseudo_labels_train_each_member_again_on_unseen_archs_labelled_by_the_e
         assert archs == strategy.archs + unlabelled
         assert scores == pytest.approx(strategy.scores + [0.6] * 5)
     assert said[2:] == [f"fitting with 5 pseudo-labels (model {i}/2), epoch 1/1" for i in (1, 2)]
+
+
+# ----- transfer from other tables -----------------------------------------------------------
+SOURCES = ["nasbench-graph:citeseer", "nasbench-graph:pubmed"]
+
+
+def test_transfer_set_is_each_tables_sample_scored_by_its_rank_there(cora):
+    strategy = make_strategy("nao", cora, random_state=0, transfer=SOURCES, transfer_archs=30)
+    archs, scores = strategy._transfer_set()
+    assert len(archs) == len(scores) == 60
+    for k, name in enumerate(SOURCES):
+        table = get_space(name)
+        part, ranks = archs[30 * k:30 * (k + 1)], np.array(scores[30 * k:30 * (k + 1)])
+        assert len({table.canonical(a) for a in part}) == 30
+        valid = np.array([table.lookup(a).valid for a in part])
+        order = np.argsort(valid, kind="stable")
+        assert ranks.min() >= 0 and ranks.max() <= 1 and ranks.mean() == pytest.approx(0.5)
+        assert ((np.diff(ranks[order]) > 0) == (np.diff(valid[order]) > 0)).all()  # its order,
+        assert (np.diff(ranks[order]) >= 0).all()  # ties sharing a rank
+        assert len(set(valid)) < 30 or sorted(ranks) == pytest.approx(np.linspace(0, 1, 30))
+
+
+def test_transfer_fits_each_model_once_on_the_other_tables_before_its_own_fits(cora,
+                                                                               monkeypatch):
+    calls = []
+    fit = NAO.fit
+
+    def recording(self, archs, scores, on_epoch=None):
+        calls.append((len(archs), self.epochs, self.warm_start and hasattr(self, "model_")))
+        return fit(self, archs, scores, on_epoch)
+
+    monkeypatch.setattr(NAO, "fit", recording)
+    strategy = make_strategy("nao", cora, random_state=0, n_models=2, transfer=SOURCES,
+                             transfer_archs=15, transfer_epochs=3, **SMALL)
+    run_search(cora, strategy, TableEvaluator(cora), 20)  # the random start and two rounds
+    # each member's transfer fit (fresh), then each round's fits continue from them
+    assert calls == [(30, 3, False), (30, 3, False), (10, 20, True), (10, 20, True),
+                     (15, 20, True), (15, 20, True)]
+    resumed = make_strategy("nao", cora, random_state=0, n_models=2, transfer=SOURCES,
+                            transfer_archs=15, transfer_epochs=3, **SMALL)
+    resumed.load_state_dict(strategy.state_dict())
+    calls.clear()
+    resumed.tell(resumed.ask(5), [0.5] * 5)
+    assert [n for n, _e, _w in calls] == [20, 20]  # restored networks: no second transfer
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"transfer": "nasbench-graph:cora"}, "the space searched, would read the answers"),
+    ({"transfer": "synthetic:positions=4,choices=3"}, "not written in the tokens of"),
+    ({"transfer": "enas-micro"}, "has no table"),
+    ({"transfer": [1]}, "transfer takes space names"),
+    ({"transfer": SOURCES, "warm_start": False}, "transfer needs warm_start true"),
+    ({"transfer": SOURCES, "transfer_archs": 1}, "transfer_archs"),
+    ({"transfer": SOURCES, "transfer_epochs": 0}, "transfer_epochs"),
+])
+def test_a_transfer_that_cannot_work_is_refused_in_one_line(cora, options, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        make_strategy("nao", cora, random_state=0, **options)
+    assert "\n" not in str(err.value)
+
+
+def test_without_transfer_no_other_table_is_read(cora, monkeypatch):
+    monkeypatch.setattr(NAOStrategy, "_transfer_set", lambda self: pytest.fail("read a table"))
+    strategy = make_strategy("nao", cora, random_state=0, **SMALL)
+    run_search(cora, strategy, TableEvaluator(cora), 15)
+    assert strategy.transfer == ()
