@@ -12,6 +12,8 @@ FAST = {"epochs": 400, "patience": 60, "max_symmetries": 2}
 N_PROPOSE_SEEDS = 20
 PROPOSE_UP_SHARE = 0.7  # of seeds whose proposal is predicted better than the seed
 NARROW = {"embedding_size": 8, "hidden_size": 16, "mlp_hidden_size": 16}  # fast to train
+TINY = {"epochs": 2, "patience": None, "max_symmetries": 1, "embedding_size": 8,
+        "hidden_size": 8, "mlp_hidden_size": 8, "random_state": 0}
 
 
 @pytest.fixture(scope="module")
@@ -287,21 +289,54 @@ def test_rank_loss_counts_only_pairs_whose_targets_differ(cora):
     assert tied.item() == 0.0 and tied.requires_grad  # nothing to rank: zero, still trainable
 
 
+def _joint_parts(est: NAO, archs, y) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                              torch.Tensor]:
+    """The fitted networks' predictions, scaled targets, MSE and reconstruction NLL on
+    ``archs`` (one sequence each, no dropout)."""
+    tokens = est._tokens(archs)
+    target = torch.tensor(est._scale(np.asarray(y)), dtype=torch.float32)
+    with torch.no_grad():
+        pred, log_probs = est.model_(tokens, est._masks(tokens))
+        nll = torch.nn.functional.nll_loss(log_probs.reshape(-1, log_probs.shape[-1]),
+                                           tokens.reshape(-1))
+    return pred, target, torch.nn.functional.mse_loss(pred, target), nll
+
+
+FROZEN = {**TINY, "epochs": 1, "lr": 1e-30, "dropout": 0.0, "batch_size": 100}  # weights stay
+
+
 def test_rank_loss_weight_adds_the_weighted_pair_loss_to_the_joint_loss(cora, cora_sample):
     archs, y = cora_sample
     first_epoch = []
-    for weight in (0.0, 1.0, 2.0):  # one batch: the first epoch's loss is at the initial weights
-        est = NAO(cora, random_state=0, epochs=1, patience=None, max_symmetries=1,
-                  batch_size=100, embedding_size=8, hidden_size=8, mlp_hidden_size=8,
-                  rank_loss_weight=weight).fit(archs[:20], y[:20])
+    for weight in (0.0, 1.0, 2.0):  # one batch at weights that do not move
+        est = NAO(cora, **FROZEN, rank_loss_weight=weight).fit(archs[:20], y[:20])
         first_epoch.append(est.loss_curve_[0])
+    pred, target, mse, nll = _joint_parts(est, archs[:20], y[:20])
+    pair = est._pair_loss(pred, target).item()
+    assert pair > 0
     plain, once, twice = first_epoch
-    assert once > plain
-    assert twice - plain == pytest.approx(2 * (once - plain), rel=1e-4)
+    assert plain == pytest.approx((0.8 * mse + 0.2 * nll).item(), rel=1e-5)
+    assert once - plain == pytest.approx(pair, rel=1e-3)
+    assert twice - plain == pytest.approx(2 * pair, rel=1e-3)
 
 
-TINY = {"epochs": 2, "patience": None, "max_symmetries": 1, "embedding_size": 8,
-        "hidden_size": 8, "mlp_hidden_size": 8, "random_state": 0}
+def test_replay_averages_the_two_reconstruction_losses(cora, cora_sample):
+    """Pre-trained on one architecture, every replayed sequence is that one: the fit's
+    reconstruction loss is the mean of the labelled one and that architecture's."""
+    archs, y = cora_sample
+    est = NAO(cora, **FROZEN, replay=4).pretrain(archs[30:31], 1).fit(archs[:20], y[:20])
+    _, _, mse, nll = _joint_parts(est, archs[:20], y[:20])
+    *_, replayed = _joint_parts(est, archs[30:31], [y[30]])
+    assert est.loss_curve_[0] == pytest.approx((0.8 * mse + 0.2 * (nll + replayed) / 2).item(),
+                                               rel=1e-5)
+
+
+def test_a_loss_that_stays_exactly_level_counts_as_no_improvement(cora, cora_sample):
+    archs, y = cora_sample
+    level = NAO(cora, **{**FROZEN, "epochs": 5, "batch_size": 1, "tol": 0.0, "patience": 1})
+    level.fit(archs[:2], y[:2])
+    assert level.loss_curve_ == [level.loss_curve_[0]] * 2  # the same loss: stopped at once
+
 
 
 def test_propose_skips_seeds_training_architectures_excluded_and_repeated_ones(cora,
@@ -450,3 +485,43 @@ def test_without_replay_a_fit_after_pretraining_uses_only_the_labelled_architect
         est.fit(archs[:12], y[:12])
     assert np.isfinite(pretrained.loss_curve_).all()
     assert pretrained.loss_curve_ == fresh.loss_curve_
+
+
+def test_fit_takes_any_real_scores_pass_fail_flags_included(cora, cora_sample):
+    archs = cora_sample[0][:4]
+    est = NAO(cora, **TINY, target_transform="minmax").fit(archs, [True, False, True, True])
+    assert est.y_sorted_.tolist() == [0.0, 1.0, 1.0, 1.0] and est.y_sorted_.dtype == np.float64
+    assert np.all((est.predict(archs) >= 0) & (est.predict(archs) <= 1))
+
+
+def test_fit_needs_two_architectures(cora, cora_sample):
+    with pytest.raises(ConfigError, match=r"^fit needs at least 2 evaluated architectures$"):
+        NAO(cora, **TINY).fit(cora_sample[0][:1], [0.5])
+
+
+def test_a_fresh_fit_starts_from_a_copy_of_the_pretrained_networks(cora, cora_sample):
+    archs, y = cora_sample
+    est = NAO(cora, **TINY).pretrain(archs[20:30], 1)
+    pretrained = {k: v.clone() for k, v in est.pretrained_.state_dict().items()}
+    starts = _weights_at_each_training_start(est)
+    est.fit(archs[:12], y[:12])
+    assert _same_weights(starts[0], pretrained)
+    assert _same_weights(est.pretrained_.state_dict(), pretrained)  # the copy trained, not it
+    assert not _same_weights(est.model_.state_dict(), pretrained)
+
+
+def test_capped_augmentation_keeps_distinct_symmetric_sequences_in_their_order(cora,
+                                                                              cora_sample):
+    archs, y = cora_sample
+    many = [a for a in archs if len(cora.symmetries(a)) >= 5][:20]
+    assert len(many) >= 4
+    est = NAO(cora, **{**TINY, "max_symmetries": 4})
+    seen_archs: list = []
+    train = est._train
+    est._train = lambda a, *rest, **kw: seen_archs.append(list(a)) or train(a, *rest, **kw)
+    est.fit(many, np.linspace(0, 1, len(many)))
+    for i, arch in enumerate(many):
+        group = [cora.to_string(a) for a in seen_archs[0][4 * i:4 * i + 4]]
+        variants = [cora.to_string(a) for a in cora.symmetries(arch)]
+        assert group[0] == variants[0] and len(set(group)) == 4
+        assert [v for v in variants[1:] if v in group[1:]] == group[1:]  # in the space's order

@@ -264,3 +264,12 @@ def test_max_step_size_lies_between_one_step_and_the_most_steps_propose_takes():
                 NAO(None, step_size=step, max_step_size=value)._validate_params()
     with pytest.raises(ConfigError, match=r"^NAO: step_size must be a finite number > 0"):
         NAO(None, step_size=0.0)._validate_params()
+
+
+def test_device_auto_picks_cuda_when_present_else_the_cpu():
+    import torch
+
+    from nao.estimator import resolve_device
+
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
