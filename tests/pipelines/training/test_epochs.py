@@ -16,10 +16,11 @@ from pipelines.commands.data_options import add_training_options
 from pipelines.oneshot.weight_sharing import NETWORK as WS_NETWORK
 from pipelines.progress import PlainProgress
 from pipelines.training.data import load_data
-from pipelines.training.epochs import RunRecord, train_epoch
+from pipelines.training.epochs import EpochLoop, RunRecord, train_epoch
 from pipelines.training.final import NETWORK as TRAIN_NETWORK
 from pipelines.training.network_options import NetworkOptions
 from pipelines.training.run_dir import RESUME_NEEDS_OUT, check_resume
+from pipelines.training.run_files import CHECKPOINT
 from pipelines.training.runtime import Runtime
 from pipelines.training.task import ImageClassification
 
@@ -210,3 +211,77 @@ def test_network_options_come_back_from_the_command_line_with_the_commands_defau
     args = parser.parse_args(["--channels", "4", "--layers", "3", "--stem-stride", "2",
                               "--batch-size", "8"])
     assert NetworkOptions.from_args(args) == NetworkOptions(4, 3, 2, 8)
+
+
+# ----- EpochLoop: what every trainer's epochs share ---------------------------------------------
+class RecordingBar:
+    """A progress bar that remembers what it was told."""
+
+    def __init__(self):
+        self.updates, self.postfixes, self.closed = 0, [], False
+
+    def set_postfix(self, refresh=True, **postfix):
+        self.postfixes.append(postfix)
+
+    def update(self, n):
+        self.updates += n
+
+    def close(self):
+        self.closed = True
+
+
+def epochs_of(done: list[int], fail_at: int | None = None):
+    def one_epoch(epoch: int) -> tuple[dict, dict]:
+        if epoch == fail_at:
+            raise KeyboardInterrupt
+        done.append(epoch)
+        return {"lr": 0.1 * epoch, "train_loss": float(epoch)}, {"loss": f"{epoch}"}
+    return one_epoch
+
+
+def test_epoch_loop_runs_every_epoch_and_checkpoints_each_row_and_state(tmp_path):
+    record = RunRecord.open(tmp_path, {"run": 1}, False, "test", KEYS)
+    bar, done = RecordingBar(), []
+    loop = EpochLoop(record, 3, bar)
+    assert not loop.restore(lambda state: pytest.fail("a fresh run has nothing to load"))
+    history = loop.run(epochs_of(done), lambda: {"weights": torch.tensor([len(done)])})
+    assert done == [0, 1, 2]
+    assert [list(row) for row in history] == [["epoch", "lr", "train_loss", "epoch_s",
+                                               "wall_s"]] * 3
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    walls = [row["wall_s"] for row in history]
+    assert walls == sorted(walls) and 0 <= walls[-1] <= round(loop.wall_s, 3)
+    assert bar.updates == 3 and bar.postfixes == [{"loss": "0"}, {"loss": "1"}, {"loss": "2"}]
+    assert bar.closed
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=False)
+    assert state["epoch"] == 3 and state["history"] == history
+    assert state["weights"].tolist() == [3] and state["wall_s"] == pytest.approx(walls[-1],
+                                                                                 abs=1e-3)
+    logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert logged == history
+
+
+def test_epoch_loop_resumes_after_the_last_checkpoint_with_its_clock_and_history(tmp_path):
+    first = EpochLoop(RunRecord.open(tmp_path, {}, False, "test", KEYS), 4, RecordingBar())
+    with pytest.raises(KeyboardInterrupt):  # stopped during the third epoch
+        first.run(epochs_of([], fail_at=2), lambda: {"weights": torch.zeros(1)})
+    saved = torch.load(tmp_path / CHECKPOINT, weights_only=False)
+    saved["wall_s"] = 100.0  # as if the first part had taken 100 s
+    torch.save(saved, tmp_path / CHECKPOINT)
+    loaded, done, bar = [], [], RecordingBar()
+    loop = EpochLoop(RunRecord.open(tmp_path, {}, True, "test", KEYS), 4, bar)
+    assert loop.restore(lambda state: loaded.append(state["epoch"]))
+    assert loaded == [2] and loop.wall_s == 100.0  # the clock goes on from the checkpoint
+    history = loop.run(epochs_of(done), lambda: {"weights": torch.zeros(1)})
+    assert done == [2, 3] and [row["epoch"] for row in history] == [1, 2, 3, 4]
+    assert history[:2] == saved["history"]
+    assert 100.0 <= history[2]["wall_s"] <= history[3]["wall_s"] < 160
+    assert bar.updates == 2 and bar.closed
+
+
+def test_epoch_loop_closes_its_bar_when_an_epoch_fails(tmp_path):
+    bar = RecordingBar()
+    loop = EpochLoop(RunRecord.open(None, {}, False, "test", KEYS), 3, bar)
+    with pytest.raises(KeyboardInterrupt):
+        loop.run(epochs_of([], fail_at=1), lambda: pytest.fail("no directory, no state"))
+    assert bar.closed and bar.updates == 1
