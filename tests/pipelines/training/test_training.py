@@ -139,7 +139,7 @@ def test_a_final_training_run_uses_the_papers_settings_and_records_them(space, a
     assert [(h["epoch"], h["drop_path"]) for h in history] == [(1, 0.0), (2, 0.1)]
     assert all(0 < h["train_acc"] <= 1 and h["train_loss"] > 0 for h in history)
     walls = [h["wall_s"] for h in history]
-    assert 0 < walls[0] <= walls[1] <= result.wall_s
+    assert 0 < walls[0] <= walls[1] <= result.wall_s and all(round(w, 3) == w for w in walls)
     logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert logged == history
 
