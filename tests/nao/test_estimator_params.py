@@ -273,3 +273,19 @@ def test_device_auto_picks_cuda_when_present_else_the_cpu():
 
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_device_cuda_is_refused_without_a_visible_gpu_and_taken_with_one(monkeypatch):
+    import torch
+
+    from nao.estimator import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"^--device cuda was asked for but no CUDA device is "
+                                          r"visible; use auto$"):
+        resolve_device("cuda")
+    with pytest.raises(ConfigError, match=r"^unknown device 'tpu'; use auto, cpu or cuda$"):
+        resolve_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("cuda") == resolve_device("auto") == torch.device("cuda")
+    assert resolve_device("cpu") == torch.device("cpu")
