@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 import pytest
 import torch
@@ -234,6 +235,7 @@ def epochs_of(done: list[int], fail_at: int | None = None):
     def one_epoch(epoch: int) -> tuple[dict, dict]:
         if epoch == fail_at:
             raise KeyboardInterrupt
+        time.sleep(0.01)  # an epoch that takes measurable time
         done.append(epoch)
         return {"lr": 0.1 * epoch, "train_loss": float(epoch)}, {"loss": f"{epoch}"}
     return one_epoch
@@ -244,13 +246,19 @@ def test_epoch_loop_runs_every_epoch_and_checkpoints_each_row_and_state(tmp_path
     bar, done = RecordingBar(), []
     loop = EpochLoop(record, 3, bar)
     assert not loop.restore(lambda state: pytest.fail("a fresh run has nothing to load"))
+    assert loop.wall_s == 0.0  # a fresh run's clock starts at zero
+    started = time.perf_counter()
     history = loop.run(epochs_of(done), lambda: {"weights": torch.tensor([len(done)])})
+    elapsed = time.perf_counter() - started
     assert done == [0, 1, 2]
     assert [list(row) for row in history] == [["epoch", "lr", "train_loss", "epoch_s",
                                                "wall_s"]] * 3
     assert [row["epoch"] for row in history] == [1, 2, 3]
     walls = [row["wall_s"] for row in history]
-    assert walls == sorted(walls) and 0 <= walls[-1] <= round(loop.wall_s, 3)
+    assert walls == sorted(walls) and 0.03 <= walls[-1] <= round(loop.wall_s, 3) <= elapsed + 1e-3
+    for row in history:  # seconds to the millisecond: each epoch's own, and the run's so far
+        assert 0.01 <= row["epoch_s"] <= row["wall_s"] <= elapsed + 1e-3
+        assert row["epoch_s"] == round(row["epoch_s"], 3) and row["wall_s"] == round(row["wall_s"], 3)
     assert bar.updates == 3 and bar.postfixes == [{"loss": "0"}, {"loss": "1"}, {"loss": "2"}]
     assert bar.closed
     state = torch.load(tmp_path / CHECKPOINT, weights_only=False)
