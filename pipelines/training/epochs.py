@@ -98,10 +98,15 @@ class EpochLoop:
         loop.wall_s                           # the whole run's, resumed parts included
     """
 
-    def __init__(self, record: RunRecord, epochs: int, bar):
+    def __init__(self, record: RunRecord, epochs: int, bar, *, bar_counts_epochs: bool = True,
+                 started: float | None = None):
+        """``bar_counts_epochs`` False: the bar counts minibatches (``train_epoch`` advances it)
+        and the loop only shows the postfix. ``started``: when the run's clock started
+        (``time.perf_counter()``; default: when :meth:`run` starts), so set-up can count."""
         self.record, self.epochs, self.bar = record, epochs, bar
+        self.bar_counts_epochs = bar_counts_epochs
         self.wall_before = 0.0
-        self.started: float | None = None
+        self.started: float | None = started
 
     def restore(self, load: Callable[[dict], None]) -> bool:
         """``load`` the checkpoint of a resumed run (and its wall clock); ``False`` on a fresh
@@ -124,7 +129,8 @@ class EpochLoop:
         own fields and the bar's postfix; the row gets ``epoch`` first and ``epoch_s`` and
         ``wall_s`` last, and ``state()`` (with ``wall_s``) is checkpointed with the history."""
         history = self.record.history()
-        self.started = time.perf_counter()
+        if self.started is None:
+            self.started = time.perf_counter()
         try:
             for epoch in range(self.record.start_epoch, self.epochs):
                 tick = time.perf_counter()
@@ -136,7 +142,8 @@ class EpochLoop:
                 self.record.end_epoch(epoch + 1, history, lambda wall=wall: {
                     **state(), "wall_s": wall})
                 self.bar.set_postfix(**postfix, refresh=False)
-                self.bar.update(1)
+                if self.bar_counts_epochs:
+                    self.bar.update(1)
         finally:
             self.bar.close()
         return history

@@ -20,7 +20,7 @@ from nao.errors import ConfigError
 from search_spaces.base import Arch, SearchSpace
 
 from .data import ImageData, Split, batches
-from .epochs import RunRecord, progress_bar, train_epoch
+from .epochs import EpochLoop, RunRecord, progress_bar, train_epoch
 from .network_options import NetworkOptions
 from .runtime import Runtime
 from .task import ImageClassification, Task
@@ -131,37 +131,32 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
         generator = torch.Generator().manual_seed(random_state)
 
         def load(state: dict) -> None:
-            nonlocal start
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             runtime.scaler.load_state_dict(state["scaler"])
             generator.set_state(state["generator"])
             torch.set_rng_state(state["torch_rng"])
-            start -= float(state["wall_s"])
 
-        record.restore(load)
-        history, first_epoch = record.history(), record.start_epoch
-        bar = progress_bar(progress, total=epochs * steps, initial=first_epoch * steps,
-                           unit="batch", desc="train", every=steps)  # plain: a line an epoch
-        try:
-            for epoch in range(first_epoch, epochs):
-                model.drop_path_prob = drop_path * epoch / epochs  # linear ramp, as NAO
-                loss, acc = train_epoch(model, task, optimizer, runtime, batch_size=batch_size,
-                                        generator=generator, grad_clip=grad_clip,
-                                        loss=with_auxiliary(task, auxiliary_weight), bar=bar)
-                history.append({"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
-                                "drop_path": model.drop_path_prob, "train_loss": loss,
-                                "train_acc": acc,
-                                "wall_s": round(time.perf_counter() - start, 3)})
-                bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}", refresh=False)
-                scheduler.step()
-                record.end_epoch(epoch + 1, history, lambda: {
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        def one_epoch(epoch: int) -> tuple[dict, dict]:
+            model.drop_path_prob = drop_path * epoch / epochs  # linear ramp, as NAO
+            loss, acc = train_epoch(model, task, optimizer, runtime, batch_size=batch_size,
+                                    generator=generator, grad_clip=grad_clip,
+                                    loss=with_auxiliary(task, auxiliary_weight), bar=bar)
+            row = {"lr": optimizer.param_groups[0]["lr"], "drop_path": model.drop_path_prob,
+                   "train_loss": loss, "train_acc": acc}
+            scheduler.step()
+            return row, {"loss": f"{loss:.3f}", "acc": f"{acc:.3f}"}
+
+        def state() -> dict:
+            return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "scaler": runtime.scaler.state_dict(),
-                    "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-                    "wall_s": time.perf_counter() - start})
-        finally:
-            bar.close()
+                    "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}
+
+        bar = progress_bar(progress, total=epochs * steps, initial=record.start_epoch * steps,
+                           unit="batch", desc="train", every=steps)  # plain: a line an epoch
+        loop = EpochLoop(record, epochs, bar, bar_counts_epochs=False, started=start)
+        loop.restore(load)
+        history = loop.run(one_epoch, state)
         test = accuracy(model, data, data.test, runtime)
-    return TrainResult(test, int(model.num_params()), time.perf_counter() - start, history)
+    return TrainResult(test, int(model.num_params()), loop.wall_s, history)

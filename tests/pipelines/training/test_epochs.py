@@ -293,3 +293,13 @@ def test_epoch_loop_closes_its_bar_when_an_epoch_fails(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         loop.run(epochs_of([], fail_at=1), lambda: pytest.fail("no directory, no state"))
     assert bar.closed and bar.updates == 1
+
+
+def test_epoch_loop_leaves_a_minibatch_bar_to_the_trainer_and_can_start_its_clock_earlier():
+    bar = RecordingBar()
+    started = time.perf_counter() - 50.0  # set-up that took 50 s before the first epoch
+    loop = EpochLoop(RunRecord.open(None, {}, False, "test", KEYS), 2, bar,
+                     bar_counts_epochs=False, started=started)
+    history = loop.run(epochs_of([]), dict)
+    assert bar.updates == 0 and len(bar.postfixes) == 2  # train_epoch counts the minibatches
+    assert 50.0 <= history[0]["wall_s"] <= history[1]["wall_s"] <= loop.wall_s < 60.0

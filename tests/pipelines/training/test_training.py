@@ -135,7 +135,7 @@ def test_a_final_training_run_uses_the_papers_settings_and_records_them(space, a
         "drop_path": 0.2, "auxiliary_weight": 0.4, "seed": 5}
     assert state["epoch"] == 2 and state["history"] == history
     assert [sorted(h) for h in history] == [
-        ["drop_path", "epoch", "lr", "train_acc", "train_loss", "wall_s"]] * 2
+        ["drop_path", "epoch", "epoch_s", "lr", "train_acc", "train_loss", "wall_s"]] * 2
     assert [(h["epoch"], h["drop_path"]) for h in history] == [(1, 0.0), (2, 0.1)]
     assert all(0 < h["train_acc"] <= 1 and h["train_loss"] > 0 for h in history)
     walls = [h["wall_s"] for h in history]
@@ -177,8 +177,9 @@ def test_resume_after_a_kill_gives_the_uninterrupted_result(space, arch_text, tm
     assert [line.split(",")[0] for line in capsys.readouterr().err.splitlines()] == [
         f"train: batch {3 * steps}/{3 * steps}"]
     assert resumed.test_accuracy == whole.test_accuracy
-    strip = [{k: v for k, v in h.items() if k != "wall_s"} for h in resumed.history]
-    assert strip == [{k: v for k, v in h.items() if k != "wall_s"} for h in whole.history]
+    timed = ("wall_s", "epoch_s")
+    strip = [{k: v for k, v in h.items() if k not in timed} for h in resumed.history]
+    assert strip == [{k: v for k, v in h.items() if k not in timed} for h in whole.history]
     walls = [h["wall_s"] for h in resumed.history]  # the clock goes on from the saved time
     assert 0 < walls[0] <= walls[1] <= walls[2] <= resumed.wall_s <= time.perf_counter() - began
     with pytest.raises(ConfigError, match="needs --out"):
