@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LINKED = ("nao", "search_spaces", "pipelines", "tests", "pyproject.toml")
+LINKED = ("nao", "search_spaces", "pipelines", "tests", "docs", "pyproject.toml")
 # a mutant that makes the tests hang was noticed as surely as one that makes them fail
 DETECTED = ("killed", "timeout", "caught by type check")
 
