@@ -158,11 +158,15 @@ class NAOStrategy(Strategy):
         """The tables to transfer from: each a table over this space's tokens, not this one."""
         names = [transfer] if isinstance(transfer, str) else list(transfer or [])
         if not all(isinstance(n, str) for n in names):
-            raise ConfigError(f"{owner}: transfer takes space names, e.g. "
+            raise ConfigError(f"{owner}: transfer must be space names, e.g. "
                               '["nasbench-graph:citeseer", "nasbench-graph:pubmed"]')
         sources = []
         for name in names:
-            source = get_space(name)
+            try:
+                source = get_space(name)
+            except ConfigError as err:
+                raise ConfigError(f"{owner}: transfer must be names of other tables of the same "
+                                  f"space (e.g. nasbench-graph:citeseer): {err}") from None
             require(source, Tabular, f"{owner}'s transfer")
             if source.name == self.space.name:
                 raise ConfigError(f"{owner}: transfer from {source.name}, the space searched, "

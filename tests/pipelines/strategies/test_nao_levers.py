@@ -659,7 +659,7 @@ def test_transfer_fits_each_model_once_on_the_other_tables_before_its_own_fits(c
     ({"transfer": "nasbench-graph:cora"}, "the space searched, would read the answers"),
     ({"transfer": "synthetic:positions=4,choices=3"}, "not written in the tokens of"),
     ({"transfer": "enas-micro"}, "has no table"),
-    ({"transfer": [1]}, "transfer takes space names"),
+    ({"transfer": [1]}, "transfer must be space names"),
     ({"transfer": SOURCES, "warm_start": False}, "transfer needs warm_start true"),
     ({"transfer": SOURCES, "transfer_archs": 1}, "transfer_archs"),
     ({"transfer": SOURCES, "transfer_epochs": 0}, "transfer_epochs"),
@@ -675,3 +675,76 @@ def test_without_transfer_no_other_table_is_read(cora, monkeypatch):
     strategy = make_strategy("nao", cora, random_state=0, **SMALL)
     run_search(cora, strategy, TableEvaluator(cora), 15)
     assert strategy.transfer == ()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"transfer_archs": 1}, "nao strategy: transfer_archs must be a whole number >= 2 and <= "
+     "10000, got 1; they are drawn from at most 10,000 random samples, so more cannot be had"),
+    ({"transfer_archs": 10001}, "nao strategy: transfer_archs must be a whole number >= 2 and "
+     "<= 10000, got 10001; they are drawn from at most 10,000 random samples, so more cannot "
+     "be had"),
+    ({"transfer_epochs": 0}, "nao strategy: transfer_epochs must be a whole number >= 1, got 0"),
+    ({"warm_start": False}, "nao strategy: transfer needs warm_start true (later fits continue "
+     "from the transferred networks); drop transfer or warm_start"),
+    ({"transfer": "nasbench-graph:cora"}, "nao strategy: transfer from nasbench-graph:cora, "
+     "the space searched, would read the answers; name other tables"),
+    ({"transfer": "bogus"}, "nao strategy: transfer must be names of other tables of the same "
+     "space (e.g. nasbench-graph:citeseer): unknown search space 'bogus'; choose one of "
+     "enas-macro, enas-micro, enas-rnn, nao-cnn, nas-rl, nasbench-graph, synthetic"),
+])
+def test_each_transfer_option_is_refused_at_its_bounds_with_its_exact_message(cora, options,
+                                                                               message):
+    with pytest.raises(ConfigError) as err:
+        make_strategy("nao", cora, random_state=0, **{"transfer": SOURCES, **options})
+    assert str(err.value) == message
+
+
+def test_transfer_options_accept_their_lowest_values_and_default_to_500_and_20(cora):
+    low = make_strategy("nao", cora, transfer=SOURCES, transfer_archs=2, transfer_epochs=1)
+    assert (low.transfer_archs, low.transfer_epochs) == (2, 1)
+    assert [s.name for s in low.transfer] == SOURCES
+    assert make_strategy("nao", cora, transfer=SOURCES, transfer_archs=10_000).transfer_archs \
+        == 10_000
+    default = make_strategy("nao", cora)
+    assert (default.transfer, default.transfer_archs, default.transfer_epochs) == ((), 500, 20)
+
+
+@pytest.mark.parametrize("space_name, transfer, message", [
+    ("nasbench-graph:cora", [1], 'nao strategy: transfer must be space names, e.g. '
+     '["nasbench-graph:citeseer", "nasbench-graph:pubmed"]'),
+    ("synthetic:positions=5,choices=3", "synthetic:positions=4,choices=3,seed=1",
+     "nao strategy: transfer from synthetic:positions=4,choices=3,seed=1: its architectures "
+     "are not written in the tokens of synthetic:positions=5,choices=3,seed=0; name tables of "
+     "the same space (e.g. other nasbench-graph datasets)"),  # the same tokens, one fewer
+    ("nasbench-graph:cora", "enas-micro", "space enas-micro has no table, which nao "
+     "strategy's transfer needs; use one of: nasbench-graph:cora, "
+     "synthetic:positions=6,choices=5,seed=0"),
+])
+def test_a_transfer_source_of_other_tokens_or_no_table_is_refused_naming_it(space_name,
+                                                                            transfer, message):
+    with pytest.raises(ConfigError) as err:
+        make_strategy("nao", get_space(space_name), random_state=0, transfer=transfer)
+    assert str(err.value) == message
+
+
+def test_two_transferred_architectures_of_a_table_are_its_worst_and_best(cora):
+    strategy = make_strategy("nao", cora, random_state=3, transfer=SOURCES[:1],
+                             transfer_archs=2)
+    archs, scores = strategy._transfer_set()
+    valid = [get_space(SOURCES[0]).lookup(a).valid for a in archs]
+    assert valid[0] != valid[1]  # not a tie: the ranks are the two ends
+    assert sorted(scores) == [0.0, 1.0] and scores[int(np.argmax(valid))] == 1.0
+
+
+def test_a_transfer_search_is_fixed_by_its_seed_and_says_what_it_transfers(cora):
+    said: list[str] = []
+
+    def search():
+        strategy = make_strategy("nao", cora, random_state=0, transfer=SOURCES,
+                                 transfer_archs=10, transfer_epochs=2, **SMALL)
+        strategy.status = said.append
+        run_search(cora, strategy, TableEvaluator(cora), 15)
+        return [cora.to_string(a) for a in strategy.archs]
+
+    assert search() == search()
+    assert "transfer from 2 tables (20 archs), epoch 2/2" in said
