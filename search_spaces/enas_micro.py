@@ -27,11 +27,13 @@ from nao.validation import shown
 
 from .base import Buildable, CellGraph, GraphEdge, GraphNode, SearchSpace, Tokens
 from .enas_micro_arch import (
+    BRANCH_FIELDS,
     CELL_INPUT_NAMES,
     CELL_TYPES,
     N_CELL_INPUTS,
     N_NODES,
     OPS,
+    TOKENS_PER_NODE,
     MicroArch,
     Node,
     unused_nodes,
@@ -40,9 +42,6 @@ from .enas_micro_arch import (
 if TYPE_CHECKING:  # the networks import torch: built on demand, not with the space
     from .enas_micro_net import ChildNetwork, Supernet
 
-BRANCH_FIELDS = ("in_a", "op_a", "in_b", "op_b")
-TOKENS_PER_NODE = len(BRANCH_FIELDS)
-TOKENS_PER_CELL = N_NODES * TOKENS_PER_NODE
 MAX_SYMMETRIES = 32  # NAO's augmentation needs a few variants, not all 2**10 branch swaps
 
 

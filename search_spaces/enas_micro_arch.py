@@ -15,6 +15,10 @@ from typing import NamedTuple
 # depend on it; search_spaces.cnn_ops.OPS builds each
 OPS = ("sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3", "identity")
 N_NODES = 5
+# the token layout of a cell: per node, ``in_a op_a in_b op_b``
+BRANCH_FIELDS = ("in_a", "op_a", "in_b", "op_b")
+TOKENS_PER_NODE = len(BRANCH_FIELDS)
+TOKENS_PER_CELL = N_NODES * TOKENS_PER_NODE
 N_CELL_INPUTS = 2  # the outputs of the two previous cells
 CELL_INPUT_NAMES = ("c_{k-2}", "c_{k-1}")
 CELL_TYPES = ("normal", "reduce")

@@ -26,8 +26,17 @@ import torch.nn.functional as F
 from nao.errors import ConfigError
 
 from .base import SearchSpace
-from .enas_micro import BRANCH_FIELDS, TOKENS_PER_CELL, TOKENS_PER_NODE
-from .enas_micro_arch import CELL_TYPES, N_CELL_INPUTS, N_NODES, OPS, MicroArch, Node
+from .enas_micro_arch import (
+    BRANCH_FIELDS,
+    CELL_TYPES,
+    N_CELL_INPUTS,
+    N_NODES,
+    OPS,
+    TOKENS_PER_CELL,
+    TOKENS_PER_NODE,
+    MicroArch,
+    Node,
+)
 from .enas_micro_net import N_INPUTS, OpWeights
 
 FIELDS = (("in_a", "op_a"), ("in_b", "op_b"))  # (input, op) field of each branch
