@@ -25,7 +25,8 @@ from pipelines.oneshot.relaxed_search import (
 from pipelines.training.data import load_data
 from pipelines.training.runtime import Runtime
 from pipelines.training.task import ImageClassification
-from search_spaces import get_space
+from search_spaces import Buildable, get_space
+from search_spaces.enas_macro import EnasMacroSpace
 from search_spaces.enas_micro_relaxation import MicroRelaxation
 
 DATA = "standin:1x8x8"
@@ -403,8 +404,15 @@ def test_the_mixed_path_methods_search_enas_macro_through_its_relaxation(data, c
     assert macro.from_string(macro.to_string(s.best_arch_)) == s.best_arch_
 
 
+class _MacroWithoutMixedPath(EnasMacroSpace):
+    """enas-macro as a space of someone else's package that declares no mixed path."""
+
+    mixed_path = False
+    relaxation = Buildable.relaxation
+
+
 def test_the_sampling_methods_run_on_a_space_without_mixed_ops(data, monkeypatch):
-    macro = get_space("enas-macro")
+    macro = _MacroWithoutMixedPath()
     asked: list[int] = []  # recorded, not set: more threads in a forked test process can hang
     monkeypatch.setattr(torch, "set_num_threads", asked.append)
     s = search(macro, "sf", epochs=1, threads=3).fit(data)
