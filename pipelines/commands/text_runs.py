@@ -17,7 +17,6 @@ from nao.errors import ConfigError
 from search_spaces.base import SearchSpace
 
 from ..oneshot.lm_weight_sharing import LMWeightSharingSearch
-from ..oneshot.methods import TEXT, method_for
 from ..oneshot.weight_sharing import POOL_SIZE
 from ..training.lm_train import LR, LSTM, LMOptions, train_lm, trim_train
 from ..training.text_data import TEXT_DATASETS, check_text_options, load_text
@@ -69,8 +68,8 @@ def load(args: argparse.Namespace):
 
 def ws_search(args: argparse.Namespace, space: SearchSpace,
               image_defaults: dict) -> LMWeightSharingSearch:
-    """``nao ws`` on a text space, its options checked."""
-    method_for(args.controller, space, TEXT)
+    """``nao ws`` on a text space, its options checked (the controller: by the caller,
+    :func:`pipelines.oneshot.methods.method_for`)."""
     check_text_args(args, image_defaults)
     search = LMWeightSharingSearch(
         space, args.controller, epochs=args.epochs, hidden=args.hidden,

@@ -80,18 +80,15 @@ def method_for(name: str, space, task: str) -> OneShotMethod:
         raise ConfigError(f"unknown controller {shown(name)}; choose one of "
                           f"{', '.join(METHODS)}")
     method = METHODS[name]
+    fits = ", ".join(m.name for m in METHODS.values() if task in m.tasks and not m.missing(space))
     if task not in method.tasks:
-        fits = [m.name for m in METHODS.values() if task in m.tasks and not m.missing(space)]
         raise ConfigError(f"--controller {name} runs {' and '.join(method.tasks)} supernets "
-                          f"only (not {space.name}, a {task} space); use --controller "
-                          f"{', '.join(fits)}")
+                          f"only (not {space.name}, a {task} space); use --controller {fits}")
     missing = method.missing(space)
     if missing:
-        fits = [m.name for m in METHODS.values() if task in m.tasks and not m.missing(space)]
         raise ConfigError(f"--controller {name} needs {CAPABILITY_WHAT[missing[0]]}, which "
                           f"space {space.name} does not have; use --space "
-                          f"{' or '.join(spaces_with(missing[0]))} or --controller "
-                          f"{', '.join(fits)}")
+                          f"{' or '.join(spaces_with(missing[0]))} or --controller {fits}")
     return method
 
 
