@@ -302,9 +302,8 @@ class RelaxedSearch:
                     "estimator": estimator.state_dict(),
                     **{name: gen.get_state() for name, gen in gens.items()}}
 
-        loop = EpochLoop(record, self.epochs, progress_bar(
-            self.progress, total=self.epochs, initial=record.start_epoch, unit="epoch",
-            desc=f"ws {self.controller} on {data.name}"))
+        loop = EpochLoop.with_epoch_bar(record, self.epochs, self.progress,
+                                        f"ws {self.controller} on {data.name}")
         loop.restore(load)
         history = loop.run(one_epoch, state)
         derived = self._derive(params, relaxation, estimator)

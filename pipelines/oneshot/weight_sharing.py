@@ -321,9 +321,8 @@ class WeightSharingSearch:
                     "pool": [self.space.to_string(a) for a in pool],
                     "rng": rng.bit_generator.state, **self._scorer_state(scorer)}
 
-        loop = EpochLoop(record, self.epochs, progress_bar(
-            self.progress, total=self.epochs, initial=record.start_epoch, unit="epoch",
-            desc=f"ws {self.controller} on {data.name}"))
+        loop = EpochLoop.with_epoch_bar(record, self.epochs, self.progress,
+                                        f"ws {self.controller} on {data.name}")
         if not loop.restore(load):
             pool = strategy.ask(self.pool_size)
         history = loop.run(one_epoch, state)

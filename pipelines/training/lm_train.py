@@ -28,7 +28,7 @@ from torch import nn
 from nao.errors import ConfigError
 from search_spaces.base import Arch, BuildableLM, SearchSpace
 
-from .epochs import EpochLoop, RunRecord, progress_bar, train_epoch
+from .epochs import EpochLoop, RunRecord, train_epoch
 from .lm_eval import evaluate_lm
 from .runtime import Runtime
 from .task import BPTT, LanguageModeling, perplexity
@@ -162,9 +162,8 @@ def train_lm(space: SearchSpace, arch: Arch | None, data: TextData, *, epochs: i
                     "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
                     "torch_rng": torch.get_rng_state()}
 
-        loop = EpochLoop(record, epochs, progress_bar(
-            progress, total=epochs, initial=record.start_epoch, unit="epoch",
-            desc=f"train {config['arch'][:30]} on {data.name}"))
+        loop = EpochLoop.with_epoch_bar(record, epochs, progress,
+                                        f"train {config['arch'][:30]} on {data.name}")
         loop.restore(load)
         history = loop.run(one_epoch, state)
         test = evaluate_lm(model, task, "test", device=runtime.device)

@@ -304,3 +304,18 @@ def test_epoch_loop_leaves_a_minibatch_bar_to_the_trainer_and_can_start_its_cloc
     history = loop.run(epochs_of([]), dict)
     assert bar.updates == 0 and len(bar.postfixes) == 2  # train_epoch counts the minibatches
     assert 50.0 <= history[0]["wall_s"] <= history[1]["wall_s"] <= loop.wall_s < 60.0
+
+
+def test_an_epoch_bar_of_a_resumed_run_counts_on_from_the_checkpoints_epoch(tmp_path, capsys):
+    first = EpochLoop(RunRecord.open(tmp_path, {}, False, "test", KEYS), 4, RecordingBar())
+    with pytest.raises(KeyboardInterrupt):  # two epochs done
+        first.run(epochs_of([], fail_at=2), lambda: {"weights": torch.zeros(1)})
+    loop = EpochLoop.with_epoch_bar(RunRecord.open(tmp_path, {}, True, "test", KEYS), 4, True,
+                                    "resumed")
+    loop.restore(lambda state: None)
+    loop.run(epochs_of([]), lambda: {"weights": torch.zeros(1)})
+    lines = [line.split(", loss=")[0] for line in capsys.readouterr().err.splitlines()]
+    assert lines == ["resumed: epoch 3/4", "resumed: epoch 4/4"]
+    quiet = EpochLoop.with_epoch_bar(RunRecord.open(None, {}, False, "test", KEYS), 1, False, "q")
+    quiet.run(epochs_of([]), dict)
+    assert capsys.readouterr().err == ""
