@@ -68,15 +68,6 @@ class RunRecord:
     def history(self) -> list[dict]:
         return [] if self.state is None else list(self.state["history"])
 
-    @classmethod
-    def with_epoch_bar(cls, record: RunRecord, epochs: int, enabled: bool,
-                       desc: str) -> EpochLoop:
-        """The loop with a bar of its epochs (from the record's next one), as the one-shot
-        searches and text training show."""
-        return cls(record, epochs, progress_bar(enabled, total=epochs,
-                                                initial=record.start_epoch, unit="epoch",
-                                                desc=desc))
-
     def restore(self, load: Callable[[dict], None]) -> bool:
         """Run ``load(checkpoint)`` on a resumed run, a checkpoint that does not fit being the
         one-line error; ``False`` (and nothing run) on a fresh one."""
