@@ -4,7 +4,8 @@ N nodes (``enas-rnn:nodes=N``, default 8 as both papers); node 1 reads ``x_t`` a
 and picks an activation, every later node picks an earlier node and an activation among tanh,
 ReLU, identity and sigmoid; the cell output is the mean of the loose ends. The types live in
 :mod:`.enas_rnn_arch`, the networks (cell, shared-weight supernet cell, word-level language
-model) in :mod:`.enas_rnn_net`.
+model) in :mod:`.enas_rnn_net`. The supernet cell also runs DARTS's relaxed cell (a mixed-op
+path, ``mixed_path``); :mod:`.enas_rnn_relaxation` maps architecture parameters onto it.
 
 Tokens: node 1's activation, then ``prev act`` for nodes 2..N (``2N - 1`` tokens); the
 vocabulary is ``node1 .. node{N-1}`` then the activations. The string form lists the nodes,
@@ -49,6 +50,9 @@ FORM = "ACT | PREV ACT | ... (node 1 then nodes 2..N)"
 
 class EnasRnnSpace(SearchSpace, BuildableLM):
     """``enas-rnn:nodes=N``: ``2N - 1`` tokens, ``4^N (N-1)!`` token sequences."""
+
+    # the supernet cell runs RnnWeights: DARTS's relaxed recurrent cell (search_spaces.base)
+    mixed_path = True
 
     def __init__(self, nodes: int = DEFAULT_NODES, max_symmetries: int = MAX_SYMMETRIES):
         if not isinstance(nodes, int) or not MIN_NODES <= nodes <= MAX_NODES:
@@ -186,6 +190,13 @@ class EnasRnnSpace(SearchSpace, BuildableLM):
         return out
 
     # ----- networks ------------------------------------------------------------------------
+    def relaxation(self, params):
+        """Architecture parameters onto the supernet cell's activation and input weights
+        (:class:`search_spaces.enas_rnn_relaxation.RnnRelaxation`)."""
+        from .enas_rnn_relaxation import RnnRelaxation
+
+        return RnnRelaxation(self, params)
+
     def build_lm(self, arch: RnnArch, vocab_size: int, hidden_size: int,
                  dropouts: Mapping[str, float] | None = None):
         """A word-level language model whose recurrent cell is ``arch`` alone."""

@@ -18,11 +18,19 @@ embedding, ``dropouti`` / ``dropout`` are locked (variational) masks on the cell
 output, fixed over the time steps of a segment, and ``dropoutx`` / ``dropouth`` the cell's own
 masks on ``x_t`` and on every node's input. The hidden state carries over from one BPTT segment
 to the next (detached), one carry for training and one for evaluation.
+
+The supernet cell also runs the relaxed cell of DARTS's recurrent search (its mixed-op path, what
+the relaxed methods train through) on :class:`RnnWeights`, a weight per activation of every node
+and per earlier node it may read: node ``k`` computes the highway step of every edge ``(k, j)``
+with the activations mixed by their weights and sums the edges by the input weights; ``h_t``
+weights node ``k`` by the probability that no later node reads it. One-hot weights compute the
+discrete cell they name (:meth:`SupernetCell.run_mixed`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -101,6 +109,36 @@ def bound_state(state):
     return state * (MAX_HIDDEN_NORM / norms.clamp(min=MAX_HIDDEN_NORM))
 
 
+class RnnWeights(NamedTuple):
+    """The relaxed choice of every node (the mixed-op path of DARTS and SNAS on a recurrent
+    cell): ``acts[k - 1]`` weights node ``k``'s activations (in :data:`ACTIVATIONS` order),
+    ``inputs[k - 2]`` the nodes ``1 .. k - 1`` node ``k`` > 1 may read. One-hot weights compute
+    exactly the discrete cell they name; gradients flow back into all of them."""
+
+    acts: tuple[torch.Tensor, ...]
+    inputs: tuple[torch.Tensor, ...]
+
+    def to(self, device: torch.device | str) -> RnnWeights:
+        """The weights on ``device`` (the relaxed methods keep ``alpha`` on the CPU)."""
+        return RnnWeights(tuple(w.to(device) for w in self.acts),
+                          tuple(w.to(device) for w in self.inputs))
+
+    @classmethod
+    def one_hot(cls, arch: RnnArch) -> RnnWeights:
+        """Weight 1 on each node's activation and on the node it reads, 0 elsewhere."""
+        acts = tuple(F.one_hot(torch.tensor(ACTIVATION_NAMES.index(node.act)),
+                               len(ACTIVATION_NAMES)).float() for node in arch.nodes)
+        inputs = tuple(F.one_hot(torch.tensor(node.prev - 1), k - 1).float()
+                       for k, node in enumerate(arch.nodes, start=1) if k > 1)
+        return cls(acts, inputs)
+
+
+def mixed_activation(weights: Sequence[torch.Tensor], v: torch.Tensor) -> torch.Tensor:
+    """``sum_o weights[o] * o(v)`` over :data:`ACTIVATIONS` in order (one-hot: ``o(v)``
+    exactly)."""
+    return sum(w * act(v) for w, act in zip(weights, ACTIVATIONS.values(), strict=True))
+
+
 class HighwayCell(nn.Module):
     """The cell's computation for any architecture whose edges it holds (``edges`` are the
     ``(k, j)`` pairs: node k reading node j)."""
@@ -167,12 +205,55 @@ class SupernetCell(HighwayCell):
         super().__init__(input_size, hidden_size, pairs, dropoutx, dropouth)
         self.nodes = nodes
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor, arch: RnnArch
+    def forward(self, x: torch.Tensor, h: torch.Tensor, arch: RnnArch | RnnWeights
                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The cell of ``arch``, or the relaxed cell its :class:`RnnWeights` describe."""
+        if isinstance(arch, RnnWeights):
+            if len(arch.acts) != self.nodes or len(arch.inputs) != self.nodes - 1:
+                raise ConfigError(f"the supernet cell has {self.nodes} nodes, the weights "
+                                  f"{len(arch.acts)}; build them from the supernet's space")
+            return self.run_mixed(x, h, arch.to(x.device))
         if len(arch.nodes) != self.nodes:
             raise ConfigError(f"the supernet cell has {self.nodes} nodes, the architecture "
                               f"{len(arch.nodes)}; build the supernet of the architecture's space")
         return self.run(x, h, arch)
+
+    def run_mixed(self, x: torch.Tensor, h: torch.Tensor, weights: RnnWeights
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`run` on the relaxed cell (DARTS's recurrent search). Node 1 mixes its
+        activations; node ``k`` runs every edge ``(k, j)`` on ``s_j`` (the same ``dropouth``
+        mask), ``e_kj = c_kj * sum_o a_ko o(v_kj) + (1 - c_kj) * s_j``, and takes
+        ``s_k = sum_j p_kj e_kj``. The output weights node ``k`` by ``u_k = prod_{m > k}
+        (1 - p_mk)``, the probability that no later node reads it (one-hot: the loose ends):
+        ``h = sum_k u_k s_k / sum_k u_k``. The masks are drawn as :meth:`run` draws them."""
+        mask_x = dropout_mask(x[0], self.dropoutx, self.training)
+        mask_h = dropout_mask(h, self.dropouth, self.training)
+        gates_x = self.w_x(x if mask_x is None else x * mask_x)  # all steps at once
+        acts = [w.unbind() for w in weights.acts]
+        reads = [w.unbind() for w in weights.inputs]
+        links = [[self.edges[f"{k}_{j}"] for j in range(1, k)] for k in range(2, self.nodes + 1)]
+        # read[m - 2, k - 1] = p_mk (0 where k >= m): u_k is column k's product of 1 - p
+        read = torch.stack([F.pad(w, (0, self.nodes - len(w))) for w in weights.inputs])
+        unread = (1 - read).prod(0)
+        total, unread = unread.sum(), unread.unbind()
+        outputs = []
+        for t in range(x.shape[0]):
+            c, v = (gates_x[t] + self.w_h(h if mask_h is None else h * mask_h)).chunk(2, -1)
+            c = torch.sigmoid(c)
+            states = [c * mixed_activation(acts[0], v) + (1 - c) * h]
+            masked = [states[0] if mask_h is None else states[0] * mask_h]
+            for k in range(2, self.nodes + 1):
+                node = 0
+                for j, (w, p) in enumerate(zip(links[k - 2], reads[k - 2], strict=True), 1):
+                    c, v = w(masked[j - 1]).chunk(2, -1)
+                    c = torch.sigmoid(c)
+                    node = node + p * (c * mixed_activation(acts[k - 1], v)
+                                       + (1 - c) * states[j - 1])
+                states.append(node)
+                masked.append(node if mask_h is None else node * mask_h)
+            h = bound_state(sum(u * s for u, s in zip(unread, states, strict=True)) / total)
+            outputs.append(h)
+        return torch.stack(outputs), h
 
 
 class LstmCell(nn.Module):
@@ -197,7 +278,8 @@ class LstmCell(nn.Module):
 class WordLM(nn.Module):
     """Embedding -> recurrent cell over the segment -> softmax tied to the embedding.
 
-    ``model(x)`` (``model(x, arch)`` with a supernet cell) takes a ``T x B`` segment of word
+    ``model(x)`` (``model(x, arch)`` with a supernet cell, ``arch`` an architecture or its
+    relaxed :class:`RnnWeights`) takes a ``T x B`` segment of word
     ids and returns next-word logits flattened to ``T * B x vocab``, starting from the hidden
     state the previous segment of the same mode (training or evaluation) ended in; that is what
     the training loops call. :meth:`step` is the same with the state passed explicitly.
@@ -227,7 +309,7 @@ class WordLM(nn.Module):
         mask = dropout_mask(weight[:, :1], self.dropoute, self.training)
         return F.embedding(x, weight if mask is None else weight * mask)
 
-    def step(self, x: torch.Tensor, hidden=None, arch: RnnArch | None = None):
+    def step(self, x: torch.Tensor, hidden=None, arch: RnnArch | RnnWeights | None = None):
         """Logits (``T * B x vocab``) of segment ``x`` from ``hidden`` (zeros when ``None``) and
         the hidden state after it, still attached to the graph."""
         if hidden is None:
@@ -237,7 +319,8 @@ class WordLM(nn.Module):
         out = locked_dropout(out, self.dropout, self.training)
         return self.decoder(out.reshape(-1, self.hidden_size)), hidden
 
-    def forward(self, x: torch.Tensor, arch: RnnArch | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, arch: RnnArch | RnnWeights | None = None
+                ) -> torch.Tensor:
         hidden = self._carry.get(self.training)
         first = hidden[0] if isinstance(hidden, tuple) else hidden
         if first is None or first.shape[-2] != x.shape[1]:  # a new batch size starts afresh
