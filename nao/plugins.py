@@ -1,4 +1,4 @@
-"""Plugins: search spaces and strategies that other installed packages add, by entry point.
+"""Plugins: search spaces, strategies and one-shot methods that other installed packages add, by entry point.
 
 A package declares them in its ``pyproject.toml`` (see docs/plugins.md)::
 
@@ -6,6 +6,8 @@ A package declares them in its ``pyproject.toml`` (see docs/plugins.md)::
     mytable = "mytable:make_space"     # make_space(arg: str | None) -> SearchSpace
     [project.entry-points."nao.strategies"]
     local = "mytable:LocalSearch"      # a Strategy subclass: LocalSearch(space, random_state, **options)
+    [project.entry-points."nao.oneshot"]
+    mygrad = "mytable:MY_METHOD"       # a pipelines.oneshot.methods.OneShotMethod (nao ws --controller)
 
 Listing them reads only package metadata (milliseconds), so ``--help`` stays fast; a plugin's
 module is imported when it is used. Whatever goes wrong inside a plugin (its module does not
@@ -26,7 +28,8 @@ from .errors import ConfigError, NaoError
 
 SPACES = "nao.spaces"
 STRATEGIES = "nao.strategies"
-_WHAT = {SPACES: "space", STRATEGIES: "strategy"}
+ONESHOT = "nao.oneshot"
+_WHAT = {SPACES: "space", STRATEGIES: "strategy", ONESHOT: "one-shot method"}
 
 
 def entry_points(group: str) -> dict[str, importlib.metadata.EntryPoint]:

@@ -17,6 +17,7 @@ from nao.errors import ConfigError
 from search_spaces.base import SearchSpace
 
 from ..oneshot.lm_weight_sharing import LMWeightSharingSearch
+from ..oneshot.relaxed_search import LMRelaxedSearch
 from ..oneshot.weight_sharing import POOL_SIZE
 from ..training.lm_train import LR, LSTM, LMOptions, train_lm, trim_train
 from ..training.text_data import TEXT_DATASETS, check_text_options, load_text
@@ -66,20 +67,26 @@ def load(args: argparse.Namespace):
     return trim_train(load_text(args.data, args.data_dir), args.train_size)
 
 
-def ws_search(args: argparse.Namespace, space: SearchSpace,
-              image_defaults: dict) -> LMWeightSharingSearch:
-    """``nao ws`` on a text space, its options checked (the controller: by the caller,
-    :func:`pipelines.oneshot.methods.method_for`)."""
-    check_text_args(args, image_defaults)
-    search = LMWeightSharingSearch(
+def pool_search(args: argparse.Namespace, space: SearchSpace) -> LMWeightSharingSearch:
+    """``nao ws`` with a pool controller on a text space (its options: checked by the caller,
+    :func:`check_text_args`)."""
+    return LMWeightSharingSearch(
         space, args.controller, epochs=args.epochs, hidden=args.hidden,
         batch_size=args.batch_size, bptt=args.bptt, dropouts=dropouts(args) or None,
         pool_size=POOL_SIZE if args.pool_size is None else args.pool_size,
         every=args.controller_every, controller_options=parse_settings(args.settings) or None,
         device=args.device, threads=args.threads, random_state=args.seed, out_dir=args.out,
         resume=args.resume, progress=not args.quiet)
-    search.policy()
-    return search
+
+
+def relaxed_search(args: argparse.Namespace, space: SearchSpace) -> LMRelaxedSearch:
+    """``nao ws`` with a relaxed controller on a text space."""
+    return LMRelaxedSearch(
+        space, args.controller, epochs=args.epochs, hidden=args.hidden,
+        batch_size=args.batch_size, bptt=args.bptt, dropouts=dropouts(args) or None,
+        controller_options=parse_settings(args.settings) or None, device=args.device,
+        threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,
+        progress=not args.quiet)
 
 
 def ws_summary(out: dict) -> str:

@@ -8,7 +8,7 @@ from nao.errors import ConfigError
 from search_spaces import get_space
 
 from ..oneshot.lm_weight_sharing import CHECKPOINT_KEYS as LM_KEYS
-from ..oneshot.methods import IMAGE, RELAXED, TEXT, method_for
+from ..oneshot.methods import IMAGE, POOL, RELAXED, TEXT, method_for, names
 from ..oneshot.relaxed_search import CHECKPOINT_KEYS as RELAXED_KEYS
 from ..oneshot.relaxed_search import RelaxedSearch
 from ..oneshot.weight_sharing import (
@@ -30,31 +30,17 @@ IMAGE_DEFAULTS = {"channels": NETWORK.channels, "layers": NETWORK.layers,
 
 
 def relaxed_search(args: argparse.Namespace, space) -> RelaxedSearch:
-    """A relaxed controller's search; the pool options are refused (it has no pool)."""
-    if args.controller_every is not None or args.pool_size is not None:
-        raise ConfigError(f"--controller {args.controller} has no pool: drop --pool-size and "
-                          "--controller-every (they are for nao, rl and random)")
-    search = RelaxedSearch(
+    """A relaxed controller's search on an image space."""
+    return RelaxedSearch(
         space, args.controller, epochs=args.epochs, **NetworkOptions.from_args(args).to_dict(),
         controller_options=parse_settings(args.settings) or None, device=args.device,
         threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,
         progress=not args.quiet)
-    search.check()  # reject bad options before loading data
-    return search
 
 
-def run(args: argparse.Namespace):
-    space = get_space(args.space)
-    text = is_text(space)
-    method = method_for(args.controller, space, TEXT if text else IMAGE)
-    if text:  # enas-rnn: a language-model supernet on a text corpus
-        search = text_runs.ws_search(args, space, IMAGE_DEFAULTS)
-        out, _ = finish(args, search, LM_KEYS, text=True)
-        return out, text_runs.ws_summary(out)
-    check_layers(args, space, NETWORK.layers)
-    if method.family == RELAXED:
-        return finish(args, relaxed_search(args, space), RELAXED_KEYS)
-    search = WeightSharingSearch(
+def pool_search(args: argparse.Namespace, space) -> WeightSharingSearch:
+    """A pool controller's search on an image space."""
+    return WeightSharingSearch(
         space, args.controller, epochs=args.epochs,
         **NetworkOptions.from_args(args).to_dict(),
         pool_size=POOL_SIZE if args.pool_size is None else args.pool_size,
@@ -62,8 +48,36 @@ def run(args: argparse.Namespace):
         controller_options=parse_settings(args.settings) or None, device=args.device,
         threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,
         progress=not args.quiet)
-    search.policy()  # reject bad options before loading data
-    return finish(args, search, CHECKPOINT_KEYS)
+
+
+# (family, task) -> the search it runs and the keys of its checkpoint; every search's check()
+# rejects bad options before any data loads
+SEARCHES = {
+    (POOL, IMAGE): (pool_search, CHECKPOINT_KEYS),
+    (RELAXED, IMAGE): (relaxed_search, RELAXED_KEYS),
+    (POOL, TEXT): (text_runs.pool_search, LM_KEYS),
+    (RELAXED, TEXT): (text_runs.relaxed_search, RELAXED_KEYS + ("torch_rng",)),
+}
+
+
+def run(args: argparse.Namespace):
+    space = get_space(args.space)
+    text = is_text(space)
+    method = method_for(args.controller, space, TEXT if text else IMAGE)
+    if method.family == RELAXED and (args.controller_every is not None
+                                     or args.pool_size is not None):
+        raise ConfigError(f"--controller {args.controller} has no pool: drop --pool-size and "
+                          "--controller-every (they are for the pool controllers: "
+                          f"{', '.join(names(POOL))})")
+    if text:
+        text_runs.check_text_args(args, IMAGE_DEFAULTS)
+    else:
+        check_layers(args, space, NETWORK.layers)
+    build, keys = SEARCHES[method.family, TEXT if text else IMAGE]
+    search = build(args, space)
+    search.check()
+    out, summary = finish(args, search, keys, text=text)
+    return out, text_runs.ws_summary(out) if text else summary
 
 
 def finish(args: argparse.Namespace, search, keys: tuple[str, ...], text: bool = False):

@@ -32,20 +32,26 @@ import torch
 
 from nao.errors import ConfigError
 from nao.validation import check_float, check_int, check_options
-from search_spaces import require
-from search_spaces.base import Arch, Buildable, SearchSpace
+from search_spaces.base import Arch, SearchSpace
 
-from ..training.data import ImageData, batches
 from ..training.epochs import EpochLoop, RunRecord, progress_bar
+from ..training.lm_train import GRAD_CLIP as LM_GRAD_CLIP
+from ..training.lm_train import LR as LM_LR
+from ..training.lm_train import LR_MIN as LM_LR_MIN
+from ..training.lm_train import WEIGHT_DECAY as LM_WEIGHT_DECAY
+from ..training.lm_train import LMOptions
 from ..training.network_options import NetworkOptions
 from ..training.run_dir import check_resume
 from ..training.runtime import Runtime
-from ..training.task import ImageClassification
+from ..training.task import BPTT
 from .arch_params import ArchParams
-from .gradient_estimators import ESTIMATORS, Estimator
-from .methods import IMAGE, RELAXED, method_for, names
-from .shared_training import SharedWeights, build_supernet, final_pick
-from .supernet_evaluator import EVAL_BATCHES, SupernetEvaluator, batch_statistics
+from .gradient_estimators import Estimator
+from .lm_weight_sharing import BATCH_SIZE as LM_BATCH_SIZE
+from .lm_weight_sharing import HIDDEN as LM_HIDDEN
+from .methods import METHODS, RELAXED, method_for, names
+from .one_shot_tasks import ImageOneShot, TextOneShot
+from .shared_training import SharedWeights
+from .supernet_evaluator import EVAL_BATCHES, batch_statistics
 from .weight_sharing import (
     GRAD_CLIP,
     LR_MAX,
@@ -72,9 +78,18 @@ CHECKPOINT_KEYS = ("epoch", "supernet", "optimizer", "scheduler", "scaler", "tra
                    "log_gen", "history", "wall_s")
 
 
+def relaxed_method(name: str):
+    """The relaxed method ``name`` of :data:`.methods.METHODS` (a plugin's too), or a one-line
+    :class:`ConfigError`."""
+    if name not in METHODS or METHODS[name].family != RELAXED:
+        raise ConfigError(f"unknown relaxed controller {name!r}; choose one of "
+                          f"{', '.join(RELAXED_CONTROLLERS)} (or an installed relaxed plugin)")
+    return METHODS[name]
+
+
 def estimator_options(name: str) -> tuple[str, ...]:
     """The options a method takes (its class's ``__init__`` arguments but the seed)."""
-    signature = inspect.signature(ESTIMATORS[name].__init__)
+    signature = inspect.signature(relaxed_method(name).estimator_class().__init__)
     return tuple(p for p in signature.parameters if p not in ("self", "seed"))
 
 
@@ -99,16 +114,18 @@ class SupernetObjective:
 
     def __init__(self, supernet, params: ArchParams, relaxation,
                  task, runtime: Runtime, valid: tuple, train: tuple | None = None,
-                 lr: float = 0.0, weight_decay: float = 0.0):
+                 lr: float = 0.0, weight_decay: float = 0.0, forward=None):
         self.supernet, self.params, self.relaxation = supernet, params, relaxation
         self.task, self.runtime = task, runtime
+        # supernet(x, choice) -> logits; a task may run it otherwise (text: from a zero state)
+        self.forward = forward or (lambda model, x, choice: model(x, choice))
         self.valid, self.train = valid, train
         self.lr, self.weight_decay = lr, weight_decay
 
     def _loss(self, choice, batch) -> torch.Tensor:
         x, y = batch
         with self.runtime.autocast():
-            logits = self.supernet(x, choice)
+            logits = self.forward(self.supernet, x, choice)
         return self.task.loss(logits.float(), y)
 
     @torch.no_grad()
@@ -192,12 +209,19 @@ class RelaxedSearch:
     def network(self) -> NetworkOptions:
         return NetworkOptions(self.channels, self.layers, self.stem_stride, self.batch_size)
 
+    def kit(self) -> ImageOneShot | TextOneShot:
+        """What the task changes (:mod:`.one_shot_tasks`)."""
+        return ImageOneShot(self.network(), self.eval_batches)
+
+    def _hyper(self) -> dict:
+        """The shared weights' optimizer settings, as the kit's ``shared_weights`` takes them."""
+        return {"lr_max": self.lr_max, "lr_min": self.lr_min, "momentum": self.momentum,
+                "weight_decay": self.weight_decay, "grad_clip": self.grad_clip}
+
     def check(self) -> tuple[dict, Estimator]:
         """The shared options and the method, or a one-line :class:`ConfigError` for a bad
         option, before any data is loaded."""
-        if self.controller not in ESTIMATORS:
-            raise ConfigError(f"unknown relaxed controller {self.controller!r}; choose one of "
-                              f"{', '.join(RELAXED_CONTROLLERS)}")
+        relaxed_method(self.controller)
         if self.epochs < 1:
             raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
         if self.eval_batches < 1:
@@ -212,11 +236,11 @@ class RelaxedSearch:
         check_int("nao ws", "warmup_epochs", shared["warmup_epochs"], low=0,
                   high=self.epochs - 1)
         estimator = self._estimator(method)
-        method_for(self.controller, self.space, IMAGE)  # what it needs of the space
+        method_for(self.controller, self.space, self.kit().name)  # what it needs of the space
         return shared, estimator
 
     def _estimator(self, method: dict) -> Estimator:
-        cls = ESTIMATORS[self.controller]
+        cls = relaxed_method(self.controller).estimator_class()
         extra = {"seed": self._seed()} if "seed" in inspect.signature(cls.__init__).parameters \
             else {}
         return cls(**method, **extra)
@@ -224,7 +248,7 @@ class RelaxedSearch:
     def _seed(self) -> int:
         return 0 if self.random_state is None else int(self.random_state)
 
-    def _config(self, data: ImageData, shared: dict, method: dict) -> dict:
+    def _config(self, data, shared: dict, method: dict) -> dict:
         return {"space": self.space.name, "controller": self.controller, "data": data.name,
                 "seed": self.random_state, "epochs": self.epochs, **self.network().to_dict(),
                 "eval_batches": self.eval_batches, "lr_max": self.lr_max, "lr_min": self.lr_min,
@@ -232,26 +256,25 @@ class RelaxedSearch:
                 "grad_clip": self.grad_clip, "controller_options": {**shared, **method}}
 
     # ----- the loop ----------------------------------------------------------------------------
-    def fit(self, data: ImageData) -> RelaxedSearch:
+    def fit(self, data) -> RelaxedSearch:
         shared_opts, estimator = self.check()
         _, method_opts = split_options(self.controller, self.controller_options)
-        require(self.space, Buildable, "weight sharing (nao ws)")
-        task = ImageClassification(data)
-        n_batches = task.n_train_batches(self.batch_size)
-        if n_batches < 1 or len(data.valid) < self.batch_size:
-            raise ConfigError(f"batch size {self.batch_size} exceeds the {len(data.train)} "
-                              f"training or {len(data.valid)} validation images; lower "
-                              "--batch-size")
+        kit = self.kit()
+        task = kit.task(self.space, data)
         record = RunRecord.open(self.out_dir, self._config(data, shared_opts, method_opts),
-                                self.resume, WHAT, CHECKPOINT_KEYS)
+                                self.resume, WHAT, CHECKPOINT_KEYS + tuple(kit.state()))
         seed = self._seed()
         runtime = Runtime(self.device, self.threads)
-        supernet = build_supernet(self.space, self.network(), task, seed, runtime)
-        shared = SharedWeights.sgd(supernet, task, runtime, epochs=self.epochs,
-                                   batch_size=self.batch_size, lr_max=self.lr_max,
-                                   lr_min=self.lr_min, momentum=self.momentum,
-                                   weight_decay=self.weight_decay, grad_clip=self.grad_clip,
-                                   seed=seed)
+        with kit.seeded(seed):
+            self._fit(data, kit, task, record, runtime, seed, shared_opts, estimator)
+        self.options_ = {**shared_opts, **method_opts}
+        return self
+
+    def _fit(self, data, kit, task, record: RunRecord, runtime: Runtime, seed: int,
+             shared_opts: dict, estimator: Estimator) -> None:
+        shared = kit.shared_weights(self.space, task, runtime, seed, self.epochs, self._hyper())
+        supernet = shared.supernet
+        n_batches = task.n_train_batches(shared.batch_size)
         # alpha stays on the CPU on every device: a table of a few hundred numbers, sampled with
         # CPU generators (the same draws on a GPU); its op weights move to the supernet's device
         params = ArchParams(self.space)
@@ -262,9 +285,8 @@ class RelaxedSearch:
                                           weight_decay=shared_opts["arch_weight_decay"])
         gens = {name: torch.Generator().manual_seed(seed + k) for k, name in
                 enumerate(("sample_gen", "valid_gen", "eval_gen", "log_gen"), start=1)}
-        evaluator = SupernetEvaluator(supernet, data, task=task, batch_size=self.batch_size,
-                                      n_batches=self.eval_batches, runtime=runtime,
-                                      generator=gens["eval_gen"])
+        evaluator = kit.scorer(shared, data, gens["eval_gen"])
+        key = kit.score_key
 
         def load(state: dict) -> None:
             shared.load_state_dict(state)
@@ -274,6 +296,7 @@ class RelaxedSearch:
             estimator.load_state_dict(state["estimator"])
             for name, gen in gens.items():
                 gen.set_state(state[name])
+            kit.load_state(state)
 
         def one_epoch(epoch: int) -> tuple[dict, dict]:
             lr = shared.lr
@@ -282,41 +305,41 @@ class RelaxedSearch:
             with progress_bar(self.progress, total=n_batches, unit="batch", leave=False,
                               desc=f"epoch {epoch + 1}/{self.epochs}") as bar:
                 loss, acc, info = self._epoch(shared, params, relaxation, estimator,
-                                              arch_optimizer, data, gens, search_alpha, bar)
+                                              arch_optimizer, kit, gens, search_alpha, bar)
             derived = self._derive(params, relaxation, estimator)
-            valid_derived = evaluator.evaluate_many([derived])[0].valid
+            score_derived = kit.reported(evaluator.evaluate_many([derived])[0])
             samples = [params.to_arch(params.sample(gens["log_gen"]))
                        for _ in range(LOG_SAMPLES)]
-            valid_sampled = float(np.mean([e.valid for e in evaluator.evaluate_many(samples)]))
+            score_sampled = float(np.mean([kit.reported(e)
+                                           for e in evaluator.evaluate_many(samples)]))
             entropy = float(params.entropy().detach())
-            row = {"lr": lr, "train_loss": loss, "train_acc": acc, "entropy": entropy,
-                   "valid_derived": valid_derived, "valid_sampled": valid_sampled,
+            row = {"lr": lr, "train_loss": loss, **kit.train_row(loss), "train_acc": acc,
+                   "entropy": entropy,
+                   f"{key}_derived": score_derived, f"{key}_sampled": score_sampled,
                    "alpha_steps": search_alpha, **info,
                    "derived_arch": self.space.to_string(derived)}
             return row, {"loss": f"{loss:.3f}", "entropy": f"{entropy:.1f}",
-                         "valid": f"{valid_derived:.3f}"}
+                         key: f"{score_derived:.3f}"}
 
         def state() -> dict:
             return {**shared.state_dict(), "alpha": params.alpha.detach().clone(),
                     "arch_optimizer": arch_optimizer.state_dict(),
                     "estimator": estimator.state_dict(),
-                    **{name: gen.get_state() for name, gen in gens.items()}}
+                    **{name: gen.get_state() for name, gen in gens.items()}, **kit.state()}
 
         loop = EpochLoop.with_epoch_bar(record, self.epochs, self.progress,
                                         f"ws {self.controller} on {data.name}")
         loop.restore(load)
         history = loop.run(one_epoch, state)
         derived = self._derive(params, relaxation, estimator)
-        self.candidates_ = final_pick(evaluator, [derived], 1)
+        self.candidates_ = kit.final_pick(evaluator, [derived])
         self.best_arch_, self.best_valid_ = self.candidates_[0]
         self.history_ = history
         self.params_ = params
         self.estimator_ = estimator
         self.supernet_ = supernet
         self.runtime_ = runtime
-        self.options_ = {**shared_opts, **method_opts}
         self.wall_s_ = loop.wall_s
-        return self
 
     @staticmethod
     def _derive(params: ArchParams, relaxation, estimator: Estimator) -> Arch:
@@ -328,12 +351,12 @@ class RelaxedSearch:
 
     def _epoch(self, shared: SharedWeights, params: ArchParams,
                relaxation, estimator: Estimator,
-               arch_optimizer: torch.optim.Optimizer, data: ImageData, gens: dict,
+               arch_optimizer: torch.optim.Optimizer, kit, gens: dict,
                search_alpha: bool, bar) -> tuple[float, float, dict]:
         """One epoch of the shared weights' training (:meth:`SharedWeights.train_epoch`), each
         minibatch's weight step after an alpha step on a validation minibatch; mean training
         loss and accuracy, and the mean of what the alpha steps report."""
-        valid = self._valid_batches(data, gens["valid_gen"], shared.runtime)
+        valid = kit.valid_batches(shared.task, gens["valid_gen"], shared.runtime)
         reports: dict[str, list[float]] = {}
 
         def alpha_step(x: torch.Tensor, y: torch.Tensor) -> None:
@@ -341,7 +364,7 @@ class RelaxedSearch:
                 return
             objective = SupernetObjective(shared.supernet, params, relaxation, shared.task,
                                           shared.runtime, next(valid), (x, y), shared.lr,
-                                          self.weight_decay)
+                                          self.weight_decay, kit.forward)
             grad, info = estimator.gradient(params, objective, gens["sample_gen"])
             params.alpha.grad = grad.to(params.alpha.dtype)
             arch_optimizer.step()
@@ -353,28 +376,63 @@ class RelaxedSearch:
             return relaxation.op_weights(choice) if kind == "relaxed" else \
                 params.to_arch(choice)
 
+        kit.start_epoch(shared.supernet)
         loss, acc = shared.train_epoch(choose, bar, before=alpha_step)
         return loss, acc, {k: float(np.mean(v)) for k, v in reports.items()}
 
-    def _valid_batches(self, data: ImageData, generator: torch.Generator, runtime: Runtime):
-        """Endless shuffled validation minibatches (one alpha step each), reshuffled each pass."""
-        while True:
-            for x, y in batches(data, data.valid, self.batch_size, shuffle=True,
-                                generator=generator, drop_last=True):
-                yield runtime.inputs(x), y.to(runtime.device)
-
     # ----- report ------------------------------------------------------------------------------
-    def result(self, data: ImageData) -> dict:
+    def result(self, data) -> dict:
         """The ``nao ws --json`` object: the pool-based controllers' keys (``pool_size`` is
-        ``None``: there is no pool) plus the final entropy and the options used."""
-        return {
+        ``None``: there is no pool) plus the final entropy and the options used; scores under
+        the task's key (``valid`` accuracy, or ``valid_ppl`` with ``metric`` perplexity)."""
+        key = self.kit().score_key
+        out = {
             "space": self.space.name, "controller": self.controller, "data": data.summary(),
             "seed": self.random_state, "epochs": self.epochs, **self.network().to_dict(),
             "pool_size": None, "device": str(self.runtime_.device),
-            "best": {"arch": self.space.to_string(self.best_arch_), "valid": self.best_valid_},
-            "candidates": [{"arch": self.space.to_string(a), "valid": v}
+            "best": {"arch": self.space.to_string(self.best_arch_), key: self.best_valid_},
+            "candidates": [{"arch": self.space.to_string(a), key: v}
                            for a, v in self.candidates_],
             "entropy": float(self.params_.entropy().detach()), "options": self.options_,
             "history": self.history_, "wall_s": round(self.wall_s_, 3),
             "out": None if self.out_dir is None else str(self.out_dir),
         }
+        if key != "valid":
+            out["metric"] = "perplexity"
+        return out
+
+
+class LMRelaxedSearch(RelaxedSearch):
+    """The relaxed controllers on a recurrent cell for language modelling (enas-rnn): the same
+    loop (:class:`RelaxedSearch`) with the text task's network, optimizer (ENAS's recurrent
+    SGD: lr 20, clipping 0.25) and perplexity (:class:`.one_shot_tasks.TextOneShot`).
+    ``best_valid_`` is the pick's validation perplexity."""
+
+    def __init__(self, space: SearchSpace, controller: str = "darts", *, epochs: int = 10,
+                 hidden: int = LM_HIDDEN, batch_size: int = LM_BATCH_SIZE, bptt: int = BPTT,
+                 dropouts: dict | None = None, eval_batches: int = EVAL_BATCHES,
+                 lr_max: float = LM_LR, lr_min: float = LM_LR_MIN,
+                 weight_decay: float = LM_WEIGHT_DECAY, grad_clip: float = LM_GRAD_CLIP,
+                 controller_options: dict | None = None, device: str = "auto",
+                 threads: int | None = None, random_state: int | None = 0,
+                 out_dir: str | Path | None = None, resume: bool = False, progress: bool = True):
+        super().__init__(space, controller, epochs=epochs, batch_size=batch_size,
+                         eval_batches=eval_batches, lr_max=lr_max, lr_min=lr_min, momentum=0.0,
+                         weight_decay=weight_decay, grad_clip=grad_clip,
+                         controller_options=controller_options, device=device, threads=threads,
+                         random_state=random_state, out_dir=out_dir, resume=resume,
+                         progress=progress)
+        self.hidden = hidden
+        self.bptt = bptt
+        self.dropouts = dropouts
+
+    def network(self) -> LMOptions:
+        return LMOptions(self.hidden, self.batch_size, self.bptt, dict(self.dropouts or {}))
+
+    def kit(self) -> TextOneShot:
+        return TextOneShot(self.network(), self.eval_batches)
+
+    def _config(self, data, shared: dict, method: dict) -> dict:
+        config = super()._config(data, shared, method)
+        config.pop("momentum")
+        return {**config, "train_tokens": len(data.train)}

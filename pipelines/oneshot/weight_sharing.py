@@ -219,6 +219,12 @@ class WeightSharingSearch:
     def network(self) -> NetworkOptions:
         return NetworkOptions(self.channels, self.layers, self.stem_stride, self.batch_size)
 
+    def check(self) -> WeightSharingSearch:
+        """Every option checked before any data loads (:meth:`policy`, the controller's
+        ``--set`` options included)."""
+        self.policy()
+        return self
+
     def policy(self) -> PoolPolicy:
         """The pool policy these parameters give; bad parameters are a :class:`ConfigError`."""
         row = controller_row(self.controller)

@@ -52,7 +52,7 @@ def register(sub) -> None:
     p.add_argument("--space", default=DEFAULT_SPACE,
                    help=f"a search space with a supernet (default {DEFAULT_SPACE}); "
                         f"{space_usage()}")
-    p.add_argument("--controller", default="nao", choices=methods.names(),
+    p.add_argument("--controller", default="nao", choices=list(methods.METHODS),
                    help=methods.help_text())
     p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
                    help=f"epochs of shared-weight training (default {DEFAULT_EPOCHS})")

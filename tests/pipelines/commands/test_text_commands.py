@@ -42,7 +42,8 @@ def test_train_reports_valid_and_test_perplexity(arch, capsys):
     (["train", "--space", "enas-micro", "--arch", "lstm", "--data", "kjv"], None),
     (["ws", *SPACE, "--data", "kjv", "--channels", "8"], "--channels configure image networks"),
     (["train", *SPACE, "--arch", "lstm", "--data", "kjv", "--cutout", "4"], "--cutout"),
-    (["ws", *SPACE, "--data", "kjv", "--controller", "darts"], "use --controller nao, rl, random"),
+    (["ws", *SPACE, "--data", "kjv", "--controller", "darts", "--controller-every", "2"],
+     "--controller darts has no pool"),
     (["ws", *SPACE, "--data", "ptb"], "--data ptb needs --data-dir"),
     (["ws", *SPACE, "--data", "kjv", "--dropout", "dropoutz=0.1"], "unknown dropout"),
 ])

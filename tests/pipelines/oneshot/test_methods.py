@@ -22,7 +22,7 @@ def test_the_table_names_exactly_the_methods_the_code_runs():
 
 
 def test_the_supernet_spaces_declare_a_mixed_path_and_nao_cnn_not_though_it_shares_a_grammar():
-    assert methods.spaces_with(methods.MIXED_PATH) == ["enas-macro", "enas-micro"]
+    assert methods.spaces_with(methods.MIXED_PATH) == ["enas-macro", "enas-micro", "enas-rnn:nodes=8"]
     assert get_space("nao-cnn").mixed_path is False
     for name in ("nao-cnn", "nas-rl"):
         with pytest.raises(ConfigError, match=f"space {name}[^ ]* has no mixed-op path"):
@@ -43,17 +43,27 @@ def test_a_space_is_judged_by_what_it_declares_not_by_its_class():
     assert str(err.value) == (
         "--controller snas needs a supernet with a mixed-op path (a forward on op weights), "
         "which space their-space does not have; use --space enas-macro or enas-micro or "
+        "enas-rnn:nodes=8 or "
         "--controller nao, rl, random, sf, relax, ram")
     for name in ("nao", "rl", "random", "sf", "relax", "ram"):  # they need no mixed path
         assert methods.method_for(name, _Declared(False), methods.IMAGE).name == name
 
 
-@pytest.mark.parametrize("name", ["darts", "snas", "sf", "relax", "ram"])
-def test_relaxed_methods_are_refused_on_text_naming_those_that_run(name):
+@pytest.mark.parametrize("name", ["nao", "rl", "random", "darts", "snas", "sf", "relax", "ram"])
+def test_every_method_runs_on_the_recurrent_cell(name):
+    assert methods.method_for(name, get_space("enas-rnn:nodes=3"), methods.TEXT).name == name
+
+
+def test_a_method_declared_for_images_only_is_refused_on_text_naming_those_that_run(
+        monkeypatch):
+    monkeypatch.setitem(methods.BUNDLED, "pixels", methods.OneShotMethod(
+        "pixels", methods.RELAXED, "images only", tasks=(methods.IMAGE,)))
+    assert methods.method_for("pixels", get_space("enas-micro"), methods.IMAGE).name == "pixels"
     with pytest.raises(ConfigError) as err:
-        methods.method_for(name, get_space("enas-rnn:nodes=3"), methods.TEXT)
-    assert str(err.value) == (f"--controller {name} runs image supernets only (not "
-                              "enas-rnn:nodes=3, a text space); use --controller nao, rl, random")
+        methods.method_for("pixels", get_space("enas-rnn:nodes=3"), methods.TEXT)
+    assert str(err.value) == ("--controller pixels runs image supernets only (not "
+                              "enas-rnn:nodes=3, a text space); use --controller nao, rl, "
+                              "random, darts, snas, sf, relax, ram")
 
 
 def test_an_unknown_method_names_every_known_one():
@@ -73,10 +83,13 @@ def test_the_command_line_offers_and_explains_every_method_of_the_table():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--space", "enas-rnn:nodes=3", "--data", "kjv", "--controller", "darts"],
-     "--controller darts runs image supernets only"),
-    (["--space", "enas-rnn:nodes=3", "--data", "kjv", "--controller", "ram"],
-     "--controller ram runs image supernets only"),
+    (["--space", "enas-rnn:nodes=3", "--data", "kjv", "--controller", "darts", "--pool-size",
+      "4"], "--controller darts has no pool: drop --pool-size"),
+    (["--space", "enas-rnn:nodes=3", "--data", "kjv", "--controller", "ram", "--channels", "8"],
+     "--channels configure image networks"),
+    (["--space", "enas-rnn:nodes=3", "--data", "kjv", "--controller", "sf", "--set",
+      "sf.bogus=1"], "bogus"),
+    (["--space", "nao-cnn", "--controller", "darts"], "space nao-cnn has no supernet"),
 ])
 def test_nao_ws_refuses_what_the_space_lacks_before_any_data_loads(argv, message, capsys,
                                                                     monkeypatch):

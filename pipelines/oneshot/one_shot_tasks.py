@@ -1,0 +1,211 @@
+"""What a one-shot search does differently on images and on text, in one place per task.
+
+A relaxed search (:class:`.relaxed_search.RelaxedSearch`) is the same loop on both tasks: alpha
+steps on validation minibatches alternating with weight steps on training minibatches, a
+derived architecture scored each epoch, the pick re-scored on the whole validation split. What
+the task changes is behind :class:`ImageOneShot` and :class:`TextOneShot`:
+
+=====================  ==========================================  ===========================
+                       image (enas-micro, enas-macro)              text (enas-rnn)
+=====================  ==========================================  ===========================
+network size           channels, layers, stem stride, batch        hidden, bptt, dropouts, batch
+supernet               ``space.build_supernet``                    ``space.build_lm_supernet``
+weights' optimizer     SGD, Nesterov momentum, cosine              ENAS's recurrent SGD (lr 20)
+alpha-step minibatch   shuffled validation images                  validation segments in text
+                                                                   order, each from a zero state
+score                  accuracy (higher is better)                 perplexity, ranked by the
+                                                                   task's utility ``c / ppl``
+global random state    not drawn                                   dropout masks: seeded, kept
+                                                                   in the checkpoint
+=====================  ==========================================  ===========================
+
+An alpha step's validation segment starts from a zero hidden state, so every sample or mixed
+cell one step compares starts alike (DARTS carries the state across its validation segments,
+which ties a step's loss to the cells of the steps before it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+
+import torch
+from torch import nn
+
+from nao.errors import ConfigError
+from search_spaces import require
+from search_spaces.base import Arch, Buildable, BuildableLM, SearchSpace
+
+from ..search.evaluators import Evaluation
+from ..training.data import ImageData, batches
+from ..training.lm_train import LMOptions, lm_optimizer
+from ..training.network_options import NetworkOptions
+from ..training.runtime import Runtime
+from ..training.task import ImageClassification, LanguageModeling, perplexity
+from ..training.text_data import TextData
+from .lm_weight_sharing import LMPoolScorer, lm_final_pick
+from .methods import IMAGE, TEXT
+from .shared_training import SharedWeights, build_supernet, final_pick
+from .supernet_evaluator import SupernetEvaluator
+
+
+@contextmanager
+def seeded_global_rng(seed: int) -> Iterator[None]:
+    """torch's global CPU generator seeded with ``seed`` inside, restored after."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+class ImageOneShot:
+    """Image classification: accuracy, reported under ``valid``."""
+
+    name = IMAGE
+    score_key = "valid"  # the report's key of a score (accuracy)
+
+    def __init__(self, network: NetworkOptions, eval_batches: int):
+        self.network, self.eval_batches = network, eval_batches
+
+    def task(self, space: SearchSpace, data: ImageData) -> ImageClassification:
+        """The task, or a one-line error when the splits cannot fill a minibatch."""
+        require(space, Buildable, "weight sharing (nao ws)")
+        task = ImageClassification(data)
+        size = self.network.batch_size
+        if task.n_train_batches(size) < 1 or len(data.valid) < size:
+            raise ConfigError(f"batch size {size} exceeds the {len(data.train)} training or "
+                              f"{len(data.valid)} validation images; lower --batch-size")
+        return task
+
+    def seeded(self, seed: int) -> AbstractContextManager:
+        """Nothing on this task draws from torch's global random state."""
+        return nullcontext()
+
+    def shared_weights(self, space: Buildable, task: ImageClassification, runtime: Runtime,
+                       seed: int, epochs: int, hyper: dict) -> SharedWeights:
+        supernet = build_supernet(space, self.network, task, seed, runtime)
+        return SharedWeights.sgd(supernet, task, runtime, epochs=epochs,
+                                 batch_size=self.network.batch_size, seed=seed, **hyper)
+
+    def scorer(self, shared: SharedWeights, data: ImageData, generator: torch.Generator
+               ) -> SupernetEvaluator:
+        """``eval_batches`` random validation minibatches per call (the same for every
+        architecture of one call)."""
+        return SupernetEvaluator(shared.supernet, data, task=shared.task,
+                                 batch_size=self.network.batch_size,
+                                 n_batches=self.eval_batches, runtime=shared.runtime,
+                                 generator=generator)
+
+    @staticmethod
+    def reported(evaluation: Evaluation) -> float:
+        return evaluation.valid
+
+    @staticmethod
+    def final_pick(scorer: SupernetEvaluator, pool: Sequence[Arch]) -> list[tuple[Arch, float]]:
+        return final_pick(scorer, pool, 1)
+
+    def valid_batches(self, task: ImageClassification, generator: torch.Generator,
+                      runtime: Runtime) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Endless shuffled validation minibatches, reshuffled each pass."""
+        data = task.data
+        while True:
+            for x, y in batches(data, data.valid, self.network.batch_size, shuffle=True,
+                                generator=generator, drop_last=True):
+                yield runtime.inputs(x), y.to(runtime.device)
+
+    @staticmethod
+    def forward(supernet: nn.Module, x: torch.Tensor, choice) -> torch.Tensor:
+        return supernet(x, choice)
+
+    @staticmethod
+    def start_epoch(supernet: nn.Module) -> None:
+        """Nothing carries over between minibatches."""
+
+    @staticmethod
+    def train_row(loss: float) -> dict:
+        return {}
+
+    @staticmethod
+    def state() -> dict:
+        return {}
+
+    @staticmethod
+    def load_state(state: dict) -> None:
+        return None
+
+
+class TextOneShot:
+    """Word-level language modelling: perplexity, reported under ``valid_ppl``, ranked by the
+    task's utility."""
+
+    name = TEXT
+    score_key = "valid_ppl"
+
+    def __init__(self, network: LMOptions, eval_batches: int):
+        self.network, self.eval_batches = network, eval_batches
+
+    def task(self, space: SearchSpace, data: TextData) -> LanguageModeling:
+        if not isinstance(space, BuildableLM):
+            raise ConfigError(f"space {space.name} builds no language models; search it on "
+                              "image data (--data digits), or use --space enas-rnn on text")
+        task = LanguageModeling(data, seq_len=self.network.bptt)
+        task.n_train_batches(self.network.batch_size)
+        next(iter(task.eval_batches("valid", self.network.batch_size)))  # one-line error if short
+        return task
+
+    def seeded(self, seed: int) -> AbstractContextManager:
+        """Dropout masks come from torch's global generator: seeded here, the caller's state
+        kept."""
+        return seeded_global_rng(seed)
+
+    def shared_weights(self, space: BuildableLM, task: LanguageModeling, runtime: Runtime,
+                       seed: int, epochs: int, hyper: dict) -> SharedWeights:
+        net = self.network
+        supernet = runtime.prepare(space.build_lm_supernet(task.vocab_size, net.hidden,
+                                                           net.dropouts))
+        optimizer, scheduler = lm_optimizer(supernet, epochs, hyper["lr_max"], hyper["lr_min"],
+                                            hyper["weight_decay"])
+        return SharedWeights(supernet, optimizer, scheduler, runtime, task, net.batch_size,
+                             hyper["grad_clip"], torch.Generator().manual_seed(seed))
+
+    def scorer(self, shared: SharedWeights, data: TextData, generator: torch.Generator
+               ) -> LMPoolScorer:
+        """The first ``eval_batches`` validation segments: the same words every call."""
+        return LMPoolScorer(shared.supernet, shared.task, shared.runtime,
+                            self.network.batch_size, self.eval_batches)
+
+    @staticmethod
+    def reported(evaluation: Evaluation) -> float:
+        return evaluation.info["valid_ppl"]
+
+    @staticmethod
+    def final_pick(scorer: LMPoolScorer, pool: Sequence[Arch]) -> list[tuple[Arch, float]]:
+        return lm_final_pick(scorer, pool, 1)
+
+    def valid_batches(self, task: LanguageModeling, generator: torch.Generator,
+                      runtime: Runtime) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Endless validation segments in text order (``generator`` is not drawn from)."""
+        while True:
+            yield from task.eval_batches("valid", self.network.batch_size, runtime.device)
+
+    @staticmethod
+    def forward(supernet: nn.Module, x: torch.Tensor, choice) -> torch.Tensor:
+        """From a zero hidden state (module docstring), leaving the training carry alone."""
+        return supernet.step(x, None, choice)[0]
+
+    @staticmethod
+    def start_epoch(supernet: nn.Module) -> None:
+        """The hidden state starts afresh each epoch."""
+        supernet.reset_state()
+
+    @staticmethod
+    def train_row(loss: float) -> dict:
+        """The epoch's training perplexity beside its loss."""
+        return {"train_ppl": perplexity(loss)}
+
+    @staticmethod
+    def state() -> dict:
+        return {"torch_rng": torch.get_rng_state()}
+
+    @staticmethod
+    def load_state(state: dict) -> None:
+        torch.set_rng_state(state["torch_rng"])
