@@ -462,7 +462,7 @@ def test_a_space_the_supernet_cannot_build_is_refused_naming_the_command(data):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"controller": "bogus"},
-     "unknown relaxed controller 'bogus'; choose one of darts, snas, sf, relax, ram"),
+     "unknown relaxed controller 'bogus'; choose one of darts, snas, sf, relax, ram (or an installed relaxed plugin)"),
     ({"epochs": 0}, "epochs must be at least 1, got 0"),
     ({"eval_batches": 0}, "eval_batches must be at least 1, got 0"),
     ({"resume": True}, "--resume needs --out DIR (the run directory to continue)"),
@@ -478,8 +478,8 @@ def test_a_space_the_supernet_cannot_build_is_refused_naming_the_command(data):
      "darts: darts has no option bogus; it takes order, xi"),
     ({"space": "nas-rl"},
      "--controller darts needs a supernet with a mixed-op path (a forward on op weights), "
-     "which space nas-rl:layers=6 does not have; use --space enas-macro or enas-micro or --controller "
-     "nao, rl, random, sf, relax, ram"),
+     "which space nas-rl:layers=6 does not have; use --space enas-macro or enas-micro or "
+     "enas-rnn:nodes=8 or --controller nao, rl, random, sf, relax, ram"),
 ])
 def test_check_refuses_a_bad_setting_with_its_one_line_message(space, kwargs, message):
     kwargs = {"controller": "darts", **kwargs}
