@@ -1,10 +1,11 @@
 """The enas-rnn table of docs/results.md: a recurrent cell searched with shared weights on a text
-corpus by each controller (nao, rl, random), its pick retrained from scratch, next to a random
+corpus by each controller (nao, rl, random; or a relaxed one: darts, snas, sf, relax, ram), its
+pick retrained from scratch, next to a random
 cell and an LSTM of the same size trained the same way; a markdown table of search wall time,
 validation and test perplexity of the retrained models.
 
-Everything runs through the library's own search (:class:`LMWeightSharingSearch`, as
-``nao ws --space enas-rnn``) and training (:func:`train_lm`, as ``nao train --space enas-rnn``).
+Everything runs through the library's own search (:class:`LMWeightSharingSearch` or
+:class:`LMRelaxedSearch`, as ``nao ws --space enas-rnn``) and training (:func:`train_lm`, as ``nao train --space enas-rnn``).
 CPU-sized defaults: 4-node cells, 64 hidden units, the first 100k training words of the KJV,
 3 search epochs with a pool of 20, 2 training epochs on the same 100k words; light dropout
 (0.1 on the cell's input and output, none elsewhere) because the papers' heavy dropouts suit
@@ -23,6 +24,8 @@ import json
 import numpy as np
 
 from pipelines.oneshot.lm_weight_sharing import LMWeightSharingSearch
+from pipelines.oneshot.methods import METHODS, RELAXED
+from pipelines.oneshot.relaxed_search import LMRelaxedSearch
 from pipelines.oneshot.weight_sharing import CONTROLLERS
 from pipelines.training.lm_train import LMOptions, train_lm, trim_train
 from pipelines.training.runtime import Runtime
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--train-epochs", type=int, default=2)
     parser.add_argument("--pool-size", type=int, default=20)
     parser.add_argument("--dropout", type=float, default=DROPOUT)
-    parser.add_argument("--controllers", nargs="+", default=list(CONTROLLERS))
+    parser.add_argument("--controllers", nargs="+", default=list(CONTROLLERS),
+                        choices=list(METHODS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quiet", action="store_true")
@@ -71,14 +75,19 @@ def main(argv: list[str] | None = None) -> dict:
     data = trim_train(load_text(args.data, args.data_dir), args.train_size)
     rows = []
     for controller in args.controllers:
-        search = LMWeightSharingSearch(
-            space, controller, epochs=args.search_epochs, hidden=args.hidden,
-            batch_size=args.batch_size, bptt=args.bptt, dropouts=dropouts(args.dropout),
-            pool_size=args.pool_size, threads=args.threads, device="cpu",
-            random_state=args.seed, progress=not args.quiet).fit(data)
+        common = {"epochs": args.search_epochs, "hidden": args.hidden,
+                  "batch_size": args.batch_size, "bptt": args.bptt,
+                  "dropouts": dropouts(args.dropout), "threads": args.threads, "device": "cpu",
+                  "random_state": args.seed, "progress": not args.quiet}
+        if METHODS[controller].family == RELAXED:  # no pool; ppl of the pick in best_valid_
+            search = LMRelaxedSearch(space, controller, **common).fit(data)
+            valid_ppl = search.best_valid_
+        else:
+            search = LMWeightSharingSearch(space, controller, pool_size=args.pool_size,
+                                           **common).fit(data)
+            valid_ppl = search.best_valid_ppl_
         rows.append({"model": f"{controller} pick", "arch": space.to_string(search.best_arch_),
-                     "search_s": round(search.wall_s_, 1),
-                     "search_valid_ppl": search.best_valid_ppl_,
+                     "search_s": round(search.wall_s_, 1), "search_valid_ppl": valid_ppl,
                      **retrain(space, search.best_arch_, data, args)})
     cell = space.sample(np.random.default_rng(args.seed))
     rows.append({"model": "random cell", "arch": space.to_string(cell), "search_s": None,
