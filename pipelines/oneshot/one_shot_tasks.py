@@ -1,9 +1,11 @@
 """What a one-shot search does differently on images and on text, in one place per task.
 
-A relaxed search (:class:`.relaxed_search.RelaxedSearch`) is the same loop on both tasks: alpha
-steps on validation minibatches alternating with weight steps on training minibatches, a
-derived architecture scored each epoch, the pick re-scored on the whole validation split. What
-the task changes is behind :class:`ImageOneShot` and :class:`TextOneShot`:
+Both one-shot drivers run one loop for both tasks: the pool driver
+(:class:`.weight_sharing.WeightSharingSearch`: a pool trained on and scored with the shared
+weights, turned over by a controller) and the relaxed driver
+(:class:`.relaxed_search.RelaxedSearch`: alpha steps on validation minibatches alternating with
+weight steps on training minibatches). What the task changes is behind :class:`ImageOneShot`
+and :class:`TextOneShot`, which a driver's ``kit()`` gives:
 
 =====================  ==========================================  ===========================
                        image (enas-micro, enas-macro)              text (enas-rnn)
@@ -13,8 +15,10 @@ supernet               ``space.build_supernet``                    ``space.build
 weights' optimizer     SGD, Nesterov momentum, cosine              ENAS's recurrent SGD (lr 20)
 alpha-step minibatch   shuffled validation images                  validation segments in text
                                                                    order, each from a zero state
-score                  accuracy (higher is better)                 perplexity, ranked by the
+score (pool, pick)     accuracy on random validation minibatches   perplexity on the first
+                       (higher is better)                          segments, ranked by the
                                                                    task's utility ``c / ppl``
+log columns            train_acc, valid_*                          train_ppl, valid_ppl_*
 global random state    not drawn                                   dropout masks: seeded, kept
                                                                    in the checkpoint
 =====================  ==========================================  ===========================
@@ -33,20 +37,57 @@ import torch
 from torch import nn
 
 from nao.errors import ConfigError
+from nao.metrics import best_first
 from search_spaces import require
 from search_spaces.base import Arch, Buildable, BuildableLM, SearchSpace
 
-from ..search.evaluators import Evaluation
+from ..search.evaluators import Evaluation, Evaluator
 from ..training.data import ImageData, batches
+from ..training.lm_eval import evaluate_lm
 from ..training.lm_train import LMOptions, lm_optimizer
 from ..training.network_options import NetworkOptions
 from ..training.runtime import Runtime
 from ..training.task import ImageClassification, LanguageModeling, perplexity
 from ..training.text_data import TextData
-from .lm_weight_sharing import LMPoolScorer, lm_final_pick
 from .methods import IMAGE, TEXT
 from .shared_training import SharedWeights, build_supernet, final_pick
 from .supernet_evaluator import SupernetEvaluator
+
+
+class LMPoolScorer(Evaluator):
+    """Validation perplexity of architectures with the supernet's weights; as an
+    :class:`Evaluator` it reports the task's utility (higher is better) in ``valid`` and the
+    perplexity in ``info["valid_ppl"]``. ``n_batches`` segments of ``batch_size`` streams from
+    the start of the validation split (``None``: all of it, ``eval_batch_size`` streams)."""
+
+    def __init__(self, supernet: nn.Module, task: LanguageModeling, runtime: Runtime,
+                 batch_size: int | None, n_batches: int | None):
+        self.supernet, self.task, self.runtime = supernet, task, runtime
+        self.batch_size, self.n_batches = batch_size, n_batches
+
+    def perplexities(self, archs: Sequence[Arch]) -> list[float]:
+        return [perplexity(evaluate_lm(self.supernet, self.task, "valid", arch=a,
+                                       batch_size=self.batch_size, max_batches=self.n_batches,
+                                       device=self.runtime.device).mean_loss) for a in archs]
+
+    def evaluate(self, arch: Arch) -> Evaluation:
+        return self.evaluate_many([arch])[0]
+
+    def evaluate_many(self, archs: Sequence[Arch]) -> list[Evaluation]:
+        return [Evaluation(valid=self.task.utility(p), info={"valid_ppl": p})
+                for p in self.perplexities(archs)]
+
+
+def lm_final_pick(scorer: LMPoolScorer, pool: Sequence[Arch], candidates: int
+                  ) -> list[tuple[Arch, float]]:
+    """The pool's best ``candidates`` by ``scorer``, re-scored on the whole validation split;
+    ``(arch, valid perplexity)`` best first (ranked by the task's utility)."""
+    task = scorer.task
+    utilities = [task.utility(p) for p in scorer.perplexities(pool)]
+    chosen = [pool[i] for i in best_first(utilities)[:candidates]]
+    full = LMPoolScorer(scorer.supernet, task, scorer.runtime, batch_size=None, n_batches=None)
+    ppls = full.perplexities(chosen)
+    return [(chosen[i], ppls[i]) for i in best_first([task.utility(p) for p in ppls])]
 
 
 @contextmanager
@@ -66,14 +107,19 @@ class ImageOneShot:
     def __init__(self, network: NetworkOptions, eval_batches: int):
         self.network, self.eval_batches = network, eval_batches
 
-    def task(self, space: SearchSpace, data: ImageData) -> ImageClassification:
-        """The task, or a one-line error when the splits cannot fill a minibatch."""
+    def task(self, space: SearchSpace, data: ImageData, valid_batch: bool = False
+             ) -> ImageClassification:
+        """The task, or a one-line error when the training split (and, with ``valid_batch``,
+        the validation split: the relaxed methods' alpha steps) cannot fill a minibatch."""
         require(space, Buildable, "weight sharing (nao ws)")
         task = ImageClassification(data)
         size = self.network.batch_size
-        if task.n_train_batches(size) < 1 or len(data.valid) < size:
+        if valid_batch and (task.n_train_batches(size) < 1 or len(data.valid) < size):
             raise ConfigError(f"batch size {size} exceeds the {len(data.train)} training or "
                               f"{len(data.valid)} validation images; lower --batch-size")
+        if task.n_train_batches(size) < 1:
+            raise ConfigError(f"batch size {size} exceeds the {len(data.train)} training "
+                              "images; lower --batch-size")
         return task
 
     def seeded(self, seed: int) -> AbstractContextManager:
@@ -100,8 +146,10 @@ class ImageOneShot:
         return evaluation.valid
 
     @staticmethod
-    def final_pick(scorer: SupernetEvaluator, pool: Sequence[Arch]) -> list[tuple[Arch, float]]:
-        return final_pick(scorer, pool, 1)
+    def final_pick(scorer: SupernetEvaluator, pool: Sequence[Arch], k: int = 1
+                   ) -> list[tuple[Arch, float]]:
+        """The pool's best ``k`` re-scored on the whole validation split: (arch, accuracy)."""
+        return final_pick(scorer, pool, k)
 
     def valid_batches(self, task: ImageClassification, generator: torch.Generator,
                       runtime: Runtime) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -121,8 +169,9 @@ class ImageOneShot:
         """Nothing carries over between minibatches."""
 
     @staticmethod
-    def train_row(loss: float) -> dict:
-        return {}
+    def train_row(loss: float, metric: float) -> dict:
+        """The log row's training columns beside ``train_loss``: the accuracy."""
+        return {"train_acc": metric}
 
     @staticmethod
     def state() -> dict:
@@ -131,6 +180,15 @@ class ImageOneShot:
     @staticmethod
     def load_state(state: dict) -> None:
         return None
+
+    @staticmethod
+    def scorer_state(generator: torch.Generator) -> dict:
+        """The pool scorer's random state (its minibatch draws) for a checkpoint."""
+        return {"eval_gen": generator.get_state()}
+
+    @staticmethod
+    def load_scorer_state(generator: torch.Generator, state: dict) -> None:
+        generator.set_state(state["eval_gen"])
 
 
 class TextOneShot:
@@ -143,7 +201,8 @@ class TextOneShot:
     def __init__(self, network: LMOptions, eval_batches: int):
         self.network, self.eval_batches = network, eval_batches
 
-    def task(self, space: SearchSpace, data: TextData) -> LanguageModeling:
+    def task(self, space: SearchSpace, data: TextData, valid_batch: bool = False
+             ) -> LanguageModeling:
         if not isinstance(space, BuildableLM):
             raise ConfigError(f"space {space.name} builds no language models; search it on "
                               "image data (--data digits), or use --space enas-rnn on text")
@@ -178,8 +237,10 @@ class TextOneShot:
         return evaluation.info["valid_ppl"]
 
     @staticmethod
-    def final_pick(scorer: LMPoolScorer, pool: Sequence[Arch]) -> list[tuple[Arch, float]]:
-        return lm_final_pick(scorer, pool, 1)
+    def final_pick(scorer: LMPoolScorer, pool: Sequence[Arch], k: int = 1
+                   ) -> list[tuple[Arch, float]]:
+        """The pool's best ``k`` re-scored on the whole validation split: (arch, perplexity)."""
+        return lm_final_pick(scorer, pool, k)
 
     def valid_batches(self, task: LanguageModeling, generator: torch.Generator,
                       runtime: Runtime) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -198,8 +259,8 @@ class TextOneShot:
         supernet.reset_state()
 
     @staticmethod
-    def train_row(loss: float) -> dict:
-        """The epoch's training perplexity beside its loss."""
+    def train_row(loss: float, metric: float) -> dict:
+        """The log row's training columns beside ``train_loss``: the perplexity."""
         return {"train_ppl": perplexity(loss)}
 
     @staticmethod
@@ -209,3 +270,12 @@ class TextOneShot:
     @staticmethod
     def load_state(state: dict) -> None:
         torch.set_rng_state(state["torch_rng"])
+
+    @classmethod
+    def scorer_state(cls, generator: torch.Generator) -> dict:
+        """The scorer draws nothing (the first segments); the dropout masks' global state."""
+        return cls.state()
+
+    @classmethod
+    def load_scorer_state(cls, generator: torch.Generator, state: dict) -> None:
+        cls.load_state(state)

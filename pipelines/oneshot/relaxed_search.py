@@ -260,7 +260,7 @@ class RelaxedSearch:
         shared_opts, estimator = self.check()
         _, method_opts = split_options(self.controller, self.controller_options)
         kit = self.kit()
-        task = kit.task(self.space, data)
+        task = kit.task(self.space, data, valid_batch=True)
         record = RunRecord.open(self.out_dir, self._config(data, shared_opts, method_opts),
                                 self.resume, WHAT, CHECKPOINT_KEYS + tuple(kit.state()))
         seed = self._seed()
@@ -313,8 +313,7 @@ class RelaxedSearch:
             score_sampled = float(np.mean([kit.reported(e)
                                            for e in evaluator.evaluate_many(samples)]))
             entropy = float(params.entropy().detach())
-            row = {"lr": lr, "train_loss": loss, **kit.train_row(loss), "train_acc": acc,
-                   "entropy": entropy,
+            row = {"lr": lr, "train_loss": loss, **kit.train_row(loss, acc), "entropy": entropy,
                    f"{key}_derived": score_derived, f"{key}_sampled": score_sampled,
                    "alpha_steps": search_alpha, **info,
                    "derived_arch": self.space.to_string(derived)}

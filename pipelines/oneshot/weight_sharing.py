@@ -47,8 +47,7 @@ import torch
 
 from nao.errors import ConfigError
 from nao.metrics import best_first
-from search_spaces import require
-from search_spaces.base import Arch, Buildable, SearchSpace
+from search_spaces.base import Arch, SearchSpace
 
 from ..options import deep_merge
 from ..search.evaluators import Evaluator
@@ -59,9 +58,11 @@ from ..training.epochs import EpochLoop, RunRecord, progress_bar
 from ..training.network_options import NetworkOptions
 from ..training.run_dir import check_resume
 from ..training.runtime import Runtime
-from ..training.task import ImageClassification, Task
-from .shared_training import SharedWeights, build_supernet, final_pick, score, uniform_choice
-from .supernet_evaluator import EVAL_BATCHES, SupernetEvaluator
+from ..training.task import Task
+from ..training.text_data import TextData
+from .one_shot_tasks import ImageOneShot, TextOneShot
+from .shared_training import SharedWeights, score, uniform_choice
+from .supernet_evaluator import EVAL_BATCHES
 
 if TYPE_CHECKING:
     from ..training.text_data import TextData
@@ -178,6 +179,8 @@ class WeightSharingSearch:
     and ``resume`` continues from it.
     """
 
+    checkpoint_keys = CHECKPOINT_KEYS
+
     def __init__(self, space: SearchSpace, controller: str = "nao", *, epochs: int = 20,
                  channels: int = NETWORK.channels, layers: int = NETWORK.layers,
                  stem_stride: int = NETWORK.stem_stride, batch_size: int = NETWORK.batch_size, pool_size: int = POOL_SIZE,
@@ -268,35 +271,41 @@ class WeightSharingSearch:
                 "grad_clip": self.grad_clip, "controller_options": self.controller_options or {}}
 
     # ----- the loop ----------------------------------------------------------------------
-    def fit(self, data: ImageData) -> WeightSharingSearch:
+    def kit(self) -> ImageOneShot | TextOneShot:
+        """What the task changes (:mod:`.one_shot_tasks`)."""
+        return ImageOneShot(self.network(), self.eval_batches)
+
+    def _hyper(self) -> dict:
+        """The shared weights' optimizer settings, as the kit's ``shared_weights`` takes them."""
+        return {"lr_max": self.lr_max, "lr_min": self.lr_min, "momentum": self.momentum,
+                "weight_decay": self.weight_decay, "grad_clip": self.grad_clip}
+
+    def fit(self, data: ImageData | TextData) -> WeightSharingSearch:
         policy = self.policy()
-        require(self.space, Buildable, "weight sharing (nao ws)")
-        task = ImageClassification(data)
-        if task.n_train_batches(self.batch_size) < 1:
-            raise ConfigError(f"batch size {self.batch_size} exceeds the {len(data.train)} "
-                              "training images; lower --batch-size")
+        kit = self.kit()
+        task = kit.task(self.space, data)
         record = RunRecord.open(self.out_dir, self._config(data, policy), self.resume, WHAT,
-                                CHECKPOINT_KEYS)
+                                self.checkpoint_keys)
         seed = 0 if self.random_state is None else int(self.random_state)
         runtime = Runtime(self.device, self.threads)
-        supernet = build_supernet(self.space, self.network(), task, seed, runtime)
-        shared = SharedWeights.sgd(supernet, task, runtime, epochs=self.epochs,
-                                   batch_size=self.batch_size, lr_max=self.lr_max,
-                                   lr_min=self.lr_min, momentum=self.momentum,
-                                   weight_decay=self.weight_decay, grad_clip=self.grad_clip,
-                                   seed=seed)
-        self._loop(data, task, policy, record, shared, runtime, seed)
-        self.supernet_ = supernet
+        with kit.seeded(seed):
+            shared = kit.shared_weights(self.space, task, runtime, seed, self.epochs,
+                                        self._hyper())
+            self._loop(data, kit, task, policy, record, shared, seed)
+        self.supernet_ = shared.supernet
         self.runtime_ = runtime
         return self
 
-    def _loop(self, data: ImageData | TextData, task: Task, policy: PoolPolicy,
-              record: RunRecord, shared: SharedWeights, runtime: Runtime, seed: int) -> None:
+    def _loop(self, data: ImageData | TextData, kit: ImageOneShot | TextOneShot, task: Task,
+              policy: PoolPolicy, record: RunRecord, shared: SharedWeights, seed: int) -> None:
         """The epochs from the checkpoint's (or the first) to the last, then the final pick; one
-        loop for images and text, which differ only in the hooks below it."""
+        loop for images and text, which differ only in ``kit``."""
         strategy = self._make_controller(policy, seed)
         rng = np.random.default_rng(seed)  # which pool member trains on each minibatch
-        scorer = self._pool_scorer(shared, data, task, runtime, seed)
+        eval_gen = torch.Generator().manual_seed(seed + 1)  # the scorer's minibatch draws
+        scorer = kit.scorer(shared, data, eval_gen)
+        key = kit.score_key
+        n_batches = task.n_train_batches(shared.batch_size)
         pool: list[Arch] = []
 
         def load(state: dict) -> None:
@@ -305,34 +314,41 @@ class WeightSharingSearch:
             strategy.load_state_dict(state["strategy"])
             pool = [self.space.from_string(s) for s in state["pool"]]
             rng.bit_generator.state = state["rng"]
-            self._load_scorer_state(scorer, state)
+            kit.load_scorer_state(eval_gen, state)
 
         def one_epoch(epoch: int) -> tuple[dict, dict]:
             nonlocal pool
             lr = shared.lr
-            loss, metric = self._train_epoch(shared, uniform_choice(pool, rng), task, epoch)
+            kit.start_epoch(shared.supernet)
+            with progress_bar(self.progress, total=n_batches, unit="batch", leave=False,
+                              desc=f"epoch {epoch + 1}/{self.epochs}") as bar:
+                loss, metric = shared.train_epoch(uniform_choice(pool, rng), bar)
             scored = pool
-            scores, measured = self._score_pool(scorer, task, pool)
+            evaluations = scorer.evaluate_many(pool)
+            scores = [e.valid for e in evaluations]  # higher is better (the task's utility)
+            measured = [kit.reported(e) for e in evaluations]  # what the log shows
             turn = (epoch + 1) % policy.every == 0 or epoch + 1 == self.epochs
             if turn:
                 pool = self._controller_steps(strategy, scorer, pool, scores, policy)
-            i = self._best_index(scores)
-            row = {"lr": lr, "train_loss": loss, **self._epoch_metrics(loss, metric, measured, i),
+            i = int(best_first(scores)[0])
+            row = {"lr": lr, "train_loss": loss, **kit.train_row(loss, metric),
+                   f"{key}_mean": float(np.mean(measured)), f"{key}_best": float(measured[i]),
                    "best_arch": self.space.to_string(scored[i]), "pool": len(scored),
                    "controller_step": turn}
-            return row, {"loss": f"{loss:.3f}", **self._postfix(measured, i)}
+            return row, {"loss": f"{loss:.3f}", f"{key}_best": f"{measured[i]:.3f}"}
 
         def state() -> dict:
             return {**shared.state_dict(), "strategy": strategy.state_dict(),
                     "pool": [self.space.to_string(a) for a in pool],
-                    "rng": rng.bit_generator.state, **self._scorer_state(scorer)}
+                    "rng": rng.bit_generator.state, **kit.scorer_state(eval_gen)}
 
         loop = EpochLoop.with_epoch_bar(record, self.epochs, self.progress,
                                         f"ws {self.controller} on {data.name}")
         if not loop.restore(load):
             pool = strategy.ask(self.pool_size)
         history = loop.run(one_epoch, state)
-        self._final_pick(scorer, pool)
+        self.candidates_ = kit.final_pick(scorer, pool, self.final_candidates)
+        self.best_arch_, self.best_valid_ = self.candidates_[0]
         self.history_ = history
         self.strategy_ = strategy
         self.wall_s_ = loop.wall_s
@@ -349,65 +365,22 @@ class WeightSharingSearch:
             pool = survivors + strategy.ask(self.pool_size - len(survivors))
         return pool
 
-    # ----- what an image search does its own way (a text search overrides these) ----------
-    def _pool_scorer(self, shared: SharedWeights, data: ImageData, task: Task,
-                     runtime: Runtime, seed: int) -> Evaluator:
-        """Scores the pool on ``eval_batches`` validation minibatches drawn by its own generator,
-        whose state the checkpoint keeps (``eval_gen``)."""
-        return SupernetEvaluator(shared.supernet, data, task=task, batch_size=self.batch_size,
-                                 n_batches=self.eval_batches, runtime=runtime,
-                                 generator=torch.Generator().manual_seed(seed + 1))
-
-    def _scorer_state(self, scorer: SupernetEvaluator) -> dict:
-        """The scorer's random state for the checkpoint (between ``rng`` and ``wall_s``)."""
-        return {"eval_gen": scorer.generator.get_state()}
-
-    def _load_scorer_state(self, scorer: SupernetEvaluator, state: dict) -> None:
-        scorer.generator.set_state(state["eval_gen"])
-
-    def _train_epoch(self, shared: SharedWeights, choose: Callable[[], Arch], task: Task,
-                     epoch: int) -> tuple[float, float]:
-        """One epoch of shared-weight training under a per-epoch minibatch progress bar."""
-        with progress_bar(self.progress, total=task.n_train_batches(self.batch_size),
-                          unit="batch", leave=False,
-                          desc=f"epoch {epoch + 1}/{self.epochs}") as bar:
-            return shared.train_epoch(choose, bar)
-
-    def _score_pool(self, scorer: SupernetEvaluator, task: Task, pool: list[Arch]
-                    ) -> tuple[list[float], list[float]]:
-        """``(scores, measured)``: what ranks the pool (higher is better) and what the log
-        shows; for images both are the accuracies."""
-        scores = score(scorer, pool)
-        return scores, scores
-
-    def _best_index(self, scores: list[float]) -> int:
-        """The epoch's best member: the first of the highest scores (a NaN counts as highest)."""
-        return int(np.argmax(scores))
-
-    def _epoch_metrics(self, loss: float, metric: float, measured: list[float], i: int) -> dict:
-        """The log row's columns between ``train_loss`` and ``best_arch``, in this order."""
-        return {"train_acc": metric, "valid_mean": float(np.mean(measured)),
-                "valid_best": float(measured[i])}
-
-    def _postfix(self, measured: list[float], i: int) -> dict:
-        return {"valid_best": f"{measured[i]:.3f}"}
-
-    def _final_pick(self, scorer: SupernetEvaluator, pool: list[Arch]) -> None:
-        """``candidates_`` and the pick (``best_arch_``, ``best_valid_``)."""
-        self.candidates_ = final_pick(scorer, pool, self.final_candidates)
-        self.best_arch_, self.best_valid_ = self.candidates_[0]
-
     # ----- report ------------------------------------------------------------------------
-    def result(self, data: ImageData) -> dict:
-        """The ``nao ws --json`` object."""
-        return {
+    def result(self, data: ImageData | TextData) -> dict:
+        """The ``nao ws --json`` object; scores under the task's key (``valid`` accuracy, or
+        ``valid_ppl`` with ``metric`` perplexity)."""
+        key = self.kit().score_key
+        out = {
             "space": self.space.name, "controller": self.controller, "data": data.summary(),
             "seed": self.random_state, "epochs": self.epochs, **self.network().to_dict(),
             "pool_size": self.pool_size,
             "device": str(self.runtime_.device),
-            "best": {"arch": self.space.to_string(self.best_arch_), "valid": self.best_valid_},
-            "candidates": [{"arch": self.space.to_string(a), "valid": v}
+            "best": {"arch": self.space.to_string(self.best_arch_), key: self.best_valid_},
+            "candidates": [{"arch": self.space.to_string(a), key: v}
                            for a, v in self.candidates_],
             "history": self.history_, "wall_s": round(self.wall_s_, 3),
             "out": None if self.out_dir is None else str(self.out_dir),
         }
+        if key != "valid":
+            out["metric"] = "perplexity"
+        return out

@@ -11,7 +11,7 @@ import pytest
 import torch
 from support import kill_after_epoch
 
-import pipelines.oneshot.lm_weight_sharing as lm_ws
+import pipelines.oneshot.one_shot_tasks as text_kit
 from pipelines.oneshot.lm_weight_sharing import LMPoolScorer, LMWeightSharingSearch
 from pipelines.training.task import REWARD_C, LanguageModeling
 from pipelines.training.text_data import load_text
@@ -70,9 +70,9 @@ def test_lower_perplexity_is_told_as_higher_utility_and_survives(space, data, mo
                                                real_tell(archs, scores))
         return strategy
 
-    real_pick = lm_ws.lm_final_pick
+    real_pick = text_kit.lm_final_pick
     monkeypatch.setattr(LMWeightSharingSearch, "_make_controller", recording)
-    monkeypatch.setattr(lm_ws, "lm_final_pick",
+    monkeypatch.setattr(text_kit, "lm_final_pick",
                         lambda scorer, pool, k: finals.append(list(pool)) or
                         real_pick(scorer, pool, k))
     s = search(space, "random", pool_size=6, final_candidates=2).fit(data)
