@@ -95,3 +95,19 @@ def test_resume_after_a_kill_gives_the_uninterrupted_result(space, data, tmp_pat
     assert out["best"] == whole["best"]
     assert [h["train_loss"] for h in out["history"]] == [h["train_loss"]
                                                           for h in whole["history"]]
+
+
+def test_each_epochs_log_names_the_lowest_perplexity_member(space, data, monkeypatch):
+    calls: list[list] = []
+
+    def perplexities(self, archs):
+        calls.append(list(archs))
+        return [fake_ppl(space, a) for a in archs]
+
+    monkeypatch.setattr(LMPoolScorer, "perplexities", perplexities)
+    row = search(space, "random", pool_size=5).fit(data).history_[0]
+    pool = calls[0]  # the first scoring is the pool the epoch trained
+    best = min(pool, key=lambda a: fake_ppl(space, a))
+    assert row["best_arch"] == space.to_string(best)
+    assert row["valid_ppl_best"] == fake_ppl(space, best)
+    assert row["valid_ppl_mean"] == pytest.approx(sum(fake_ppl(space, a) for a in pool) / 5)

@@ -282,3 +282,27 @@ def test_ws_refuses_a_space_without_a_supernet_before_loading_data(capsys, monke
                                  command="ws")
     assert ("nao search --space" in line) == scratch
     assert "nao-cnn," not in line and "nas-rl" not in line.split("use one of:")[1]
+
+
+def test_each_epochs_log_names_the_pools_best_member_and_its_score(space, data, monkeypatch):
+    """The row's ``best_arch`` / ``valid_best`` are the highest-scored member of the pool the
+    epoch trained (scores made distinct and known here), ``valid_mean`` their mean."""
+    from pipelines.search.evaluators import Evaluation
+
+    def known(arch) -> float:
+        return (sum(map(ord, space.to_string(arch))) % 997) / 997
+
+    scored: list[list] = []
+
+    def evaluate_many(self, archs):
+        scored.append(list(archs))
+        return [Evaluation(valid=known(a)) for a in archs]
+
+    monkeypatch.setattr(SupernetEvaluator, "evaluate_many", evaluate_many)
+    s = search(space, "random", epochs=1, pool_size=5).fit(data)
+    pool = scored[0]  # the first call scores the trained pool
+    row = s.history_[0]
+    best = max(pool, key=known)
+    assert row["best_arch"] == space.to_string(best) and row["valid_best"] == known(best)
+    assert row["valid_mean"] == pytest.approx(sum(map(known, pool)) / len(pool))
+    assert len({known(a) for a in pool}) == len(pool)  # no tie decides it
