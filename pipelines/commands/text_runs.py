@@ -22,7 +22,10 @@ from ..oneshot.weight_sharing import POOL_SIZE
 from ..training.lm_train import LR, LSTM, LMOptions, train_lm, trim_train
 from ..training.text_data import TEXT_DATASETS, check_text_options, load_text
 from .common import parse_settings
+from .parsers.defaults import BPTT, LM_HIDDEN
 
+# the language model's options an image space refuses when changed (check_not_text_data)
+TEXT_DEFAULTS = {"hidden": LM_HIDDEN, "bptt": BPTT}
 TEXT_CORPORA = "--data kjv (or standin-text, or ptb --data-dir DIR)"
 
 
@@ -42,11 +45,21 @@ def check_text_args(args: argparse.Namespace, image_defaults: dict) -> None:
 
 
 def check_not_text_data(args: argparse.Namespace) -> None:
-    """An image space given a text corpus: the one-line error naming the fix."""
+    """An image space given a text corpus, or a language model's options: the one-line error
+    naming the fix (the options are refused when they differ from their defaults, as the image
+    options on a text space)."""
     if args.data in TEXT_DATASETS:
         raise ConfigError(f"--data {args.data} is a text corpus, for --space enas-rnn; pick an "
                           "image data set (digits, fashion-mnist, cifar10, ...) for "
                           f"--space {args.space}")
+    given = [f"--{name}" for name, default in TEXT_DEFAULTS.items()
+             if getattr(args, name, default) != default]
+    if getattr(args, "dropouts", None):
+        given.append("--dropout")
+    if given:
+        raise ConfigError(f"{', '.join(given)} configure language models (--space enas-rnn), "
+                          f"not --space {args.space}; drop them (an image network's size is "
+                          "--channels, --layers, --batch-size)")
 
 
 def dropouts(args: argparse.Namespace) -> dict:

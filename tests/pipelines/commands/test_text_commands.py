@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from support import assert_one_line_error, run_cli
 
 import pipelines.commands.text_runs as text_runs
+from search_spaces import get_space
 
 SPACE = ["--space", "enas-rnn:nodes=3"]
 TINY = ["--data", "standin-text", "--train-size", "3000", "--hidden", "8", "--batch-size", "8",
@@ -35,6 +37,10 @@ def test_train_reports_valid_and_test_perplexity(arch, capsys):
     assert result["valid_ppl"] == result["history"][-1]["valid_ppl"]
 
 
+MICRO_ARCH = get_space("enas-micro").to_string(
+    get_space("enas-micro").sample(np.random.default_rng(0)))
+
+
 @pytest.mark.parametrize("args, message", [
     (["ws", *SPACE, "--data", "digits"], "models text, not digits; pass --data kjv"),
     (["train", *SPACE, "--arch", "lstm"], "models text, not digits; pass --data kjv"),
@@ -46,6 +52,10 @@ def test_train_reports_valid_and_test_perplexity(arch, capsys):
      "--controller darts has no pool"),
     (["ws", *SPACE, "--data", "ptb"], "--data ptb needs --data-dir"),
     (["ws", *SPACE, "--data", "kjv", "--dropout", "dropoutz=0.1"], "unknown dropout"),
+    (["ws", "--space", "enas-micro", "--data", "digits", "--hidden", "32"],
+     "--hidden configure language models (--space enas-rnn), not --space enas-micro"),
+    (["train", "--space", "enas-micro", "--arch", MICRO_ARCH, "--data", "digits", "--bptt",
+      "20", "--dropout", "dropout=0.1"], "--bptt, --dropout configure language models"),
 ])
 def test_mismatched_options_are_one_line_before_any_data_is_loaded(args, message, capsys,
                                                                     monkeypatch):
