@@ -75,9 +75,14 @@ def matching_plain_cnn(target: int, per_stage: int, first_stride: int = 1) -> nn
     return plain_cnn(best, IMAGE[0], CLASSES, per_stage, first_stride)
 
 
+AMP = {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
 def images_per_second(model: nn.Module, step_input: Callable[[int], tuple], steps: int,
-                      warmup: int, batch: int, device: torch.device) -> float:
-    """Mean training throughput over ``steps`` steps after ``warmup`` untimed ones."""
+                      warmup: int, batch: int, device: torch.device,
+                      amp: torch.dtype | None = None) -> float:
+    """Mean training throughput over ``steps`` steps after ``warmup`` untimed ones; ``amp``: the
+    forward and loss under ``torch.autocast`` to that dtype (the weights stay float32)."""
     model.to(device).train()
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
     x = torch.randn(batch, *IMAGE, device=device)
@@ -89,7 +94,8 @@ def images_per_second(model: nn.Module, step_input: Callable[[int], tuple], step
                 torch.cuda.synchronize()
             start = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = nn.functional.cross_entropy(model(x, *step_input(step)), y)
+        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            loss = nn.functional.cross_entropy(model(x, *step_input(step)), y)
         loss.backward()
         opt.step()
     if device.type == "cuda":
@@ -110,6 +116,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: the machine is shared)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--amp", choices=tuple(AMP), default="off",
+                        help="autocast the forward to float16 or bfloat16 (default off)")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated networks to time (default all: supernet, "
+                             "supernet_fixed, child, plain_cnn, plain_cnn_channels_last)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = parser.parse_args(argv)
 
@@ -136,7 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"{args.steps} timed steps")
     result = {
         "config": {"channels": args.channels, "layers": args.layers, "stem_stride": stride,
-                   "batch": args.batch,
+                   "batch": args.batch, "amp": args.amp,
                    "image": list(IMAGE), "steps": args.steps, "device": str(device),
                    "threads": torch.get_num_threads()},
         "params": {"supernet": count(supernet), "child_mean": child_params,
@@ -150,12 +161,18 @@ def main(argv: list[str] | None = None) -> dict:
         ("plain_cnn", plain, lambda s: ()),
         ("plain_cnn_channels_last", plain_cl, lambda s: ()),
     ):
+        if args.only is not None and name not in args.only.split(","):
+            continue
         rates[name] = images_per_second(model, step_input, args.steps, args.warmup,
-                                        args.batch, device)
+                                        args.batch, device, AMP[args.amp])
         n_params = count(model) if name != "supernet" else count(supernet)
         log(f"{name:24s} {n_params:>9,d} params  "
             f"{rates[name]:8.1f} images/s")
     result["images_per_second"] = {k: round(v, 1) for k, v in rates.items()}
+    if len(rates) < 5:  # a selection: no overhead ratios
+        if args.json:
+            print(json.dumps(result))
+        return result
     fastest_plain = max(rates["plain_cnn"], rates["plain_cnn_channels_last"])
     result["overhead"] = {
         "plain_over_supernet": round(fastest_plain / rates["supernet"], 2),
