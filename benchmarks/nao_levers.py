@@ -2,6 +2,8 @@
 
     python benchmarks/nao_levers.py --datasets cora --seeds 5 --levers mut,pre --out /tmp/levers
     python benchmarks/nao_levers.py --levers mutpre,init20 --set nao-init20.top_k=10
+    python benchmarks/nao_levers.py --levers i10 --against tpe,evolution,rl,random --seeds 20 \
+        --budgets 25,50,100,200 --out /tmp/levers
 
 Each lever is a variant label of ``nao`` with its options (``LEVERS``) added to NAO with every
 lever off and ``warm_patience`` 20 (``BEFORE``; the ``old`` lever adds nothing); the searches
@@ -15,8 +17,11 @@ search. Tune on the development datasets only (cora, citeseer, pubmed).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from pipelines.commands.common import parse_settings
 from pipelines.options import deep_merge
@@ -89,17 +94,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (10)")
     p.add_argument("--jobs", type=int, default=2, help="parallel searches (2)")
     p.add_argument("--out", type=Path, default=Path("levers"), help="output directory")
+    p.add_argument("--against", default="",
+                   help="strategies (e.g. tpe,evolution,rl,random) to compare each lever with, "
+                        "paired by seed: a second table of the lever minus the best of them")
     p.add_argument("--set", action="append", dest="settings", metavar="LABEL.KEY=VALUE",
                    help="more options for a variant (label nao-LEVER)")
     return p.parse_args(argv)
 
 
-def variants(levers: list[str], settings: list[str] | None) -> tuple[list[str], dict]:
-    """Strategy entries and options by label, the baselines first."""
+def variants(levers: list[str], settings: list[str] | None,
+             against: tuple[str, ...] = ()) -> tuple[list[str], dict]:
+    """Strategy entries and options by label, the baselines (and ``against``) first."""
     unknown = [name for name in levers if name not in LEVERS]
     if unknown:
         sys.exit(f"unknown lever {unknown[0]}; choose from {', '.join(LEVERS)}")
-    strategies = [*BASELINES, *(f"nao-{name}=nao" for name in levers)]
+    baselines = [*BASELINES, *(a for a in against if a not in BASELINES)]
+    strategies = [*baselines, *(f"nao-{name}=nao" for name in levers)]
     options = {f"nao-{name}": deep_merge(BEFORE, LEVERS[name]) for name in levers}
     extra = split_options(parse_settings(settings or []), strategies)
     for label, opts in extra.items():
@@ -130,10 +140,38 @@ def rows(report: dict, budgets: list[int]) -> list[str]:
     return out
 
 
+def best_so_far(path: Path) -> np.ndarray:
+    """A saved search's best validation accuracy after each query."""
+    return np.maximum.accumulate(np.asarray(json.loads(path.read_text())["valid"], float))
+
+
+def paired_rows(runs: Path, dataset: str, labels: list[str], against: list[str],
+                budgets: list[int], seeds: int) -> list[str]:
+    """Per lever (``labels``, ``nao`` first) and budget: its mean best validation, the best of
+    ``against`` by mean, and the lever minus it paired by seed (+- standard error)."""
+    curves = {label: [best_so_far(runs / f"{label}-seed{k}.json") for k in range(seeds)]
+              for label in [*labels, *against]}
+    out = []
+    for label in labels:
+        for q in budgets:
+            mine = np.array([c[q - 1] for c in curves[label]])
+            means = {a: float(np.mean([c[q - 1] for c in curves[a]])) for a in against}
+            best = max(means, key=means.get)
+            diff = mine - np.array([c[q - 1] for c in curves[best]])
+            err = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+            out.append(f"| {dataset} | {label} | {q} | {mine.mean():.4f} | {best} "
+                       f"{means[best]:.4f} | {diff.mean():+.4f} ± {err:.4f} |")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     budgets = sorted({int(b) for b in args.budgets.split(",")})
-    strategies, options = variants([x for x in args.levers.split(",") if x], args.settings)
+    against = [x for x in args.against.split(",") if x]
+    levers = [x for x in args.levers.split(",") if x]
+    strategies, options = variants(levers, args.settings, tuple(against))
+    paired = ["| dataset | variant | queries | mean valid | best other | minus best other |",
+              "| --- | --- | ---: | ---: | --- | ---: |"]
     head = " | ".join(f"mean valid @{q} | median rank @{q}" for q in budgets)
     lines = [f"| dataset | variant | {head} | vs nao @{budgets[-1]} (mean / rank) | s/search |",
              "| --- | --- |" + " ---: |" * (2 * len(budgets) + 2)]
@@ -144,9 +182,16 @@ def main(argv: list[str] | None = None) -> int:
                                options=with_sources(options, others), n_jobs=args.jobs,
                                cache_dir=args.out / dataset / RUNS_DIR)
         lines += rows(report, budgets)
+        if against:
+            paired += paired_rows(args.out / dataset / RUNS_DIR, dataset,
+                                  ["nao", *(f"nao-{name}" for name in levers)], against,
+                                  budgets, args.seeds)
     print(f"{args.seeds} seeds; s/search is the mean wall time of one {budgets[-1]}-query "
           "search (an estimate for reused longer ones)\n")
     print("\n".join(lines))
+    if against:
+        print(f"\nagainst the best of {', '.join(against)} at each budget, paired by seed:\n")
+        print("\n".join(paired))
     return 0
 
 
