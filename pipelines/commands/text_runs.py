@@ -1,7 +1,8 @@
 """``nao ws`` and ``nao train`` on a text space (``--space enas-rnn``): the checks that keep
-image options and image data away from it (and text data away from image spaces), and the two
-runs (its options: :func:`.parsers.training.add_text_options`). ``ws.py`` and ``train.py`` hand
-a space that builds language models here.
+image options and image data away from it (and text data and text options away from image
+spaces), the language model's options (:func:`.parsers.training.add_text_options`), ``nao
+train``'s run and ``nao ws``'s summary. ``ws.py`` and ``train.py`` hand a space that builds
+language models here.
 
 Image options a text run cannot use (``--channels``, ``--layers``, ``--stem-stride``,
 ``--download``; for ``nao train`` also ``--cutout``, ``--drop-path``, ``--auxiliary-weight``)
@@ -16,9 +17,6 @@ import argparse
 from nao.errors import ConfigError
 from search_spaces.base import SearchSpace
 
-from ..oneshot.lm_weight_sharing import LMWeightSharingSearch
-from ..oneshot.relaxed_search import LMRelaxedSearch
-from ..oneshot.weight_sharing import POOL_SIZE
 from ..training.lm_train import LR, LSTM, LMOptions, train_lm, trim_train
 from ..training.text_data import TEXT_DATASETS, check_text_options, load_text
 from .common import parse_settings
@@ -78,28 +76,6 @@ def options(args: argparse.Namespace) -> LMOptions:
 def load(args: argparse.Namespace):
     """The corpus, its training split cut to the first ``--train-size`` tokens."""
     return trim_train(load_text(args.data, args.data_dir), args.train_size)
-
-
-def pool_search(args: argparse.Namespace, space: SearchSpace) -> LMWeightSharingSearch:
-    """``nao ws`` with a pool controller on a text space (its options: checked by the caller,
-    :func:`check_text_args`)."""
-    return LMWeightSharingSearch(
-        space, args.controller, epochs=args.epochs, hidden=args.hidden,
-        batch_size=args.batch_size, bptt=args.bptt, dropouts=dropouts(args) or None,
-        pool_size=POOL_SIZE if args.pool_size is None else args.pool_size,
-        every=args.controller_every, controller_options=parse_settings(args.settings) or None,
-        device=args.device, threads=args.threads, random_state=args.seed, out_dir=args.out,
-        resume=args.resume, progress=not args.quiet)
-
-
-def relaxed_search(args: argparse.Namespace, space: SearchSpace) -> LMRelaxedSearch:
-    """``nao ws`` with a relaxed controller on a text space."""
-    return LMRelaxedSearch(
-        space, args.controller, epochs=args.epochs, hidden=args.hidden,
-        batch_size=args.batch_size, bptt=args.bptt, dropouts=dropouts(args) or None,
-        controller_options=parse_settings(args.settings) or None, device=args.device,
-        threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,
-        progress=not args.quiet)
 
 
 def ws_summary(out: dict) -> str:

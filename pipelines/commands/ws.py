@@ -7,12 +7,10 @@ import argparse
 from nao.errors import ConfigError
 from search_spaces import get_space
 
-from ..oneshot.lm_weight_sharing import CHECKPOINT_KEYS as LM_KEYS
+from ..oneshot.lm_weight_sharing import LMWeightSharingSearch
 from ..oneshot.methods import IMAGE, POOL, RELAXED, TEXT, method_for, names
-from ..oneshot.relaxed_search import CHECKPOINT_KEYS as RELAXED_KEYS
-from ..oneshot.relaxed_search import RelaxedSearch
+from ..oneshot.relaxed_search import LMRelaxedSearch, RelaxedSearch
 from ..oneshot.weight_sharing import (
-    CHECKPOINT_KEYS,
     NETWORK,
     POOL_SIZE,
     WHAT,
@@ -29,34 +27,59 @@ IMAGE_DEFAULTS = {"channels": NETWORK.channels, "layers": NETWORK.layers,
                   "stem_stride": NETWORK.stem_stride, "download": False}
 
 
-def relaxed_search(args: argparse.Namespace, space) -> RelaxedSearch:
-    """A relaxed controller's search on an image space."""
-    return RelaxedSearch(
-        space, args.controller, epochs=args.epochs, **NetworkOptions.from_args(args).to_dict(),
-        controller_options=parse_settings(args.settings) or None, device=args.device,
-        threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,
-        progress=not args.quiet)
+def common_options(args: argparse.Namespace) -> dict:
+    """What every search of ``nao ws`` takes from the command line, whatever its family and
+    task."""
+    return {"epochs": args.epochs, "controller_options": parse_settings(args.settings) or None,
+            "device": args.device, "threads": args.threads, "random_state": args.seed,
+            "out_dir": args.out, "resume": args.resume, "progress": not args.quiet}
+
+
+def pool_options(args: argparse.Namespace) -> dict:
+    """The pool controllers' own options."""
+    return {"pool_size": POOL_SIZE if args.pool_size is None else args.pool_size,
+            "every": args.controller_every}
+
+
+def image_network(args: argparse.Namespace) -> dict:
+    return NetworkOptions.from_args(args).to_dict()
+
+
+def text_network(args: argparse.Namespace) -> dict:
+    return {"hidden": args.hidden, "batch_size": args.batch_size, "bptt": args.bptt,
+            "dropouts": text_runs.dropouts(args) or None}
 
 
 def pool_search(args: argparse.Namespace, space) -> WeightSharingSearch:
     """A pool controller's search on an image space."""
-    return WeightSharingSearch(
-        space, args.controller, epochs=args.epochs,
-        **NetworkOptions.from_args(args).to_dict(),
-        pool_size=POOL_SIZE if args.pool_size is None else args.pool_size,
-        every=args.controller_every,
-        controller_options=parse_settings(args.settings) or None, device=args.device,
-        threads=args.threads, random_state=args.seed, out_dir=args.out, resume=args.resume,
-        progress=not args.quiet)
+    return WeightSharingSearch(space, args.controller, **image_network(args),
+                               **pool_options(args), **common_options(args))
 
 
-# (family, task) -> the search it runs and the keys of its checkpoint; every search's check()
-# rejects bad options before any data loads
+def relaxed_search(args: argparse.Namespace, space) -> RelaxedSearch:
+    """A relaxed controller's search on an image space."""
+    return RelaxedSearch(space, args.controller, **image_network(args), **common_options(args))
+
+
+def text_pool_search(args: argparse.Namespace, space) -> LMWeightSharingSearch:
+    """A pool controller's search on a text space."""
+    return LMWeightSharingSearch(space, args.controller, **text_network(args),
+                                 **pool_options(args), **common_options(args))
+
+
+def text_relaxed_search(args: argparse.Namespace, space) -> LMRelaxedSearch:
+    """A relaxed controller's search on a text space."""
+    return LMRelaxedSearch(space, args.controller, **text_network(args),
+                           **common_options(args))
+
+
+# (family, task) -> the search it runs; every search's check() rejects bad options before any
+# data loads, and its checkpoint_keys are what its run directory holds
 SEARCHES = {
-    (POOL, IMAGE): (pool_search, CHECKPOINT_KEYS),
-    (RELAXED, IMAGE): (relaxed_search, RELAXED_KEYS),
-    (POOL, TEXT): (text_runs.pool_search, LM_KEYS),
-    (RELAXED, TEXT): (text_runs.relaxed_search, RELAXED_KEYS + ("torch_rng",)),
+    (POOL, IMAGE): pool_search,
+    (RELAXED, IMAGE): relaxed_search,
+    (POOL, TEXT): text_pool_search,
+    (RELAXED, TEXT): text_relaxed_search,
 }
 
 
@@ -73,10 +96,9 @@ def run(args: argparse.Namespace):
         text_runs.check_text_args(args, IMAGE_DEFAULTS)
     else:
         check_layers(args, space, NETWORK.layers)
-    build, keys = SEARCHES[method.family, TEXT if text else IMAGE]
-    search = build(args, space)
+    search = SEARCHES[method.family, TEXT if text else IMAGE](args, space)
     search.check()
-    out, summary = finish(args, search, keys, text=text)
+    out, summary = finish(args, search, search.checkpoint_keys, text=text)
     return out, text_runs.ws_summary(out) if text else summary
 
 

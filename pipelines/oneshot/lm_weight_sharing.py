@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nao.errors import ConfigError
-from search_spaces.base import BuildableLM, SearchSpace
+from search_spaces.base import SearchSpace
 
 from ..training.lm_train import GRAD_CLIP, LR, LR_MIN, WEIGHT_DECAY, LMOptions
 from ..training.task import BPTT
@@ -74,12 +73,6 @@ class LMWeightSharingSearch(WeightSharingSearch):
 
     def network(self) -> LMOptions:
         return LMOptions(self.hidden, self.batch_size, self.bptt, dict(self.dropouts or {}))
-
-    def policy(self):
-        if not isinstance(self.space, BuildableLM):
-            raise ConfigError(f"space {self.space.name} builds no language models; search it on "
-                              "image data (--data digits), or use --space enas-rnn on text")
-        return super().policy()
 
     def _config(self, data: TextData, policy) -> dict:
         config = super()._config(data, policy)

@@ -149,16 +149,22 @@ def method_for(name: str, space, task: str) -> OneShotMethod:
         raise ConfigError(f"unknown controller {shown(name)}; choose one of "
                           f"{', '.join(METHODS)}")
     method = METHODS[name]
-    fits = ", ".join(m.name for m in BUNDLED.values() if task in m.tasks and not m.missing(space))
     if task not in method.tasks:
         raise ConfigError(f"--controller {name} runs {' and '.join(method.tasks)} supernets "
-                          f"only (not {space.name}, a {task} space); use --controller {fits}")
+                          f"only (not {space.name}, a {task} space); use --controller "
+                          f"{fitting(space, task)}")
     missing = method.missing(space)
     if missing:
         raise ConfigError(f"--controller {name} needs {CAPABILITY_WHAT[missing[0]]}, which "
                           f"space {space.name} does not have; use --space "
-                          f"{' or '.join(spaces_with(missing[0]))} or --controller {fits}")
+                          f"{' or '.join(spaces_with(missing[0]))} or --controller "
+                          f"{fitting(space, task)}")
     return method
+
+
+def fitting(space, task: str) -> str:
+    """The bundled methods that run on ``space`` for ``task``, for a refusal's advice."""
+    return ", ".join(m.name for m in BUNDLED.values() if task in m.tasks and not m.missing(space))
 
 
 def spaces_with(capability: str) -> list[str]:

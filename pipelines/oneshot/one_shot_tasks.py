@@ -90,6 +90,9 @@ def lm_final_pick(scorer: LMPoolScorer, pool: Sequence[Arch], candidates: int
     return [(chosen[i], ppls[i]) for i in best_first([task.utility(p) for p in ppls])]
 
 
+GLOBAL_RNG = "torch_rng"  # a text run's checkpoint key for torch's global generator (dropout)
+
+
 @contextmanager
 def seeded_global_rng(seed: int) -> Iterator[None]:
     """torch's global CPU generator seeded with ``seed`` inside, restored after."""
@@ -107,17 +110,21 @@ class ImageOneShot:
     def __init__(self, network: NetworkOptions, eval_batches: int):
         self.network, self.eval_batches = network, eval_batches
 
-    def task(self, space: SearchSpace, data: ImageData, valid_batch: bool = False
-             ) -> ImageClassification:
+    @staticmethod
+    def require_space(space: SearchSpace) -> None:
+        """A one-line error, before any data loads, for a space without an image supernet."""
+        require(space, Buildable, "weight sharing (nao ws)")
+
+    def task(self, data: ImageData, valid_batch: bool = False) -> ImageClassification:
         """The task, or a one-line error when the training split (and, with ``valid_batch``,
         the validation split: the relaxed methods' alpha steps) cannot fill a minibatch."""
-        require(space, Buildable, "weight sharing (nao ws)")
         task = ImageClassification(data)
         size = self.network.batch_size
-        if valid_batch and (task.n_train_batches(size) < 1 or len(data.valid) < size):
+        short_train = task.n_train_batches(size) < 1
+        if valid_batch and (short_train or len(data.valid) < size):
             raise ConfigError(f"batch size {size} exceeds the {len(data.train)} training or "
                               f"{len(data.valid)} validation images; lower --batch-size")
-        if task.n_train_batches(size) < 1:
+        if short_train:
             raise ConfigError(f"batch size {size} exceeds the {len(data.train)} training "
                               "images; lower --batch-size")
         return task
@@ -201,14 +208,20 @@ class TextOneShot:
     def __init__(self, network: LMOptions, eval_batches: int):
         self.network, self.eval_batches = network, eval_batches
 
-    def task(self, space: SearchSpace, data: TextData, valid_batch: bool = False
-             ) -> LanguageModeling:
+    @staticmethod
+    def require_space(space: SearchSpace) -> None:
+        """A one-line error, before any data loads, for a space without a language model."""
         if not isinstance(space, BuildableLM):
             raise ConfigError(f"space {space.name} builds no language models; search it on "
                               "image data (--data digits), or use --space enas-rnn on text")
+
+    def task(self, data: TextData, valid_batch: bool = False) -> LanguageModeling:
+        """The task, or a one-line error when the training split (and, with ``valid_batch``,
+        the validation split: the relaxed methods' alpha steps) cannot fill a segment."""
         task = LanguageModeling(data, seq_len=self.network.bptt)
         task.n_train_batches(self.network.batch_size)
-        next(iter(task.eval_batches("valid", self.network.batch_size)))  # one-line error if short
+        if valid_batch:  # batchify's one-line error when the split is too short
+            next(iter(task.eval_batches("valid", self.network.batch_size)))
         return task
 
     def seeded(self, seed: int) -> AbstractContextManager:
@@ -265,11 +278,11 @@ class TextOneShot:
 
     @staticmethod
     def state() -> dict:
-        return {"torch_rng": torch.get_rng_state()}
+        return {GLOBAL_RNG: torch.get_rng_state()}
 
     @staticmethod
     def load_state(state: dict) -> None:
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state[GLOBAL_RNG])
 
     @classmethod
     def scorer_state(cls, generator: torch.Generator) -> dict:

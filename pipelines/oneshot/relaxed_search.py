@@ -49,7 +49,7 @@ from .gradient_estimators import Estimator
 from .lm_weight_sharing import BATCH_SIZE as LM_BATCH_SIZE
 from .lm_weight_sharing import HIDDEN as LM_HIDDEN
 from .methods import METHODS, RELAXED, method_for, names
-from .one_shot_tasks import ImageOneShot, TextOneShot
+from .one_shot_tasks import GLOBAL_RNG, ImageOneShot, TextOneShot
 from .shared_training import SharedWeights
 from .supernet_evaluator import EVAL_BATCHES, batch_statistics
 from .weight_sharing import (
@@ -175,6 +175,8 @@ class RelaxedSearch:
     ``best_valid_``, ``history_``, ``params_`` (the :class:`ArchParams`). ``controller_options``
     are the ``--set`` options (:func:`split_options`)."""
 
+    checkpoint_keys = CHECKPOINT_KEYS
+
     def __init__(self, space: SearchSpace, controller: str = "darts", *, epochs: int = 20,
                  channels: int = NETWORK.channels, layers: int = NETWORK.layers,
                  stem_stride: int = NETWORK.stem_stride, batch_size: int = NETWORK.batch_size,
@@ -236,7 +238,9 @@ class RelaxedSearch:
         check_int("nao ws", "warmup_epochs", shared["warmup_epochs"], low=0,
                   high=self.epochs - 1)
         estimator = self._estimator(method)
-        method_for(self.controller, self.space, self.kit().name)  # what it needs of the space
+        kit = self.kit()
+        method_for(self.controller, self.space, kit.name)  # what it needs of the space
+        kit.require_space(self.space)
         return shared, estimator
 
     def _estimator(self, method: dict) -> Estimator:
@@ -260,9 +264,9 @@ class RelaxedSearch:
         shared_opts, estimator = self.check()
         _, method_opts = split_options(self.controller, self.controller_options)
         kit = self.kit()
-        task = kit.task(self.space, data, valid_batch=True)
+        task = kit.task(data, valid_batch=True)
         record = RunRecord.open(self.out_dir, self._config(data, shared_opts, method_opts),
-                                self.resume, WHAT, CHECKPOINT_KEYS + tuple(kit.state()))
+                                self.resume, WHAT, self.checkpoint_keys)
         seed = self._seed()
         runtime = Runtime(self.device, self.threads)
         with kit.seeded(seed):
@@ -406,6 +410,8 @@ class LMRelaxedSearch(RelaxedSearch):
     loop (:class:`RelaxedSearch`) with the text task's network, optimizer (ENAS's recurrent
     SGD: lr 20, clipping 0.25) and perplexity (:class:`.one_shot_tasks.TextOneShot`).
     ``best_valid_`` is the pick's validation perplexity."""
+
+    checkpoint_keys = (*CHECKPOINT_KEYS, GLOBAL_RNG)  # and the dropout masks' generator
 
     def __init__(self, space: SearchSpace, controller: str = "darts", *, epochs: int = 10,
                  hidden: int = LM_HIDDEN, batch_size: int = LM_BATCH_SIZE, bptt: int = BPTT,

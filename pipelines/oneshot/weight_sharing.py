@@ -230,6 +230,7 @@ class WeightSharingSearch:
 
     def policy(self) -> PoolPolicy:
         """The pool policy these parameters give; bad parameters are a :class:`ConfigError`."""
+        self.kit().require_space(self.space)  # a supernet of the task's kind
         row = controller_row(self.controller)
         if self.epochs < 1:
             raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
@@ -283,7 +284,7 @@ class WeightSharingSearch:
     def fit(self, data: ImageData | TextData) -> WeightSharingSearch:
         policy = self.policy()
         kit = self.kit()
-        task = kit.task(self.space, data)
+        task = kit.task(data)
         record = RunRecord.open(self.out_dir, self._config(data, policy), self.resume, WHAT,
                                 self.checkpoint_keys)
         seed = 0 if self.random_state is None else int(self.random_state)
