@@ -6,7 +6,8 @@
         --budgets 25,50,100,200 --out /tmp/levers
 
 Each lever is a variant label of ``nao`` with its options (``LEVERS``) added to NAO with every
-lever off and ``warm_patience`` 20 (``BEFORE``; the ``old`` lever adds nothing); the searches
+lever off, ``n_init`` 30 and ``warm_patience`` 20 (``BEFORE``, the settings the levers were
+first measured on; the ``old`` lever adds nothing); the searches
 run through ``nao benchmark``'s machinery, so finished ones are kept in OUT/<dataset>/runs/
 and a second call with more levers or seeds runs only the new searches. Prints one Markdown
 table: per dataset and variant, mean best validation accuracy and median validation rank at
@@ -29,8 +30,8 @@ from pipelines.search.benchmark import RUNS_DIR, run_benchmark, split_options
 from pipelines.strategies.nao_strategy import LEVERS_OFF
 
 PRETRAIN = {"pretrain_archs": 1000, "pretrain_epochs": 20}
-# every lever is added to NAO with the levers off and warm_patience 20
-BEFORE = deep_merge(LEVERS_OFF, {"nao_params": {"warm_patience": 20}})
+# every lever is added to NAO with the levers off, 30 random starts and warm_patience 20
+BEFORE = deep_merge(LEVERS_OFF, {"n_init": 30, "nao_params": {"warm_patience": 20}})
 RANK_WP10 = {"nao_params": {"rank_loss_weight": 1.0, "warm_patience": 10}}
 LEVERS: dict[str, dict] = {
     "old": {},  # every lever off
@@ -69,7 +70,8 @@ LEVERS: dict[str, dict] = {
     "rmpm20c5t": {"nao_params": {**RANK_WP10["nao_params"], "predict_symmetries": 4},
                   "mutation_candidates": 20, **PRETRAIN, "candidate_factor": 5.0},
 }
-# steering early: the default (rmpm20c5) with a smaller random start, and rounds of 5
+# steering early: rmpm20c5 with a smaller random start (i10: the default nao strategy's
+# options), and rounds of 5
 DEFAULT_LEVERS = LEVERS["rmpm20c5"]
 LEVERS.update({
     "i10": {**DEFAULT_LEVERS, "n_init": 10},

@@ -96,7 +96,9 @@ def test_default_nao_has_the_chosen_levers_and_the_paper_preset_and_nao_ws_have_
     assert default.nao_params["rank_loss_weight"] == 1.0
     assert default.nao_params["warm_patience"] == 10
     assert default.nao_params["predict_symmetries"] == 1  # the searches measured ranked so
+    assert default.n_init == 10  # steering from the 11th query
     paper = make_strategy("nao-paper", cora)
+    assert paper.n_init == 30  # the paper's own start
     assert paper.mutation_candidates == 0 and paper.pretrain_archs == 0
     assert paper.candidate_factor == 1.0
     assert paper.nao_params["rank_loss_weight"] == 0.0
@@ -400,7 +402,7 @@ def test_warm_start_keeps_the_estimators_between_rounds_and_a_cold_refit_builds_
 def test_a_nao_strategy_built_with_no_options_has_the_documented_defaults(cora):
     strategy = NAOStrategy(cora)
     assert (strategy.label, strategy.n_init, strategy.round_size, strategy.top_k) == (
-        "nao", 30, 10, 20)
+        "nao", 10, 10, 20)
     assert (strategy.warm_start, strategy.candidate_factor, strategy.random_candidates) == (
         True, 5.0, 0)
     assert (strategy.fit_on, strategy.n_models, strategy.pseudo_labels) == ("all", 1, 0)
