@@ -327,12 +327,10 @@ class NAO:
         self.train_keys_ = {self.space.canonical(a) for a in archs}
         train_archs, train_y = self._augment(archs, self._scale(y), rng)
 
-        import torch
-
+        from .seeding import seeded_torch
         from .threads import torch_threads
 
-        with torch.random.fork_rng(devices=[]), torch_threads(usable_threads(self.num_threads)):
-            torch.manual_seed(seed)
+        with seeded_torch(seed, self.device_), torch_threads(usable_threads(self.num_threads)):
             continued = self.warm_start and hasattr(self, "model_")
             if not continued:
                 pretrained = getattr(self, "pretrained_", None)
@@ -380,10 +378,10 @@ class NAO:
         import torch
         import torch.nn.functional as F
 
+        from .seeding import seeded_torch
         from .threads import torch_threads
 
-        with torch.random.fork_rng(devices=[]), torch_threads(usable_threads(self.num_threads)):
-            torch.manual_seed(seed)
+        with seeded_torch(seed, self.device_), torch_threads(usable_threads(self.num_threads)):
             model = self._new_model()
             tokens = self._tokens(train_archs).to(self.device_)
             masks = self._masks(tokens.cpu()).to(self.device_)

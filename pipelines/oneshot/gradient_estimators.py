@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from nao.errors import ConfigError
+from nao.seeding import seeded_torch
 from nao.validation import check_float, check_int
 
 from .arch_params import NEG_INF, ArchParams, soft
@@ -285,8 +286,7 @@ class Relax(Estimator):
 
     def bind(self, params: ArchParams) -> None:
         if self.control is None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed)
+            with seeded_torch(self.seed):  # built on the CPU
                 self.control = ControlVariate(params.alpha.numel(), self.hidden)
             self.optimizer = torch.optim.Adam(self.control.parameters(), lr=self.lr)
 

@@ -31,13 +31,14 @@ which ties a step's loss to the cells of the steps before it).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 from torch import nn
 
 from nao.errors import ConfigError
 from nao.metrics import best_first
+from nao.seeding import seeded_torch
 from search_spaces import require
 from search_spaces.base import Arch, Buildable, BuildableLM, SearchSpace
 
@@ -93,14 +94,6 @@ def lm_final_pick(scorer: LMPoolScorer, pool: Sequence[Arch], candidates: int
 GLOBAL_RNG = "torch_rng"  # a text run's checkpoint key for torch's global generator (dropout)
 
 
-@contextmanager
-def seeded_global_rng(seed: int) -> Iterator[None]:
-    """torch's global CPU generator seeded with ``seed`` inside, restored after."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
 class ImageOneShot:
     """Image classification: accuracy, reported under ``valid``."""
 
@@ -129,7 +122,7 @@ class ImageOneShot:
                               "images; lower --batch-size")
         return task
 
-    def seeded(self, seed: int) -> AbstractContextManager:
+    def seeded(self, seed: int, device: torch.device) -> AbstractContextManager:
         """Nothing on this task draws from torch's global random state."""
         return nullcontext()
 
@@ -224,10 +217,10 @@ class TextOneShot:
             next(iter(task.eval_batches("valid", self.network.batch_size)))
         return task
 
-    def seeded(self, seed: int) -> AbstractContextManager:
-        """Dropout masks come from torch's global generator: seeded here, the caller's state
-        kept."""
-        return seeded_global_rng(seed)
+    def seeded(self, seed: int, device: torch.device) -> AbstractContextManager:
+        """Dropout masks come from torch's global generator (``device``'s on a GPU): seeded
+        here, the caller's state kept."""
+        return seeded_torch(seed, device)
 
     def shared_weights(self, space: BuildableLM, task: LanguageModeling, runtime: Runtime,
                        seed: int, epochs: int, hyper: dict) -> SharedWeights:

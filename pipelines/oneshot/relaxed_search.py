@@ -269,7 +269,7 @@ class RelaxedSearch:
                                 self.resume, WHAT, self.checkpoint_keys)
         seed = self._seed()
         runtime = Runtime(self.device, self.threads)
-        with kit.seeded(seed):
+        with kit.seeded(seed, runtime.device):
             self._fit(data, kit, task, record, runtime, seed, shared_opts, estimator)
         self.options_ = {**shared_opts, **method_opts}
         return self

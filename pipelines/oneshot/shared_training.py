@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from nao.metrics import best_first
+from nao.seeding import seeded_torch
 from search_spaces.base import Arch, Buildable
 
 from ..training.epochs import train_epoch
@@ -38,8 +39,7 @@ def build_supernet(space: Buildable, net: NetworkOptions, task: ImageClassificat
     """The space's supernet, its initial weights fixed by ``seed`` alone (torch's global random
     state is left as it was)."""
     data = task.data
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_torch(seed):  # built on the CPU
         supernet = space.build_supernet(net.channels, data.num_classes, net.layers,
                                         data.in_channels, net.stem_stride)
     return runtime.prepare(supernet)

@@ -289,7 +289,7 @@ class WeightSharingSearch:
                                 self.checkpoint_keys)
         seed = 0 if self.random_state is None else int(self.random_state)
         runtime = Runtime(self.device, self.threads)
-        with kit.seeded(seed):
+        with kit.seeded(seed, runtime.device):
             shared = kit.shared_weights(self.space, task, runtime, seed, self.epochs,
                                         self._hyper())
             self._loop(data, kit, task, policy, record, shared, seed)

@@ -20,6 +20,7 @@ from functools import lru_cache, partial
 import torch
 
 from nao.errors import ConfigError
+from nao.seeding import seeded_torch
 from search_spaces import Buildable, get_space, require
 from search_spaces.base import Arch, SearchSpace
 
@@ -128,8 +129,7 @@ def train_child(job: ChildJob) -> Evaluation:
     if task.n_train_batches(recipe.batch_size) < 1:
         raise ConfigError(f"--batch-size {recipe.batch_size} exceeds the {len(data.train)} "
                           "training images; lower --batch-size")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(job.seed)
+    with seeded_torch(job.seed, runtime.device):
         model = runtime.prepare(space.build(arch, space.child_channels, data.num_classes,
                                             space.child_layers, data.in_channels))
         optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,

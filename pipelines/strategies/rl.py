@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from nao.errors import InvalidArchitectureError
+from nao.seeding import seeded_torch
 from nao.space import prefix_masks
 from nao.threads import torch_threads
 from nao.validation import check_choice, check_float, check_int
@@ -162,10 +163,7 @@ class RLController(Strategy):
         self.max_resample_rounds = check_int(owner, "max_resample_rounds", max_resample_rounds,
                                              0, MAX_RESAMPLE_LIMIT)
         seed = int(self.rng.integers(2**63 - 1))
-        with torch.random.fork_rng(devices=[]):
-            # the CPU generator only, which the fork restores: torch.manual_seed would also
-            # reseed every GPU's generator (at once, or when CUDA starts), outside the fork
-            torch.default_generator.manual_seed(seed)
+        with seeded_torch(seed):  # the policy lives on the CPU
             self.policy_ = PolicyLSTM(len(space.vocab), space.length, self.hidden_size,
                                               self.temperature, self.tanh_constant)
         self.generator_ = torch.Generator().manual_seed(seed)

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from nao.errors import ConfigError
+from nao.seeding import seeded_torch
 from search_spaces.base import Arch, SearchSpace
 
 from .data import ImageData, Split, batches
@@ -118,8 +119,7 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
     record = RunRecord.open(out_dir, config, resume, WHAT, CHECKPOINT_KEYS)
     runtime = runtime or Runtime("auto")
     start = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(random_state)
+    with seeded_torch(random_state, runtime.device):
         model = space.build(arch, channels, data.num_classes, layers, data.in_channels,
                             auxiliary=auxiliary_weight > 0, drop_path=0.0,
                             stem_stride=stem_stride)

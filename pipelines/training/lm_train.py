@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from nao.errors import ConfigError
+from nao.seeding import seeded_torch
 from search_spaces.base import Arch, BuildableLM, SearchSpace
 
 from .epochs import EpochLoop, RunRecord, train_epoch
@@ -133,8 +134,7 @@ def train_lm(space: SearchSpace, arch: Arch | None, data: TextData, *, epochs: i
     record = RunRecord.open(out_dir, config, resume, WHAT, CHECKPOINT_KEYS)
     task = LanguageModeling(data, seq_len=options.bptt)
     task.n_train_batches(options.batch_size)  # too few tokens for the streams: one line here
-    with torch.random.fork_rng(devices=[]):  # dropout masks: seeded here, global state kept
-        torch.manual_seed(seed)
+    with seeded_torch(seed, runtime.device):  # dropout masks: seeded here, global state kept
         model = runtime.prepare(build_model(space, arch, data.vocab_size, options))
         optimizer, scheduler = lm_optimizer(model, epochs, lr, lr_min, weight_decay)
         generator = torch.Generator().manual_seed(seed)
