@@ -74,6 +74,12 @@ class NAOSampler(BaseSampler):
         self._queue: list[Assignment] = []  # asked, not yet handed to a trial
         # fail now, not at the first relative trial: unknown names and bad options
         check_option_names(strategy, self._strategy_options)  # random_state=... too
+        if self._strategy_options.get("transfer"):
+            raise ConfigError(
+                f"NAOSampler: strategy option transfer={self._strategy_options['transfer']!r} "
+                "cannot apply: a study's architectures are its categorical parameters, not the "
+                "tokens of a table's space; drop transfer (nao search --set transfer=... takes "
+                "it on a table's space)")
         make_strategy(strategy, Choices({"check": [0, 1]}), random_state=0,
                       **self._strategy_options)
 

@@ -261,7 +261,9 @@ def test_the_independent_sampler_sees_the_study_the_trial_and_its_outcome():
 def test_the_strategy_is_built_with_its_options_and_asked_for_its_own_batch_size():
     with pytest.raises(ConfigError, match="n_init"):  # bad values fail at construction
         NAOSampler(strategy_options={"n_init": 1})
-    with pytest.raises(ConfigError, match="transfer from nasbench-graph:citeseer"):
+    with pytest.raises(ConfigError, match="^NAOSampler: strategy option transfer="
+                       "'nasbench-graph:citeseer' cannot apply: a study's architectures are "
+                       "its categorical parameters"):
         NAOSampler(strategy_options={"transfer": "nasbench-graph:citeseer", "warm_start": True})
     search = NAOSampler(seed=0, strategy="random", strategy_options={"batch_size": 1})
     study = optuna.create_study(direction="maximize", sampler=search)
