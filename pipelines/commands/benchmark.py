@@ -9,6 +9,7 @@ from pathlib import Path
 
 from nao.errors import ConfigError
 
+from ..progress import progress
 from ..search.benchmark import (
     RUNS_DIR,
     check_seeds,
@@ -64,17 +65,13 @@ def benchmark_into(args: argparse.Namespace, strategies: list[str], options: dic
                    out_dir: Path):
     """The searches and the report, written to ``out_dir`` (whose lock the caller holds)."""
     n_runs = len(strategies) * args.seeds
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_runs, desc=f"benchmark on {args.space}", unit="search",
-                   file=sys.stderr, dynamic_ncols=True)
+    # a bar on a terminal, a line per finished search in a log file, nothing with --quiet
+    bar = progress(not args.quiet, total=n_runs, desc=f"benchmark on {args.space}",
+                   unit="search")
 
     def on_done(run) -> None:
-        if bar is not None:
-            bar.set_postfix(last=f"{run.strategy}/{run.seed}", refresh=False)
-            bar.update(1)
+        bar.set_postfix(last=f"{run.strategy}/{run.seed}", refresh=False)
+        bar.update(1)
 
     cache_dir = out_dir / RUNS_DIR
     try:
@@ -86,8 +83,7 @@ def benchmark_into(args: argparse.Namespace, strategies: list[str], options: dic
         raise KeyboardInterrupt(f"interrupted; every finished search is in {cache_dir}, and the "
                                 "same command continues from them") from None
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     paths = write(report, out_dir)
     reused = sum(r["reused"] for r in report["runs"])
     summary = markdown(report) + (f"\nwrote {', '.join(str(p) for p in paths.values())} "

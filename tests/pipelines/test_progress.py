@@ -64,6 +64,16 @@ def test_search_progress_off_a_terminal_is_about_ten_plain_lines(capsys):
     assert all("best_valid=" in line for line in lines)
 
 
+def test_benchmark_progress_off_a_terminal_is_one_plain_line_per_search(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "benchmark", "--strategies", "random,evolution", "--budget",
+                           "5", "--seeds", "2", "--jobs", "1", "--out", str(tmp_path))
+    assert code == 0, err
+    lines = [line for line in assert_plain(err) if line.startswith("benchmark on ")]
+    assert [line.split(",")[0] for line in lines] == [
+        f"benchmark on nasbench-graph:cora: search {n}/4" for n in range(1, 5)]
+    assert all(re.search(r", last=(random|evolution)/[01] \[", line) for line in lines)
+
+
 def test_plain_progress_writes_the_last_step_and_each_every_th(capsys):
     bar = PlainProgress(total=7, unit="seed", desc="d", every=3)
     for _ in range(7):
