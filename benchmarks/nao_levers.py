@@ -83,6 +83,10 @@ LEVERS.update({
     # transfer from the other development tables (OTHERS: the other datasets of --datasets),
     # with the small start it needs to show early; a label of its own, never the default
     "tri10": {**DEFAULT_LEVERS, "n_init": 10, "transfer": "OTHERS"},
+    # the default (i10) with 32 pre-training architectures reconstructed in every minibatch of
+    # each fit (nao_params.replay): the decoder keeps generalising on spaces where it forgets
+    "i10rp": {**DEFAULT_LEVERS, "n_init": 10,
+              "nao_params": {**DEFAULT_LEVERS["nao_params"], "replay": 32}},
 })
 OTHERS = "OTHERS"
 BASELINES = ("nao", "tpe", "evolution")
