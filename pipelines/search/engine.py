@@ -154,9 +154,12 @@ def exit_with_parent(parent: int) -> None:
     killed outright (SIGKILL) never stops its pool, and loky's workers would go on with the work
     queued for them (writing into the run directory after its lock is released), then idle out
     and wait half a minute for a goodbye from the dead process; loky's resource trackers end
-    with the last worker."""
-    if os.getppid() != parent:  # not started by the pool's process itself: nothing to watch
+    with the last worker. A worker whose parent died while it was still starting (importing
+    torch can take seconds) is an orphan already: it exits at once."""
+    if os.getpid() == parent:  # run in the pool's own process (no worker): nothing to watch
         return
+    if os.getppid() != parent:  # the parent died before this worker got here
+        os._exit(1)
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -134,6 +135,56 @@ def test_a_worker_exits_within_seconds_once_the_process_that_started_it_is_kille
             parent.wait()
         for pid in _alive(seen):
             os.kill(pid, signal.SIGKILL)
+
+
+LATE_WORKER = """
+import pathlib, sys, time
+go = pathlib.Path(sys.argv[2])
+while not go.exists():  # still starting (importing torch) when its parent is killed
+    time.sleep(0.05)
+from pipelines.search.engine import exit_with_parent
+exit_with_parent(int(sys.argv[1]))
+pathlib.Path(sys.argv[3]).touch()
+time.sleep(600)
+"""
+LATE_PARENT = """
+import subprocess, sys, os, time
+worker = subprocess.Popen([sys.executable, "-c", sys.argv[1], str(os.getpid()), *sys.argv[2:]])
+print(worker.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_a_worker_whose_parent_died_while_it_was_starting_exits_at_once(tmp_path):
+    """The race CI met: a benchmark killed while its second worker was still importing. The
+    worker's initializer then finds another parent; it must not take that for 'nothing to
+    watch' and wait on a dead pool's queue."""
+    go, past = tmp_path / "go", tmp_path / "past-the-initializer"
+    parent = subprocess.Popen([sys.executable, "-c", LATE_PARENT, LATE_WORKER, str(go), str(past)],
+                              stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[3])
+    worker = int(parent.stdout.readline())
+    seen = {worker: _processes()[worker][2]}
+    try:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        go.touch()  # the worker now reaches its initializer, orphaned
+        deadline = time.monotonic() + START_WAIT_S
+        while _alive(seen) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _alive(seen) == {}, "the worker orphaned before its initializer is still running"
+        assert not past.exists()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        for pid in _alive(seen):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_the_initializer_run_in_the_pools_own_process_leaves_it_running():
+    exit_with_parent(os.getpid())  # joblib may run it here when there is no worker
+    assert "exit-with-parent" not in [t.name for t in threading.enumerate()]
 
 
 def test_the_benchmarks_workers_watch_their_parent_and_end_when_idle(monkeypatch):
