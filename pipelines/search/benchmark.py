@@ -143,6 +143,18 @@ def run_one(space_name: str, strategy: str, seed: int, budget: int, options: dic
     return run
 
 
+def run_settings(space_name: str, name: str, options: dict) -> dict:
+    """The settings (:meth:`Strategy.settings`) of strategy ``name`` built with ``options`` on
+    ``space_name``: what a saved search must have been run with to be reused."""
+    return json.loads(_settings(space_name, name, json.dumps(options, sort_keys=True)))
+
+
+@cache
+def _settings(space_name: str, name: str, options: str) -> str:
+    strategy = make_strategy(name, _space(space_name), random_state=0, **json.loads(options))
+    return json.dumps(strategy.settings())
+
+
 def _cache_path(cache_dir: Path, label: str, seed: int) -> Path:
     return cache_dir / f"{label}-seed{seed}.json"
 
@@ -150,7 +162,8 @@ def _cache_path(cache_dir: Path, label: str, seed: int) -> Path:
 def _save_run(run: Run, cache_dir: Path, space_name: str, name: str, options: dict,
               archs: list[str]) -> None:
     cache_dir.mkdir(parents=True, exist_ok=True)
-    record = {"space": space_name, "strategy": name, "options": options, "label": run.strategy,
+    record = {"space": space_name, "strategy": name, "options": options,
+              "settings": run_settings(space_name, name, options), "label": run.strategy,
               "seed": run.seed, "archs": archs, "valid": run.valid,
               "test": [None if math.isnan(t) else t for t in run.test], "best": run.best,
               "wall_s": run.wall_s}
@@ -172,9 +185,11 @@ def benchmark_files(out_dir: str | Path) -> Path | None:
 
 def load_cached_run(cache_dir: Path, space_name: str, strategy: str, seed: int, budget: int,
                     options: dict) -> Run | None:
-    """A saved run of the same space, strategy, options and seed with at least ``budget``
-    queries, cut to ``budget`` (a strategy never sees its budget, so the first N queries of a
-    longer search are the N-query search); None when there is none."""
+    """A saved run of the same space, strategy, options, settings and seed with at least
+    ``budget`` queries, cut to ``budget`` (a strategy never sees its budget, so the first N
+    queries of a longer search are the N-query search); None when there is none. A run saved
+    before the strategy's defaults changed, or before runs recorded their settings, has other
+    settings or none: it is searched again."""
     path = _cache_path(cache_dir, label_of(strategy), seed)
     try:
         record = json.loads(path.read_text())
@@ -184,7 +199,9 @@ def load_cached_run(cache_dir: Path, space_name: str, strategy: str, seed: int, 
         return None
     same = (record["space"] == space_name and record["strategy"] == base_strategy(strategy)
             and record["options"] == json.loads(json.dumps(options))
-            and len(record["valid"]) >= budget)
+            and len(record["valid"]) >= budget
+            and record.get("settings") == run_settings(space_name, base_strategy(strategy),
+                                                       options))
     if not same:
         return None
     valid = tuple(record["valid"][:budget])
@@ -224,7 +241,7 @@ def run_all(space_name: str, strategies: Sequence[str], budget: int, seeds: Sequ
             scheduler: str | None = None) -> list[Run]:
     """Every (strategy, seed) search through joblib, or on the dask cluster at ``scheduler``;
     returned in (strategy, seed) order. Runs already saved in ``cache_dir`` (same space,
-    strategy, options, seed, enough queries) are read back instead of searched again unless
+    strategy, options, settings, seed, enough queries) are read back instead of searched again unless
     ``reuse`` is false; finished searches are saved there either way (by this process when a
     cluster ran them, since its workers may see other disks)."""
     from joblib import Parallel, delayed

@@ -6,12 +6,32 @@ evaluates anything itself, so the same strategy runs against a table, a trainer 
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 
 from search_spaces.base import Arch, SearchSpace
+
+NOT_SETTINGS = ("self", "space", "random_state", "label")  # what a strategy is built with, not how
+
+
+def json_value(value: object) -> object:
+    """``value`` as JSON holds it: spaces by name, tuples as lists, numpy scalars as numbers.
+    Anything else is written as its ``repr``, which at worst makes two equal settings look
+    different (a saved search is then run again, never wrongly reused)."""
+    if isinstance(value, SearchSpace):
+        return value.name
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
 
 
 class Strategy(ABC):
@@ -56,6 +76,28 @@ class Strategy(ABC):
         each a sentence saying what to change; ``budget`` is the search's when it has one. A
         command prints them as warnings before it starts. None by default."""
         return []
+
+    def settings(self) -> dict:
+        """Every option this strategy runs with, the defaults it was not given included, as JSON
+        values. A saved search is reused only under the same settings, so one saved before a
+        default changed is searched again instead of being reported as today's. Each option is
+        read from the attribute of its name (``batch_size`` from :attr:`ask_size`), else taken as
+        the signature's default; a subclass whose options hold more defaults (NAO's
+        ``nao_params``) adds them."""
+        out = {}
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if name in NOT_SETTINGS or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            if hasattr(self, name):
+                value = getattr(self, name)
+            elif name == "batch_size":
+                value = self.ask_size
+            elif param.default is not param.empty:
+                value = param.default
+            else:
+                continue
+            out[name] = json_value(value)
+        return out
 
     def report(self, text: str) -> None:
         """Say what the strategy is doing now, to whoever set :attr:`status`."""

@@ -18,7 +18,7 @@ from search_spaces import Tabular, get_space, require
 from search_spaces.base import Arch, SearchSpace
 
 from ..options import deep_merge
-from .base import Strategy, epoch_status
+from .base import Strategy, epoch_status, json_value
 
 # The defaults below were chosen on the development datasets cora, citeseer and pubmed
 # (docs/results.md, "Levers for NAO"): a pairwise rank loss beside MSE in the predictor (only the
@@ -212,6 +212,13 @@ class NAOStrategy(Strategy):
                        f"at most {budget} evaluated, about {times} times the training of a "
                        "search without them; lower pseudo_labels for a faster search")
         return out + self._checked.slow_settings("nao_params.")
+
+    def settings(self) -> dict:
+        """The options, with ``nao_params`` in full: the estimator's own defaults under
+        ``DEFAULT_NAO_PARAMS`` and the user's, so a change of either is a change of settings."""
+        params = self._checked.get_params()
+        return {**super().settings(),
+                "nao_params": json_value({k: params[k] for k in NAO_OPTIONS})}
 
     @property
     def model(self) -> NAO | None:

@@ -179,6 +179,27 @@ def test_finished_searches_are_kept_and_reused(tmp_path):
         assert short["results"][name]["curve"] == fresh["results"][name]["curve"]
 
 
+def test_a_search_saved_before_a_default_changed_is_searched_again(tmp_path, monkeypatch):
+    """The user's options are the same ``{}`` before and after an upgrade that changed a
+    default; the saved search is not the new code's, so it must not be reported as one."""
+    import pipelines.search.benchmark as bench
+    import pipelines.strategies.nao_strategy as nao_strategy
+
+    cache = tmp_path / "runs"
+    first = run_benchmark("nasbench-graph:cora", ["nao"], 6, 1, n_jobs=1, cache_dir=cache)
+    saved = json.loads((cache / "nao-seed0.json").read_text())
+    assert saved["options"] == {} and saved["settings"]["nao_params"]["hidden_size"] == 64
+    again = run_benchmark("nasbench-graph:cora", ["nao"], 6, 1, n_jobs=1, cache_dir=cache)
+    assert [r["reused"] for r in first["runs"] + again["runs"]] == [False, True]
+    monkeypatch.setitem(nao_strategy.DEFAULT_NAO_PARAMS, "hidden_size", 65)
+    bench._settings.cache_clear()  # one process normally sees one version of the code
+    upgraded = run_benchmark("nasbench-graph:cora", ["nao"], 6, 1, n_jobs=1, cache_dir=cache)
+    bench._settings.cache_clear()
+    assert [r["reused"] for r in upgraded["runs"]] == [False]
+    resaved = json.loads((cache / "nao-seed0.json").read_text())
+    assert resaved["settings"]["nao_params"]["hidden_size"] == 65
+
+
 def test_the_cache_is_not_used_for_other_options_or_a_damaged_file(tmp_path):
     cache = tmp_path / "runs"
     run_benchmark("nasbench-graph:cora", ["evolution"], 10, 1, n_jobs=1, cache_dir=cache)
@@ -660,6 +681,10 @@ SAVED_DAMAGE = {
     "wall_s infinite": lambda r: {**r, "wall_s": float("inf")},
     "options not an object": lambda r: {**r, "options": [["population_size", 4]]},
     "missing space": lambda r: {k: v for k, v in r.items() if k != "space"},
+    "no settings (saved before runs kept them)":
+        lambda r: {k: v for k, v in r.items() if k != "settings"},
+    "other settings (saved under another default)":
+        lambda r: {**r, "settings": {**r["settings"], "max_mutation_tries": 7}},
 }
 
 

@@ -169,3 +169,34 @@ def test_what_a_strategy_reports_reaches_the_status_its_caller_set(name, cora):
     strategy.status = said.append
     strategy.report("fitting, epoch 2/2")
     assert said == ["fitting, epoch 2/2"]
+
+
+def test_settings_name_every_option_with_the_value_the_strategy_runs_with(name, cora):
+    """What ``nao benchmark`` matches a saved search on: every option, the ones given (each a
+    value other than its default in ``OPTIONS``) and the defaults, as JSON values."""
+    import json
+
+    given = OPTIONS.get(name, {})
+    settings = build(name, cora, seed=0).settings()
+    default = make_strategy(name, cora, random_state=0).settings()
+    assert set(settings) == set(default) == set(option_names(STRATEGIES[name].cls))
+    assert json.loads(json.dumps(settings)) == settings
+    for key, value in given.items():
+        if isinstance(value, dict):  # nao_params: the given ones over every other default
+            assert value.items() <= settings[key].items()
+            assert value.items() != default[key].items() & value.items()
+        else:
+            assert settings[key] == value != default[key]
+
+
+def test_nao_settings_hold_the_estimators_defaults_so_changing_one_changes_them(monkeypatch,
+                                                                                cora):
+    """A default changed in ``DEFAULT_NAO_PARAMS`` (or in the estimator itself) is a change of
+    the ``nao`` strategy's settings, though the user's options are the same ``{}``."""
+    import pipelines.strategies.nao_strategy as nao_strategy
+
+    before = make_strategy("nao", cora, random_state=0).settings()
+    assert before["nao_params"]["epochs"] == 1000 and before["nao_params"]["hidden_size"] == 64
+    monkeypatch.setitem(nao_strategy.DEFAULT_NAO_PARAMS, "hidden_size", 65)
+    after = make_strategy("nao", cora, random_state=0).settings()
+    assert after["nao_params"] == {**before["nao_params"], "hidden_size": 65}
