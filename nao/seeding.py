@@ -27,3 +27,31 @@ def seeded_torch(seed: int, device: torch.device | str | None = None) -> Iterato
             with torch.cuda.device(index):
                 torch.cuda.manual_seed(seed)
         yield
+
+
+def _cuda_index(device: torch.device | str | None) -> int | None:
+    where = torch.device("cpu" if device is None else device)
+    if where.type != "cuda":
+        return None
+    return where.index if where.index is not None else torch.cuda.current_device()
+
+
+def global_rng_state(device: torch.device | str | None = None) -> dict:
+    """Torch's global generators that work on ``device`` draws from, for a checkpoint: the
+    CPU's (``torch_rng``) and, on a CUDA device, that device's (``cuda_rng``: dropout and
+    drop-path masks drawn on the GPU), so a resumed run draws the masks the uninterrupted one
+    would have."""
+    state = {"torch_rng": torch.get_rng_state()}
+    index = _cuda_index(device)
+    if index is not None:
+        state["cuda_rng"] = torch.cuda.get_rng_state(index)
+    return state
+
+
+def set_global_rng_state(state: dict, device: torch.device | str | None = None) -> None:
+    """What :func:`global_rng_state` saved, put back. A checkpoint made on another device
+    kind restores the CPU's generator only (the CUDA one stays as seeded)."""
+    torch.set_rng_state(state["torch_rng"])
+    index = _cuda_index(device)
+    if index is not None and "cuda_rng" in state:
+        torch.cuda.set_rng_state(state["cuda_rng"], index)

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from nao.errors import ConfigError
-from nao.seeding import seeded_torch
+from nao.seeding import global_rng_state, seeded_torch, set_global_rng_state
 from search_spaces.base import Arch, SearchSpace
 
 from .data import ImageData, Split, batches
@@ -136,7 +136,7 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
             scheduler.load_state_dict(state["scheduler"])
             runtime.scaler.load_state_dict(state["scaler"])
             generator.set_state(state["generator"])
-            torch.set_rng_state(state["torch_rng"])
+            set_global_rng_state(state, runtime.device)
 
         def one_epoch(epoch: int) -> tuple[dict, dict]:
             model.drop_path_prob = drop_path * epoch / epochs  # linear ramp, as NAO
@@ -151,7 +151,7 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
         def state() -> dict:
             return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "scaler": runtime.scaler.state_dict(),
-                    "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}
+                    "generator": generator.get_state(), **global_rng_state(runtime.device)}
 
         bar = progress_bar(progress, total=epochs * steps, initial=record.start_epoch * steps,
                            unit="batch", desc="train", every=steps)  # plain: a line an epoch

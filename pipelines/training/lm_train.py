@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from nao.errors import ConfigError
-from nao.seeding import seeded_torch
+from nao.seeding import global_rng_state, seeded_torch, set_global_rng_state
 from search_spaces.base import Arch, BuildableLM, SearchSpace
 
 from .epochs import EpochLoop, RunRecord, train_epoch
@@ -144,7 +144,7 @@ def train_lm(space: SearchSpace, arch: Arch | None, data: TextData, *, epochs: i
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             generator.set_state(state["generator"])
-            torch.set_rng_state(state["torch_rng"])
+            set_global_rng_state(state, runtime.device)
 
         def one_epoch(epoch: int) -> tuple[dict, dict]:
             current_lr = optimizer.param_groups[0]["lr"]
@@ -160,7 +160,7 @@ def train_lm(space: SearchSpace, arch: Arch | None, data: TextData, *, epochs: i
         def state() -> dict:
             return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                    "torch_rng": torch.get_rng_state()}
+                    **global_rng_state(runtime.device)}
 
         loop = EpochLoop.with_epoch_bar(record, epochs, progress,
                                         f"train {config['arch'][:30]} on {data.name}")

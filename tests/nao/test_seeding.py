@@ -87,3 +87,37 @@ def test_a_gpu_block_seeds_that_gpu_and_gives_its_state_back():
     assert torch.equal(torch.rand(3, device="cuda"), caller)
     torch.cuda.manual_seed(5)
     assert torch.equal(inside, torch.rand(4, device="cuda"))
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """A CUDA generator of one device, kept in a dict: what a checkpoint saves and restores of
+    it is visible on a CPU-only machine."""
+    gpu = {"state": torch.tensor([1, 2, 3], dtype=torch.uint8), "set": []}
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda index: gpu["state"].clone())
+    monkeypatch.setattr(torch.cuda, "set_rng_state",
+                        lambda state, index: gpu["set"].append((state.tolist(), index)))
+    return gpu
+
+
+def test_a_checkpoint_on_a_gpu_keeps_its_generator_and_puts_it_back(fake_gpu):
+    """Dropout and drop-path masks on a GPU draw from its generator: a resume that restored the
+    CPU's alone would train on other masks than the uninterrupted run."""
+    from nao.seeding import global_rng_state, set_global_rng_state
+
+    state = global_rng_state("cuda")
+    assert torch.equal(state["torch_rng"], torch.get_rng_state())
+    assert state["cuda_rng"].tolist() == [1, 2, 3]
+    cpu_next = torch.rand(2)
+    set_global_rng_state(state, "cuda:0")
+    assert torch.equal(torch.rand(2), cpu_next) and fake_gpu["set"] == [([1, 2, 3], 0)]
+
+
+def test_a_cpu_checkpoint_holds_no_gpu_state_and_a_gpu_one_resumes_on_the_cpu(fake_gpu):
+    from nao.seeding import global_rng_state, set_global_rng_state
+
+    assert set(global_rng_state("cpu")) == {"torch_rng"}
+    set_global_rng_state(global_rng_state("cuda"), "cpu")  # made on a GPU, resumed on a CPU
+    set_global_rng_state(global_rng_state("cpu"), "cuda")  # and the other way round
+    assert fake_gpu["set"] == []
