@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -103,20 +104,34 @@ time.sleep(600)
 """
 PARENT = """
 import subprocess, sys, os, time
-worker = subprocess.Popen([sys.executable, "-c", sys.argv[1], str(os.getpid()), sys.argv[2]])
+worker = subprocess.Popen([sys.executable, "-c", sys.argv[1], str(os.getpid()), *sys.argv[2:]])
 print(worker.pid, flush=True)
 time.sleep(600)
 """
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
-def test_a_worker_exits_within_seconds_once_the_process_that_started_it_is_killed(tmp_path):
-    ready = tmp_path / "ready"
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, WORKER, str(ready)],
+@contextmanager
+def _parent_and_worker(worker_code: str, *args: str):
+    """A parent process that starts ``worker_code`` (given the parent's pid and ``args``) and
+    sleeps: the parent and the worker's (pid -> start time); both are killed on the way out."""
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, worker_code, *args],
                               stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[3])
     worker = int(parent.stdout.readline())
     seen = {worker: _processes()[worker][2]}
     try:
+        yield parent, seen
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        for pid in _alive(seen):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_a_worker_exits_within_seconds_once_the_process_that_started_it_is_killed(tmp_path):
+    ready = tmp_path / "ready"
+    with _parent_and_worker(WORKER, str(ready)) as (parent, seen):
         deadline = time.monotonic() + START_WAIT_S
         while not ready.exists():
             assert time.monotonic() < deadline and _alive(seen), "the worker did not start"
@@ -129,12 +144,6 @@ def test_a_worker_exits_within_seconds_once_the_process_that_started_it_is_kille
         while _alive(seen) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _alive(seen) == {}, "the orphaned worker is still running"
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
-        for pid in _alive(seen):
-            os.kill(pid, signal.SIGKILL)
 
 
 LATE_WORKER = """
@@ -147,12 +156,6 @@ exit_with_parent(int(sys.argv[1]))
 pathlib.Path(sys.argv[3]).touch()
 time.sleep(600)
 """
-LATE_PARENT = """
-import subprocess, sys, os, time
-worker = subprocess.Popen([sys.executable, "-c", sys.argv[1], str(os.getpid()), *sys.argv[2:]])
-print(worker.pid, flush=True)
-time.sleep(600)
-"""
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
@@ -161,11 +164,7 @@ def test_a_worker_whose_parent_died_while_it_was_starting_exits_at_once(tmp_path
     worker's initializer then finds another parent; it must not take that for 'nothing to
     watch' and wait on a dead pool's queue."""
     go, past = tmp_path / "go", tmp_path / "past-the-initializer"
-    parent = subprocess.Popen([sys.executable, "-c", LATE_PARENT, LATE_WORKER, str(go), str(past)],
-                              stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[3])
-    worker = int(parent.stdout.readline())
-    seen = {worker: _processes()[worker][2]}
-    try:
+    with _parent_and_worker(LATE_WORKER, str(go), str(past)) as (parent, seen):
         parent.send_signal(signal.SIGKILL)
         parent.wait()
         go.touch()  # the worker now reaches its initializer, orphaned
@@ -174,12 +173,6 @@ def test_a_worker_whose_parent_died_while_it_was_starting_exits_at_once(tmp_path
             time.sleep(0.1)
         assert _alive(seen) == {}, "the worker orphaned before its initializer is still running"
         assert not past.exists()
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
-        for pid in _alive(seen):
-            os.kill(pid, signal.SIGKILL)
 
 
 def test_the_initializer_run_in_the_pools_own_process_leaves_it_running():
