@@ -114,8 +114,16 @@ def __getattr__(name: str):
 
 
 def option_names(cls: type[Strategy]) -> list[str]:
-    """The options a strategy class takes (``--set`` keys): its ``__init__`` parameters."""
-    return [p for p in inspect.signature(cls.__init__).parameters if p not in NOT_OPTIONS]
+    """The options a strategy class takes (``--set`` keys): its named ``__init__`` parameters
+    (a ``**options`` catch-all takes any others too: :func:`takes_any_option`)."""
+    return [name for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name not in NOT_OPTIONS and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def takes_any_option(cls: type[Strategy]) -> bool:
+    """Whether ``__init__`` has a ``**options`` catch-all: the class checks its options itself
+    (a plugin passing them on to a library, say)."""
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
 
 
 def check_option_names(name: str, options: dict) -> None:
@@ -129,6 +137,8 @@ def check_option_names(name: str, options: dict) -> None:
     cls = entry.cls
     accepted = set(option_names(cls))
     unknown = set(options) - accepted
+    if takes_any_option(cls):  # its own checks decide, but not on what make_strategy passes
+        unknown &= set(NOT_OPTIONS)
     if unknown:
         raise ConfigError(
             f"strategy {name!r} has no option {', '.join(shown_key(k) for k in sorted(unknown))}; "

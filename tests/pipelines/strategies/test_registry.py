@@ -132,3 +132,28 @@ def test_a_registry_holds_the_entries_it_is_given(plugin_strategies):
 def test_a_strategy_that_takes_a_label_is_given_its_registry_name(cora):
     assert make_strategy("nao-paper", cora, random_state=0).label == "nao-paper"
     assert make_strategy("nao", cora, random_state=0).label == "nao"
+
+
+class _TakesAnyOption(_TakesNoOptions):
+    """A plugin that hands its options on (to a library of its own, say) and checks them there."""
+
+    def __init__(self, space, random_state=None, depth=3, **options):
+        super().__init__(space, random_state)
+        self.depth, self.options = depth, options
+
+
+def test_a_plugin_with_a_catch_all_takes_any_option_but_the_ones_make_strategy_passes(
+        cora, monkeypatch):
+    module = types.ModuleType("catch_all_plugin")
+    module.TakesAnyOption = _TakesAnyOption
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    entry = importlib.metadata.EntryPoint("free", f"{module.__name__}:TakesAnyOption",
+                                          plugins.STRATEGIES)
+    monkeypatch.setattr(plugins, "entry_points", lambda group: {"free": entry})
+    strategy = make_strategy("free", cora, random_state=0, depth=5, width=16, act="relu")
+    assert (strategy.depth, strategy.options) == (5, {"width": 16, "act": "relu"})
+    assert strategies.option_names(_TakesAnyOption) == ["depth"]
+    assert strategy.settings() == {"depth": 5}  # a benchmark compares the options beside it
+    with pytest.raises(ConfigError, match=re.escape(
+            "strategy 'free' has no option random_state; it takes depth")):
+        strategies.check_option_names("free", {"random_state": 1, "width": 16})
