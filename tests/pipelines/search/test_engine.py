@@ -373,14 +373,25 @@ def test_a_worker_watches_the_process_that_made_its_pool_and_exits_once_it_is_go
         monkeypatch):
     parent = os.getppid()
     before = threading.active_count()
-    engine_module.exit_with_parent(parent + 1)  # started by another process: nothing to watch
+    class Exited(Exception):
+        pass
+
+    def exit_now(code):
+        raise Exited(code)
+
+    monkeypatch.setattr(os, "_exit", exit_now)
+    engine_module.exit_with_parent(os.getpid())  # run in the pool's own process: no watch
+    assert threading.active_count() == before
+    # the process that made the pool died before this worker got to its initializer
+    with pytest.raises(Exited, match="1"):
+        engine_module.exit_with_parent(parent + 1)
     assert threading.active_count() == before
 
     exits: list[int] = []
+    monkeypatch.setattr(os, "_exit", exits.append)
     seen = iter([parent, parent, parent + 99])  # the parent dies after two looks
     monkeypatch.setattr(engine_module, "PARENT_CHECK_S", 0.01)
     monkeypatch.setattr(os, "getppid", lambda: next(seen, parent + 99))
-    monkeypatch.setattr(os, "_exit", exits.append)
     engine_module.exit_with_parent(parent)
     watcher = [t for t in threading.enumerate() if t.name == "exit-with-parent"]
     assert len(watcher) == 1 and watcher[0].daemon
