@@ -13,6 +13,7 @@ from collections.abc import Callable
 from nao.errors import ConfigError
 from nao.validation import shown, shown_key
 
+from ..options import deep_merge
 from ..progress import PlainProgress
 
 
@@ -90,7 +91,9 @@ def parse_settings(items: list[str] | None) -> dict:
         if leaf in node and isinstance(node[leaf], dict) != isinstance(value, dict):
             raise ConfigError(f"--set {shown(item)}: {shown_key(leaf)} is both a value and a "
                               "group; set one or the other")
-        node[leaf] = value
+        # a group given whole (KEY={...}) merges into what earlier settings put under KEY
+        node[leaf] = deep_merge(node[leaf], value) if isinstance(value, dict) and leaf in node \
+            else value
     return out
 
 

@@ -384,7 +384,7 @@ def test_a_worker_watches_the_process_that_made_its_pool_and_exits_once_it_is_go
     assert threading.active_count() == before
     # the process that made the pool died before this worker got to its initializer
     with pytest.raises(Exited, match="1"):
-        engine_module.exit_with_parent(parent + 1)
+        engine_module.exit_with_parent(max(parent, os.getpid()) + 1)
     assert threading.active_count() == before
 
     exits: list[int] = []

@@ -359,3 +359,14 @@ def test_a_finished_search_reads_back_from_its_store_without_the_strategy(tmp_pa
     assert result_from_store(cora, store, 5).history == ran.history[:5]
     with pytest.raises(ValueError, match="^the store holds 8 evaluations, fewer than 9$"):
         result_from_store(cora, store, 9)
+
+
+def test_a_group_set_whole_merges_with_the_settings_given_before_it():
+    """``--set nao_params.epochs=5 --set nao_params={"lr": 0.01}``: both reach NAO; the group
+    given whole does not silently drop what was set under it before."""
+    from pipelines.commands.common import parse_settings
+
+    assert parse_settings(["nao_params.epochs=5", 'nao_params={"lr": 0.01}']) == {
+        "nao_params": {"epochs": 5, "lr": 0.01}}
+    assert parse_settings(['nao_params={"lr": 0.01, "epochs": 3}', "nao_params.epochs=5"]) == {
+        "nao_params": {"lr": 0.01, "epochs": 5}}
