@@ -6,9 +6,8 @@
         --budgets 25,50,100,200 --out /tmp/levers
 
 Each lever is a variant label of ``nao`` with its options (``LEVERS``) added to NAO with every
-lever off, ``n_init`` 30 and ``warm_patience`` 20 (``BEFORE``, the settings the levers were
-first measured on; the ``old`` lever adds nothing); the searches
-run through ``nao benchmark``'s machinery, so finished ones are kept in OUT/<dataset>/runs/
+lever off, ``n_init`` 30, ``top_k`` 20 and ``warm_patience`` 20 (``BEFORE``, the settings the
+levers were first measured on; the ``old`` lever adds nothing); the searches run through ``nao benchmark``'s machinery, so finished ones are kept in OUT/<dataset>/runs/
 and a second call with more levers or seeds runs only the new searches. Prints one Markdown
 table: per dataset and variant, mean best validation accuracy and median validation rank at
 each budget, the change against ``nao`` at the largest budget, and the mean wall time of one
@@ -30,8 +29,9 @@ from pipelines.search.benchmark import RUNS_DIR, run_benchmark, split_options
 from pipelines.strategies.nao_strategy import LEVERS_OFF
 
 PRETRAIN = {"pretrain_archs": 1000, "pretrain_epochs": 20}
-# every lever is added to NAO with the levers off, 30 random starts and warm_patience 20
-BEFORE = deep_merge(LEVERS_OFF, {"n_init": 30, "nao_params": {"warm_patience": 20}})
+# every lever is added to NAO with the levers off, 30 random starts, the 20 best as seeds and
+# warm_patience 20
+BEFORE = deep_merge(LEVERS_OFF, {"n_init": 30, "top_k": 20, "nao_params": {"warm_patience": 20}})
 RANK_WP10 = {"nao_params": {"rank_loss_weight": 1.0, "warm_patience": 10}}
 LEVERS: dict[str, dict] = {
     "old": {},  # every lever off
@@ -87,8 +87,8 @@ LEVERS.update({
     # each fit (nao_params.replay): the decoder keeps generalising on spaces where it forgets
     "i10rp": {**DEFAULT_LEVERS, "n_init": 10,
               "nao_params": {**DEFAULT_LEVERS["nao_params"], "replay": 32}},
-    # the default with the 5 best as seeds instead of 20 (embedding steps and mutations around
-    # fewer, better architectures): ahead at 50 queries on both synthetic spaces
+    # i10 with the 5 best as seeds instead of 20 (embedding steps and mutations around fewer,
+    # better architectures): the default nao
     "i10t5": {**DEFAULT_LEVERS, "n_init": 10, "top_k": 5},
 })
 OTHERS = "OTHERS"

@@ -402,7 +402,7 @@ def test_warm_start_keeps_the_estimators_between_rounds_and_a_cold_refit_builds_
 def test_a_nao_strategy_built_with_no_options_has_the_documented_defaults(cora):
     strategy = NAOStrategy(cora)
     assert (strategy.label, strategy.n_init, strategy.round_size, strategy.top_k) == (
-        "nao", 10, 10, 20)
+        "nao", 10, 10, 5)
     assert (strategy.warm_start, strategy.candidate_factor, strategy.random_candidates) == (
         True, 5.0, 0)
     assert (strategy.fit_on, strategy.n_models, strategy.pseudo_labels) == ("all", 1, 0)
