@@ -161,7 +161,10 @@ class NAOStrategy(Strategy):
 
     def _sources(self, owner: str, transfer) -> tuple[SearchSpace, ...]:
         """The tables to transfer from: each a table over this space's tokens, not this one."""
-        names = [transfer] if isinstance(transfer, str) else list(transfer or [])
+        if transfer is not None and not isinstance(transfer, str | list | tuple):
+            names = [transfer]  # one number, say: refused below as not a name
+        else:
+            names = [transfer] if isinstance(transfer, str) else list(transfer or [])
         if not all(isinstance(n, str) for n in names):
             raise ConfigError(f"{owner}: transfer must be space names, e.g. "
                               '["nasbench-graph:citeseer", "nasbench-graph:pubmed"]')

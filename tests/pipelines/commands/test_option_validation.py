@@ -43,6 +43,8 @@ BAD_SEARCH_OPTIONS = [
     ("nao", "top_k=3.0", "top_k must be a whole number"),
     ("nao", "top_k=true", "top_k must be a whole number"),
     ("nao", "top_k=0", "top_k must be a whole number >= 1"),
+    ("nao", "transfer=1", "transfer must be space names"),  # found by the options fuzz test
+    ("nao", "transfer=0", "transfer must be space names"),  # not a silent "no transfer"
     ("nao", "n_init=abc", "n_init must be a whole number >= 2"),
     ("nao", "n_init=1", "n_init must be a whole number >= 2"),
     ("nao", "round_size=0", "round_size"),
