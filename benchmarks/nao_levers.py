@@ -7,11 +7,12 @@
 
 Each lever is a variant label of ``nao`` with its options (``LEVERS``) added to NAO with every
 lever off, ``n_init`` 30, ``top_k`` 20 and ``warm_patience`` 20 (``BEFORE``, the settings the
-levers were first measured on; the ``old`` lever adds nothing); the searches run through ``nao benchmark``'s machinery, so finished ones are kept in OUT/<dataset>/runs/
-and a second call with more levers or seeds runs only the new searches. Prints one Markdown
-table: per dataset and variant, mean best validation accuracy and median validation rank at
-each budget, the change against ``nao`` at the largest budget, and the mean wall time of one
-search. Tune on the development datasets only (cora, citeseer, pubmed).
+levers were first measured on; the ``old`` lever adds nothing); the searches run through
+``nao benchmark``'s machinery, so finished ones are kept in OUT/<dataset>/runs/ and a second
+call with more levers or seeds runs only the new searches. Prints one Markdown table: per
+dataset and variant, mean best validation accuracy and median validation rank at each budget,
+the change against ``nao`` at the largest budget, and the mean wall time of one search. Tune
+on the development datasets only (cora, citeseer, pubmed).
 """
 
 from __future__ import annotations

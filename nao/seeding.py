@@ -17,10 +17,8 @@ def seeded_torch(seed: int, device: torch.device | str | None = None) -> Iterato
     generator for good, outside the fork: a library call (a NAO fit inside a user's Optuna
     study, say) would change the caller's GPU randomness. Only the generators the work uses are
     seeded here, so a run on one device draws what it drew with ``torch.manual_seed``."""
-    where = torch.device("cpu" if device is None else device)
-    cuda = []
-    if where.type == "cuda":
-        cuda = [where.index if where.index is not None else torch.cuda.current_device()]
+    index = _cuda_index(device)
+    cuda = [] if index is None else [index]
     with torch.random.fork_rng(devices=cuda):
         torch.default_generator.manual_seed(seed)
         for index in cuda:
@@ -30,6 +28,8 @@ def seeded_torch(seed: int, device: torch.device | str | None = None) -> Iterato
 
 
 def _cuda_index(device: torch.device | str | None) -> int | None:
+    """The CUDA device index ``device`` names (the current one for a bare "cuda"); None off
+    CUDA."""
     where = torch.device("cpu" if device is None else device)
     if where.type != "cuda":
         return None

@@ -241,8 +241,8 @@ def run_all(space_name: str, strategies: Sequence[str], budget: int, seeds: Sequ
             scheduler: str | None = None) -> list[Run]:
     """Every (strategy, seed) search through joblib, or on the dask cluster at ``scheduler``;
     returned in (strategy, seed) order. Runs already saved in ``cache_dir`` (same space,
-    strategy, options, settings, seed, enough queries) are read back instead of searched again unless
-    ``reuse`` is false; finished searches are saved there either way (by this process when a
+    strategy, options, settings, seed, enough queries) are read back instead of searched again
+    unless ``reuse`` is false; finished searches are saved there either way (by this process when a
     cluster ran them, since its workers may see other disks)."""
     from joblib import Parallel, delayed
 

@@ -23,7 +23,7 @@ from nao.validation import shown, shown_key
 from search_spaces.base import SearchSpace
 
 from ..options import deep_merge
-from .base import Strategy
+from .base import NOT_OPTIONS, Strategy, option_parameters
 
 if TYPE_CHECKING:
     from .evolution import RegularizedEvolution
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from .tpe import TPEStrategy
 
 # constructor arguments that are not options: the loop's, and the registry's name for messages
-NOT_OPTIONS = ("self", "space", "random_state", "label")
 
 
 @dataclass(frozen=True)
@@ -116,8 +115,7 @@ def __getattr__(name: str):
 def option_names(cls: type[Strategy]) -> list[str]:
     """The options a strategy class takes (``--set`` keys): its named ``__init__`` parameters
     (a ``**options`` catch-all takes any others too: :func:`takes_any_option`)."""
-    return [name for name, p in inspect.signature(cls.__init__).parameters.items()
-            if name not in NOT_OPTIONS and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return list(option_parameters(cls))
 
 
 def takes_any_option(cls: type[Strategy]) -> bool:

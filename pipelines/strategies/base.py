@@ -14,7 +14,14 @@ import numpy as np
 
 from search_spaces.base import Arch, SearchSpace
 
-NOT_SETTINGS = ("self", "space", "random_state", "label")  # what a strategy is built with, not how
+NOT_OPTIONS = ("self", "space", "random_state", "label")  # what a strategy is built with, not how
+
+
+def option_parameters(cls: type) -> dict[str, inspect.Parameter]:
+    """The named ``__init__`` parameters of a strategy class that are options (``--set``
+    keys), by name; a ``**options`` catch-all is not among them."""
+    return {name: p for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name not in NOT_OPTIONS and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
 def json_value(value: object) -> object:
@@ -85,9 +92,7 @@ class Strategy(ABC):
         the signature's default; a subclass whose options hold more defaults (NAO's
         ``nao_params``) adds them."""
         out = {}
-        for name, param in inspect.signature(type(self).__init__).parameters.items():
-            if name in NOT_SETTINGS or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                continue
+        for name, param in option_parameters(type(self)).items():
             if hasattr(self, name):
                 value = getattr(self, name)
             elif name == "batch_size":

@@ -161,10 +161,12 @@ class NAOStrategy(Strategy):
 
     def _sources(self, owner: str, transfer) -> tuple[SearchSpace, ...]:
         """The tables to transfer from: each a table over this space's tokens, not this one."""
-        if transfer is not None and not isinstance(transfer, str | list | tuple):
-            names = [transfer]  # one number, say: refused below as not a name
+        if transfer is None:
+            names = []
+        elif isinstance(transfer, list | tuple):
+            names = list(transfer)
         else:
-            names = [transfer] if isinstance(transfer, str) else list(transfer or [])
+            names = [transfer]  # one name, or a number refused below
         if not all(isinstance(n, str) for n in names):
             raise ConfigError(f"{owner}: transfer must be space names, e.g. "
                               '["nasbench-graph:citeseer", "nasbench-graph:pubmed"]')

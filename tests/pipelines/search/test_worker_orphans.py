@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -173,11 +172,6 @@ def test_a_worker_whose_parent_died_while_it_was_starting_exits_at_once(tmp_path
             time.sleep(0.1)
         assert _alive(seen) == {}, "the worker orphaned before its initializer is still running"
         assert not past.exists()
-
-
-def test_the_initializer_run_in_the_pools_own_process_leaves_it_running():
-    exit_with_parent(os.getpid())  # joblib may run it here when there is no worker
-    assert "exit-with-parent" not in [t.name for t in threading.enumerate()]
 
 
 def test_the_benchmarks_workers_watch_their_parent_and_end_when_idle(monkeypatch):
