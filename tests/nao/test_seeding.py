@@ -91,11 +91,12 @@ def test_a_gpu_block_seeds_that_gpu_and_gives_its_state_back():
 
 @pytest.fixture
 def fake_gpu(monkeypatch):
-    """A CUDA generator of one device, kept in a dict: what a checkpoint saves and restores of
-    it is visible on a CPU-only machine."""
-    gpu = {"state": torch.tensor([1, 2, 3], dtype=torch.uint8), "set": []}
+    """CUDA generators, each device's state starting with its index, and device 0 the current
+    one: what a checkpoint saves and restores of them is visible on a CPU-only machine."""
+    gpu = {"set": []}
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
-    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda index: gpu["state"].clone())
+    monkeypatch.setattr(torch.cuda, "get_rng_state",
+                        lambda index: torch.tensor([index, 2, 3], dtype=torch.uint8))
     monkeypatch.setattr(torch.cuda, "set_rng_state",
                         lambda state, index: gpu["set"].append((state.tolist(), index)))
     return gpu
@@ -108,10 +109,13 @@ def test_a_checkpoint_on_a_gpu_keeps_its_generator_and_puts_it_back(fake_gpu):
 
     state = global_rng_state("cuda")
     assert torch.equal(state["torch_rng"], torch.get_rng_state())
-    assert state["cuda_rng"].tolist() == [1, 2, 3]
+    assert state["cuda_rng"].tolist() == [0, 2, 3]
     cpu_next = torch.rand(2)
     set_global_rng_state(state, "cuda:0")
-    assert torch.equal(torch.rand(2), cpu_next) and fake_gpu["set"] == [([1, 2, 3], 0)]
+    assert torch.equal(torch.rand(2), cpu_next) and fake_gpu["set"] == [([0, 2, 3], 0)]
+    # a device named by its index is that device's generator, not the current one's
+    set_global_rng_state(global_rng_state("cuda:1"), "cuda:1")
+    assert fake_gpu["set"][-1] == ([1, 2, 3], 1)
 
 
 def test_a_cpu_checkpoint_holds_no_gpu_state_and_a_gpu_one_resumes_on_the_cpu(fake_gpu):
