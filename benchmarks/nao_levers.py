@@ -105,7 +105,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int, default=2, help="parallel searches (2)")
     p.add_argument("--out", type=Path, default=Path("levers"), help="output directory")
     p.add_argument("--against", default="",
-                   help="strategies (e.g. tpe,evolution,rl,random) to compare each lever with, "
+                   help="strategies (e.g. tpe,evolution,rl,random; LABEL=NAME for a variant, "
+                        "its options by --set LABEL.KEY=VALUE) to compare each lever with, "
                         "paired by seed: a second table of the lever minus the best of them")
     p.add_argument("--set", action="append", dest="settings", metavar="LABEL.KEY=VALUE",
                    help="more options for a variant (label nao-LEVER)")
@@ -194,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         lines += rows(report, budgets)
         if against:
             paired += paired_rows(args.out / dataset / RUNS_DIR, dataset,
-                                  ["nao", *(f"nao-{name}" for name in levers)], against,
-                                  budgets, args.seeds)
+                                  ["nao", *(f"nao-{name}" for name in levers)],
+                                  [a.split("=")[0] for a in against], budgets, args.seeds)
     print(f"{args.seeds} seeds; s/search is the mean wall time of one {budgets[-1]}-query "
           "search (an estimate for reused longer ones)\n")
     print("\n".join(lines))

@@ -138,6 +138,30 @@ def test_resume_replays_the_search_and_evaluates_only_new_architectures(tmp_path
     assert resumed.history == search(cora, seed=7, budget=30)[1].history
 
 
+@pytest.mark.parametrize("space_name", ["nasbench-graph:cora", "synthetic:positions=6,choices=5"])
+def test_the_random_start_is_random_searchs_so_a_comparison_is_paired(space_name):
+    """With the same seed, TPE's first ``n_startup_trials`` architectures are the ones random
+    search (and evolution and NAO) start from, asked one at a time or all at once; then TPE
+    steers, and Optuna's own start (``startup="optuna"``) is other draws."""
+    space = get_space(space_name)
+
+    def first(strategy, n, **options):
+        st = make_strategy(strategy, space, random_state=4, **options)
+        out: list[str] = []
+        while len(out) < n:
+            archs = st.ask(min(st.ask_size, n - len(out)))
+            st.tell(archs, [space.lookup(a).valid for a in archs])
+            out += [space.to_string(a) for a in archs]
+        return out
+
+    shared = first("random", 16)
+    assert first("tpe", 10) == shared[:10] == first("tpe", 10, batch_size=10)
+    assert first("evolution", 10) == shared[:10]
+    assert first("tpe", 16)[10:] != shared[10:16]
+    assert first("tpe", 10, n_startup_trials=4)[:4] == shared[:4]
+    assert first("tpe", 10, startup="optuna") != shared[:10]
+
+
 def test_tpe_concentrates_on_better_architectures_than_random_search(cora):
     # queries 31-60 of four seeds pooled: TPE's median validation accuracy beats random
     # search's (measured 0.003-0.011 ahead on each of seeds 0-7 alone)
@@ -180,6 +204,7 @@ def test_cli_search_with_tpe_and_without_optuna(capsys, monkeypatch):
     ({"multivariate": "yes"}, "multivariate must be true or false, got 'yes'"),
     ({"batch_size": True}, "batch_size must be a whole number >= 1, got true"),
     ({"max_retries": 10**9}, "max_retries must be a whole number >= 0 and <= 10000"),
+    ({"startup": "random"}, "startup must be one of space, optuna, got 'random'"),
 ])
 def test_bad_options_are_config_errors_naming_the_option(cora, options, message):
     with pytest.raises(ConfigError, match=re.escape(f"tpe strategy: {message}")):
@@ -200,6 +225,7 @@ def test_the_default_is_the_grouped_multivariate_tpe(cora):
     ({"group": False}, {"multivariate": False, "group": False}),  # the independent TPE
     ({}, {"n_startup_trials": 3}),
     ({}, {"n_ei_candidates": 1}),
+    ({}, {"startup": "optuna"}),
 ])
 def test_each_sampler_option_changes_the_search(cora, options, other):
     assert _history(cora, **options) != _history(cora, **other)
