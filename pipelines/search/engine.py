@@ -260,13 +260,28 @@ def connect(address: str):
 def _probe(address: str) -> None:
     """A TCP connection to ``address``'s host and port, closed at once (OSError when none can be
     made within :data:`CONNECT_TIMEOUT_S`); ucx and inproc run over no socket, so are not
-    probed."""
+    probed. Over plain tcp a dask scheduler speaks first (its handshake), so a port that accepts
+    and then stays silent, another service, is refused too: dask's client waits for that
+    handshake with no time limit and would hang the command."""
     match = ADDRESS.fullmatch(address)
     if match is None or match["protocol"] == "ucx":
         return
     with socket.create_connection((match["host"].strip("[]"), int(match["port"])),
-                                  timeout=CONNECT_TIMEOUT_S):
-        pass
+                                  timeout=CONNECT_TIMEOUT_S) as connection:
+        if match["protocol"] in (None, "tcp"):  # tls and ws wait for the client to speak
+            _await_greeting(connection)
+
+
+def _await_greeting(connection: socket.socket) -> None:
+    """Returns once the peer has sent a byte; TimeoutError when it sends none within the
+    connection's timeout, OSError when it closes first."""
+    try:
+        greeting = connection.recv(1)
+    except TimeoutError:
+        raise TimeoutError(f"something accepts connections there but sent no dask handshake "
+                           f"within {CONNECT_TIMEOUT_S} s") from None
+    if not greeting:
+        raise OSError("something accepts connections there but closed without a dask handshake")
 
 
 def _client_class(distributed):

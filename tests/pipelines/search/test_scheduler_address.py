@@ -101,6 +101,56 @@ def test_a_scheduler_nobody_listens_on_is_refused_at_once_and_leaves_nothing_run
     assert left == []
 
 
+@pytest.fixture
+def silent_port():
+    """An address on this machine whose port accepts connections (the kernel's backlog) and
+    never sends a byte, as another service might."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(4)
+        yield f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_a_port_that_accepts_and_stays_silent_is_refused_within_the_timeout(monkeypatch,
+                                                                            silent_port):
+    """dask's client waits for a scheduler's handshake with no time limit: without the probe's
+    wait for the first byte this hangs for good."""
+    monkeypatch.setattr(engine, "CONNECT_TIMEOUT_S", 0.5)
+    message, seconds, left = refusal(silent_port)
+    assert message.startswith(f"--scheduler {silent_port}: cannot reach a dask scheduler there "
+                              "(TimeoutError: something accepts connections there but sent no "
+                              "dask handshake within 0.5 s)")
+    assert seconds < QUICK_S
+    assert left == []
+
+
+def test_a_port_that_accepts_and_closes_at_once_is_refused(monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(4)
+        closer = threading.Thread(target=lambda: s.accept()[0].close(), daemon=True)
+        closer.start()
+        message, seconds, left = refusal(f"tcp://127.0.0.1:{s.getsockname()[1]}")
+        closer.join(QUICK_S)
+    assert "(OSError: something accepts connections there but closed without a dask " \
+           "handshake)" in message
+    assert seconds < QUICK_S
+    assert left == [] and not closer.is_alive()
+
+
+def test_a_dask_scheduler_over_plain_tcp_passes_the_probe():
+    """The probe's wait for the first byte must not refuse the real thing."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp://",
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        started = time.monotonic()
+        client = engine.connect(address)
+        client.close()
+    assert time.monotonic() - started < QUICK_S
+
+
 def test_a_dask_client_that_fails_to_start_is_closed_on_the_spot(monkeypatch):
     """An address dask itself refuses (here one let past our checks): its client is half-made
     when the constructor raises, and is closed, its loop stopped, before the error is raised."""
