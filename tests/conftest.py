@@ -61,3 +61,16 @@ def pytest_sessionfinish(session, exitstatus):
     if executor is not None:
         executor.shutdown(wait=True)
     multiprocessing.active_children()  # joins the multiprocessing children that have ended
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """CUDA generators, each device's state starting with its index, and device 0 the current
+    one: what a checkpoint saves and restores of them is visible on a CPU-only machine."""
+    gpu = {"set": []}
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_rng_state",
+                        lambda index: torch.tensor([index, 2, 3], dtype=torch.uint8))
+    monkeypatch.setattr(torch.cuda, "set_rng_state",
+                        lambda state, index: gpu["set"].append((state.tolist(), index)))
+    return gpu

@@ -38,7 +38,7 @@ from torch import nn
 
 from nao.errors import ConfigError
 from nao.metrics import best_first
-from nao.seeding import seeded_torch
+from nao.seeding import global_rng_state, seeded_torch, set_global_rng_state
 from search_spaces import require
 from search_spaces.base import Arch, Buildable, BuildableLM, SearchSpace
 
@@ -174,20 +174,22 @@ class ImageOneShot:
         return {"train_acc": metric}
 
     @staticmethod
-    def state() -> dict:
+    def state(device: torch.device) -> dict:
+        """Nothing of torch's global state (nothing draws from it)."""
         return {}
 
     @staticmethod
-    def load_state(state: dict) -> None:
+    def load_state(state: dict, device: torch.device) -> None:
         return None
 
     @staticmethod
-    def scorer_state(generator: torch.Generator) -> dict:
+    def scorer_state(generator: torch.Generator, device: torch.device) -> dict:
         """The pool scorer's random state (its minibatch draws) for a checkpoint."""
         return {"eval_gen": generator.get_state()}
 
     @staticmethod
-    def load_scorer_state(generator: torch.Generator, state: dict) -> None:
+    def load_scorer_state(generator: torch.Generator, state: dict,
+                          device: torch.device) -> None:
         generator.set_state(state["eval_gen"])
 
 
@@ -270,18 +272,21 @@ class TextOneShot:
         return {"train_ppl": perplexity(loss)}
 
     @staticmethod
-    def state() -> dict:
-        return {GLOBAL_RNG: torch.get_rng_state()}
+    def state(device: torch.device) -> dict:
+        """The dropout masks' generators: the CPU's and, on a GPU, ``device``'s (a resume draws
+        the masks the uninterrupted run would have)."""
+        return global_rng_state(device)
 
     @staticmethod
-    def load_state(state: dict) -> None:
-        torch.set_rng_state(state[GLOBAL_RNG])
+    def load_state(state: dict, device: torch.device) -> None:
+        set_global_rng_state(state, device)
 
     @classmethod
-    def scorer_state(cls, generator: torch.Generator) -> dict:
+    def scorer_state(cls, generator: torch.Generator, device: torch.device) -> dict:
         """The scorer draws nothing (the first segments); the dropout masks' global state."""
-        return cls.state()
+        return cls.state(device)
 
     @classmethod
-    def load_scorer_state(cls, generator: torch.Generator, state: dict) -> None:
-        cls.load_state(state)
+    def load_scorer_state(cls, generator: torch.Generator, state: dict,
+                          device: torch.device) -> None:
+        cls.load_state(state, device)

@@ -300,7 +300,7 @@ class RelaxedSearch:
             estimator.load_state_dict(state["estimator"])
             for name, gen in gens.items():
                 gen.set_state(state[name])
-            kit.load_state(state)
+            kit.load_state(state, runtime.device)
 
         def one_epoch(epoch: int) -> tuple[dict, dict]:
             lr = shared.lr
@@ -328,7 +328,7 @@ class RelaxedSearch:
             return {**shared.state_dict(), "alpha": params.alpha.detach().clone(),
                     "arch_optimizer": arch_optimizer.state_dict(),
                     "estimator": estimator.state_dict(),
-                    **{name: gen.get_state() for name, gen in gens.items()}, **kit.state()}
+                    **{name: gen.get_state() for name, gen in gens.items()}, **kit.state(runtime.device)}
 
         loop = EpochLoop.with_epoch_bar(record, self.epochs, self.progress,
                                         f"ws {self.controller} on {data.name}")

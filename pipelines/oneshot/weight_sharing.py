@@ -315,7 +315,7 @@ class WeightSharingSearch:
             strategy.load_state_dict(state["strategy"])
             pool = [self.space.from_string(s) for s in state["pool"]]
             rng.bit_generator.state = state["rng"]
-            kit.load_scorer_state(eval_gen, state)
+            kit.load_scorer_state(eval_gen, state, shared.runtime.device)
 
         def one_epoch(epoch: int) -> tuple[dict, dict]:
             nonlocal pool
@@ -341,7 +341,7 @@ class WeightSharingSearch:
         def state() -> dict:
             return {**shared.state_dict(), "strategy": strategy.state_dict(),
                     "pool": [self.space.to_string(a) for a in pool],
-                    "rng": rng.bit_generator.state, **kit.scorer_state(eval_gen)}
+                    "rng": rng.bit_generator.state, **kit.scorer_state(eval_gen, shared.runtime.device)}
 
         loop = EpochLoop.with_epoch_bar(record, self.epochs, self.progress,
                                         f"ws {self.controller} on {data.name}")

@@ -89,19 +89,6 @@ def test_a_gpu_block_seeds_that_gpu_and_gives_its_state_back():
     assert torch.equal(inside, torch.rand(4, device="cuda"))
 
 
-@pytest.fixture
-def fake_gpu(monkeypatch):
-    """CUDA generators, each device's state starting with its index, and device 0 the current
-    one: what a checkpoint saves and restores of them is visible on a CPU-only machine."""
-    gpu = {"set": []}
-    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
-    monkeypatch.setattr(torch.cuda, "get_rng_state",
-                        lambda index: torch.tensor([index, 2, 3], dtype=torch.uint8))
-    monkeypatch.setattr(torch.cuda, "set_rng_state",
-                        lambda state, index: gpu["set"].append((state.tolist(), index)))
-    return gpu
-
-
 def test_a_checkpoint_on_a_gpu_keeps_its_generator_and_puts_it_back(fake_gpu):
     """Dropout and drop-path masks on a GPU draw from its generator: a resume that restored the
     CPU's alone would train on other masks than the uninterrupted run."""
