@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sqlite3
 import sys
 import time
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace):
     evaluator = make_evaluator(args, space)
     check_budget(space, args.budget)
     config = {"space": space.name, "strategy": args.strategy, "seed": args.seed,
-              "options": options, "budget": args.budget}
+              "options": options, "settings": strategy.settings(), "budget": args.budget}
     if trains_children(evaluator):  # a resume must train children the same way
         config["children"] = evaluator.config()
     if args.out:
@@ -127,6 +128,9 @@ def search_into(args: argparse.Namespace, space, strategy, config: dict, evaluat
         try:
             stored = len(store)
             read_back = args.resume and stored >= args.budget
+            if args.resume and not read_back:
+                warn_on_changed_settings(args, store.get_meta("config").get("settings"),
+                                         config["settings"])
             if read_back:
                 result = result_from_store(space, store, args.budget,
                                            strategy_name=args.strategy, seed=args.seed)
@@ -148,6 +152,45 @@ def search_into(args: argparse.Namespace, space, strategy, config: dict, evaluat
         out["stored_queries"] = stored
         sys.stderr.write(f"nao search: note: {note}\n")
     return report(out, space)
+
+
+def warn_on_changed_settings(args: argparse.Namespace, saved: dict | None,
+                             settings: dict) -> None:
+    """A resumed search whose strategy now runs with other settings than when it began (an
+    upgrade changed a default the options left open) goes on, with one warning naming what
+    changed and the ``--set`` that continues it as it began. Refusing would strand the stored
+    evaluations; saying nothing would mix two configurations unnoticed. A store from before
+    settings were recorded has none to compare."""
+    if saved is None:
+        return
+    # an option added or removed since has no value on one side to name or to set
+    changed = [(key, before, now) for key, before, now in setting_changes(saved, settings)
+               if before is not MISSING and now is not MISSING]
+    if not changed:
+        return
+    shown_changes = ", ".join(f"{key} {json.dumps(before)} -> {json.dumps(now)}"
+                              for key, before, now in changed)
+    restore = " ".join(f"--set {key}={json.dumps(before, separators=(',', ':'))}"
+                       for key, before, _ in changed)
+    warn("search", f"--resume: the {args.strategy} strategy's settings differ from when "
+                   f"{args.out} began ({shown_changes}), so the rest of the search runs with "
+                   f"the new ones; to continue it as it began, add {restore}")
+
+
+MISSING = object()  # a setting one side does not have
+
+
+def setting_changes(before: dict, now: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+    """``(dotted key, before, now)`` for each leaf setting that differs, nested groups (NAO's
+    ``nao_params``) walked into, in key order."""
+    out = []
+    for key in sorted(set(before) | set(now)):
+        a, b = before.get(key, MISSING), now.get(key, MISSING)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += setting_changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append((f"{prefix}{key}", a, b))
+    return out
 
 
 def timed_search(args: argparse.Namespace, space, strategy, store: Store, evaluator: Evaluator,

@@ -122,9 +122,16 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> dict:
 
 
 def config_difference(saved: dict, config: dict) -> list[str]:
-    """Options that differ between a stored and a requested run (the budget may change)."""
+    """Options that differ between a stored and a requested run (the budget may change). A
+    store that recorded the strategy's settings (every option, defaults included) is compared
+    by them: options that come to the same settings are the same run, and the settings alone
+    differing (an upgrade changed a default the options left open) is the caller's to warn
+    about, not a reason to strand the stored evaluations."""
+    ignore = {"budget", "settings"}
+    if "settings" in saved and saved["settings"] == config.get("settings"):
+        ignore.add("options")
     return sorted(k for k in set(saved) | set(config)
-                  if k != "budget" and saved.get(k) != config.get(k))
+                  if k not in ignore and saved.get(k) != config.get(k))
 
 
 class Store:
