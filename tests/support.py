@@ -128,6 +128,28 @@ def kill_after_epoch(monkeypatch, n: int) -> list[int]:
     return calls
 
 
+def killed_and_resumed(make, data, out_dir, monkeypatch):
+    """A one-shot search ``make(**options)`` fitted whole for 2 epochs, and fitted into
+    ``out_dir``, killed after epoch 1 and resumed, torch's global generator reseeded between
+    (the resume must owe nothing to it); checks that the resume ran epoch 2 only. Returns the
+    two fitted searches, ``(whole, resumed)``."""
+    import pytest
+
+    whole = make(epochs=2).fit(data)
+    calls = kill_after_epoch(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        make(epochs=2, out_dir=out_dir).fit(data)
+    torch.manual_seed(123)
+    resumed = make(epochs=2, out_dir=out_dir, resume=True).fit(data)
+    assert calls == [1, 2]  # the finished epoch was not run again
+    return whole, resumed
+
+
+def untimed(history: list[dict]) -> list[dict]:
+    """A search's log rows without their wall times, which no rerun repeats."""
+    return [{k: v for k, v in row.items() if k not in ("epoch_s", "wall_s")} for row in history]
+
+
 # ----- the command line in-process --------------------------------------------------------------
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     """``nao ARGS`` in this process: its exit code, stdout and stderr. An argparse error (which

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import math
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
-from support import kill_after_epoch, run_cli
+from support import killed_and_resumed, run_cli, untimed
 
 from pipelines.oneshot.arch_params import ArchParams
 from pipelines.oneshot.lm_weight_sharing import LMPoolScorer
@@ -100,18 +101,11 @@ def test_a_seed_fixes_the_search_dropout_included_and_another_changes_it(space, 
 @pytest.mark.parametrize("controller", ["darts", "sf"])
 def test_resume_after_a_kill_gives_the_same_alpha_and_pick(space, data, controller, tmp_path,
                                                            monkeypatch):
-    whole = search(space, controller, epochs=2).fit(data)
-    calls = kill_after_epoch(monkeypatch, 1)
-    with pytest.raises(KeyboardInterrupt):
-        search(space, controller, epochs=2, out_dir=tmp_path).fit(data)
-    torch.manual_seed(123)  # the resumed run owes nothing to the global random state
-    resumed = search(space, controller, epochs=2, out_dir=tmp_path, resume=True).fit(data)
-    assert calls == [1, 2]
+    whole, resumed = killed_and_resumed(partial(search, space, controller), data, tmp_path,
+                                        monkeypatch)
     assert torch.equal(resumed.params_.alpha, whole.params_.alpha)
     assert resumed.best_arch_ == whole.best_arch_
-    untimed = [{k: v for k, v in h.items() if k not in ("epoch_s", "wall_s")}
-               for h in (*resumed.history_, *whole.history_)]
-    assert untimed[:2] == untimed[2:]
+    assert untimed(resumed.history_) == untimed(whole.history_)
 
 
 def test_nao_ws_runs_darts_on_the_recurrent_cell_and_refuses_pool_options(capsys):

@@ -6,10 +6,10 @@ perplexities, and a killed run resumes to the uninterrupted result."""
 from __future__ import annotations
 
 import zlib
+from functools import partial
 
 import pytest
-import torch
-from support import kill_after_epoch
+from support import killed_and_resumed
 
 import pipelines.oneshot.one_shot_tasks as text_kit
 from pipelines.oneshot.lm_weight_sharing import LMPoolScorer, LMWeightSharingSearch
@@ -85,13 +85,9 @@ def test_lower_perplexity_is_told_as_higher_utility_and_survives(space, data, mo
 
 
 def test_resume_after_a_kill_gives_the_uninterrupted_result(space, data, tmp_path, monkeypatch):
-    whole = search(space, "nao", epochs=2).fit(data).result(data)
-    calls = kill_after_epoch(monkeypatch, 1)
-    with pytest.raises(KeyboardInterrupt):
-        search(space, "nao", epochs=2, out_dir=tmp_path).fit(data)
-    torch.manual_seed(123)  # the resumed run owes nothing to the global random state
-    out = search(space, "nao", epochs=2, out_dir=tmp_path, resume=True).fit(data).result(data)
-    assert calls == [1, 2]
+    whole, resumed = killed_and_resumed(partial(search, space, "nao"), data, tmp_path,
+                                        monkeypatch)
+    whole, out = whole.result(data), resumed.result(data)
     assert out["best"] == whole["best"]
     assert [h["train_loss"] for h in out["history"]] == [h["train_loss"]
                                                           for h in whole["history"]]

@@ -6,11 +6,12 @@ errors for bad options."""
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
-from support import kill_after_epoch
+from support import killed_and_resumed, untimed
 
 from nao.errors import ConfigError
 from pipelines.cli import main
@@ -70,20 +71,12 @@ def test_each_relaxed_controller_runs_end_to_end_and_logs_entropy_and_accuracy(
 @pytest.mark.parametrize("controller", ["darts", "relax", "sf"])
 def test_resume_after_a_kill_gives_the_same_alpha_and_pick(space, data, controller, tmp_path,
                                                            monkeypatch):
-    whole = search(space, controller, epochs=2).fit(data)
-    calls = kill_after_epoch(monkeypatch, 1)
-    with pytest.raises(KeyboardInterrupt):
-        search(space, controller, epochs=2, out_dir=tmp_path).fit(data)
-    resumed = search(space, controller, epochs=2, out_dir=tmp_path, resume=True).fit(data)
-    assert calls == [1, 2]  # the finished epochs were not run again
+    whole, resumed = killed_and_resumed(partial(search, space, controller), data, tmp_path,
+                                        monkeypatch)
     assert torch.equal(resumed.params_.alpha, whole.params_.alpha)
     assert resumed.result(data)["best"] == whole.result(data)["best"]
     # every logged figure but the timings, the scores of the samples drawn for the log included
-    assert [untimed(h) for h in resumed.history_] == [untimed(h) for h in whole.history_]
-
-
-def untimed(row: dict) -> dict:
-    return {k: v for k, v in row.items() if k not in ("epoch_s", "wall_s")}
+    assert untimed(resumed.history_) == untimed(whole.history_)
 
 
 def test_a_seed_fixes_the_search_and_another_seed_changes_it(space, data):

@@ -4,10 +4,11 @@ the supernet, NAO fitted on re-told scores, and the ``nao ws`` command line."""
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import pytest
 import torch
-from support import assert_one_line_error, kill_after_epoch, make_fake_fashion, run_cli
+from support import assert_one_line_error, killed_and_resumed, make_fake_fashion, run_cli
 
 from nao.errors import ConfigError
 from pipelines.cli import main
@@ -69,13 +70,9 @@ def test_a_seed_fixes_the_search(space, data):
 @pytest.mark.parametrize("controller", ["nao", "rl"])
 def test_resume_after_a_kill_gives_the_uninterrupted_result(space, data, controller, tmp_path,
                                                             monkeypatch):
-    whole = search(space, controller, epochs=2).fit(data).result(data)
-    calls = kill_after_epoch(monkeypatch, 1)
-    with pytest.raises(KeyboardInterrupt):
-        search(space, controller, epochs=2, out_dir=tmp_path).fit(data)
-    resumed = search(space, controller, epochs=2, out_dir=tmp_path, resume=True).fit(data)
-    assert calls == [1, 2]  # the finished epochs were not run again
-    out = resumed.result(data)
+    whole, resumed = killed_and_resumed(partial(search, space, controller), data, tmp_path,
+                                        monkeypatch)
+    whole, out = whole.result(data), resumed.result(data)
     assert out["best"] == whole["best"]
     assert [h["train_loss"] for h in out["history"]] == [h["train_loss"] for h in whole["history"]]
 
