@@ -90,7 +90,9 @@ class NAOStrategy(Strategy):
     tells it whole each round, and NAO-WS fits on the current pool.
 
     Levers from the literature (docs/results.md measures each; ``LEVERS_OFF`` turns them off):
-    ``mutation_candidates`` adds that many unseen mutations of the ``top_k`` seeds to the
+    ``top_k_ramp`` > 0 seeds a round with one of the best per that many evaluated architectures,
+    from one up to ``top_k`` (:meth:`n_seeds`).
+    ``mutation_candidates`` adds that many unseen mutations of the seeds to the
     candidates the predictor ranks (BANANAS: local moves beside the embedding step).
     ``acquisition`` ranks the candidates by the ensemble's ``mean`` prediction, by ``ucb``
     (mean + ``ucb_kappa`` * spread over the ``n_models`` members) or by ``thompson`` (each pick
@@ -109,7 +111,8 @@ class NAOStrategy(Strategy):
     """
 
     def __init__(self, space: SearchSpace, random_state: int | None = None, n_init: int = 10,
-                 round_size: int = 10, top_k: int = 5, warm_start: bool = True,
+                 round_size: int = 10, top_k: int = 5, top_k_ramp: int = 0,
+                 warm_start: bool = True,
                  candidate_factor: float = 5.0, random_candidates: int = 0,
                  nao_params: dict | None = None, fit_on: str = "all", n_models: int = 1,
                  pseudo_labels: int = 0, mutation_candidates: int = 20,
@@ -123,6 +126,7 @@ class NAOStrategy(Strategy):
         self.n_init = check_int(owner, "n_init", n_init, 2)  # NAO needs data to fit
         self.round_size = check_int(owner, "round_size", round_size, 1)
         self.top_k = check_int(owner, "top_k", top_k, 1)
+        self.top_k_ramp = check_int(owner, "top_k_ramp", top_k_ramp, 0)
         self.warm_start = check_bool(owner, "warm_start", warm_start)
         self.candidate_factor = check_float(owner, "candidate_factor", candidate_factor, 1,
                                             MAX_CANDIDATE_FACTOR)
@@ -297,6 +301,15 @@ class NAOStrategy(Strategy):
             picked.append(int(np.argmax(row)))
         return picked
 
+    def n_seeds(self) -> int:
+        """How many of the best evaluated architectures seed this round: ``top_k``, or with
+        ``top_k_ramp`` one per that many evaluated so far (at least one, at most ``top_k``):
+        while few are known the predictor ranks poorly, and steps from the very best are what
+        pays; more seeds later keep the search from narrowing too soon."""
+        if not self.top_k_ramp:
+            return self.top_k
+        return max(1, min(self.top_k, len(self.archs) // self.top_k_ramp))
+
     def _mutations(self, seeds: list[Arch], exclude: set) -> list[Arch]:
         """``mutation_candidates`` unseen mutations of the seeds, the seeds taken in turn."""
         children = (self.space.mutate(seeds[i % len(seeds)], self.rng)
@@ -332,7 +345,7 @@ class NAOStrategy(Strategy):
         self.rounds += 1
         archs, scores = self._training_set()
         order = best_first(scores)
-        seeds = [archs[i] for i in order[: self.top_k]]
+        seeds = [archs[i] for i in order[: self.n_seeds()]]
         wanted = int(round(n * self.candidate_factor))
         proposals: list[Arch] = []
         for model in models:

@@ -422,6 +422,7 @@ WHY_MUTATIONS = "; every round draws and ranks them all with the predictor (the 
     ({"n_init": 1}, "n_init must be a whole number >= 2, got 1"),
     ({"round_size": 0}, "round_size must be a whole number >= 1, got 0"),
     ({"top_k": 0}, "top_k must be a whole number >= 1, got 0"),
+    ({"top_k_ramp": -1}, "top_k_ramp must be a whole number >= 0, got -1"),
     ({"warm_start": 1}, "warm_start must be true or false, got 1"),
     ({"candidate_factor": 0.99},
      "candidate_factor must be a finite number >= 1 and <= 100, got 0.99"),
@@ -548,6 +549,29 @@ def test_each_member_is_asked_for_its_share_of_the_candidates_from_the_top_k_see
         seen, seen | keys(space, pool[:3]), seen | keys(space, pool[:6])]
     assert strategy.models[0].predicted == [pool[:3] + pool[3:6] + pool[10:13]]
     assert (strategy.rounds, strategy.n_random_fill) == (1, 0)
+
+
+@pytest.mark.parametrize("ramp, told, seeds", [
+    (0, 12, 4),  # off: top_k always
+    (5, 9, 1), (5, 10, 2), (5, 12, 2), (5, 15, 3),  # one per 5 evaluated
+    (5, 25, 4),  # at most top_k
+    (20, 12, 1),  # at least one
+])
+def test_a_ramp_seeds_a_round_with_one_of_the_best_per_so_many_evaluated(monkeypatch, ramp,
+                                                                          told, seeds):
+    space = get_space("synthetic:positions=4,choices=4")
+    scores = list(np.linspace(0.0, 1.0, told))[::-1]  # the first told is the best
+    strategy = started(space, scores, monkeypatch, top_k=4, top_k_ramp=ramp,
+                       mutation_candidates=8)  # the seeds mutate in turn: each at least twice
+    proposer = Proposer(space, strategy.sample_unseen(5))
+    strategy.models = [proposer]
+    mutated = []
+    monkeypatch.setattr(space, "mutate", lambda arch, rng: mutated.append(arch) or
+                        space.sample(rng))
+    strategy.ask(2)
+    best = strategy.archs[:seeds]
+    assert proposer.proposed[0][0] == best  # the embedding steps start from them
+    assert {space.canonical(a) for a in mutated} == keys(space, best)  # and only they mutate
 
 
 def test_mutations_and_random_candidates_join_the_proposals_each_new(monkeypatch):
