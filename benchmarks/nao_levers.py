@@ -91,6 +91,8 @@ LEVERS.update({
     # i10 with the 5 best as seeds instead of 20 (embedding steps and mutations around fewer,
     # better architectures): the default nao
     "i10t5": {**DEFAULT_LEVERS, "n_init": 10, "top_k": 5},
+    # and one seed per 20 evaluated architectures, up to 5 (top_k_ramp): measured, not adopted
+    "i10t5r20": {**DEFAULT_LEVERS, "n_init": 10, "top_k": 5, "top_k_ramp": 20},
 })
 OTHERS = "OTHERS"
 BASELINES = ("nao", "tpe", "evolution")
