@@ -162,6 +162,15 @@ def test_the_random_start_is_random_searchs_so_a_comparison_is_paired(space_name
     assert first("tpe", 10, startup="optuna") != shared[:10]
 
 
+def test_the_random_start_of_a_tiny_space_gives_each_architecture_once_then_ends():
+    """Within one ask the start draws no architecture twice, and a space used up ends the ask
+    with what it has."""
+    space = get_space("synthetic:positions=2,choices=2")  # 4 architectures
+    strategy = make_strategy("tpe", space, random_state=0, n_startup_trials=10)
+    out = strategy.ask(6)
+    assert len(out) == 4 and len({space.canonical(a) for a in out}) == 4
+
+
 def test_tpe_concentrates_on_better_architectures_than_random_search(cora):
     # queries 31-60 of four seeds pooled: TPE's median validation accuracy beats random
     # search's (measured 0.003-0.011 ahead on each of seeds 0-7 alone)
