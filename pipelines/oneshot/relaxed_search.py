@@ -328,7 +328,8 @@ class RelaxedSearch:
             return {**shared.state_dict(), "alpha": params.alpha.detach().clone(),
                     "arch_optimizer": arch_optimizer.state_dict(),
                     "estimator": estimator.state_dict(),
-                    **{name: gen.get_state() for name, gen in gens.items()}, **kit.state(runtime.device)}
+                    **{name: gen.get_state() for name, gen in gens.items()},
+                    **kit.state(runtime.device)}
 
         loop = EpochLoop.with_epoch_bar(record, self.epochs, self.progress,
                                         f"ws {self.controller} on {data.name}")

@@ -341,7 +341,8 @@ class WeightSharingSearch:
         def state() -> dict:
             return {**shared.state_dict(), "strategy": strategy.state_dict(),
                     "pool": [self.space.to_string(a) for a in pool],
-                    "rng": rng.bit_generator.state, **kit.scorer_state(eval_gen, shared.runtime.device)}
+                    "rng": rng.bit_generator.state,
+                    **kit.scorer_state(eval_gen, shared.runtime.device)}
 
         loop = EpochLoop.with_epoch_bar(record, self.epochs, self.progress,
                                         f"ws {self.controller} on {data.name}")

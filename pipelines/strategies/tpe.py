@@ -24,7 +24,8 @@ Repeats. The loop counts distinct architectures, so a trial that proposes an arc
 told is told its known score at once (TPE should learn from it like any trial) and TPE is asked
 again, up to ``max_retries`` times per architecture wanted, before a random unseen architecture
 fills the slot. Every told architecture is told to the trial that proposed it; one no trial
-proposed (the random start, a random fill) is added to the study as a finished trial, so TPE learns from it too.
+proposed (the random start, a random fill) is added to the study as a finished trial, so TPE
+learns from it too.
 
 The random start. The first ``n_startup_trials`` architectures are, by default
 (``startup="space"``), the space's own uniform draws from the strategy's generator: the same
@@ -48,7 +49,7 @@ from collections.abc import Hashable, Iterator, Sequence
 from typing import Any
 
 from nao.errors import ConfigError, InvalidArchitectureError
-from nao.validation import check_bool, check_int
+from nao.validation import check_bool, check_choice, check_int
 from search_spaces.base import Arch, SearchSpace, Tokens
 
 from .base import Strategy
@@ -99,10 +100,7 @@ class TPEStrategy(Strategy):
         self.group = check_bool(owner, "group", group)
         self.ask_size = check_int(owner, "batch_size", batch_size, 1)
         self.max_retries = check_int(owner, "max_retries", max_retries, 0, MAX_RETRIES_LIMIT)
-        if startup not in STARTUPS:
-            raise ConfigError(f"tpe strategy: startup must be one of {', '.join(STARTUPS)}, "
-                              f"got {startup!r}")
-        self.startup = startup
+        self.startup = check_choice(owner, "startup", startup, STARTUPS)
         if self.group and not self.multivariate:
             raise ConfigError("tpe strategy: group=true needs multivariate=true; "
                               "set group=false for the independent TPE")
@@ -148,8 +146,8 @@ class TPEStrategy(Strategy):
         return tuple(tokens)
 
     def _add_finished(self, tokens: Tokens, score: float | None) -> None:
-        """A trial nobody asked for (the random start, a random fill, a restored one), finished with ``score``
-        (``None``: failed)."""
+        """A trial nobody asked for (the random start, a random fill, a restored one), finished
+        with ``score`` (``None``: failed)."""
         params = self._params(tokens)
         state = self.optuna.trial.TrialState
         with warnings.catch_warnings():
@@ -165,18 +163,14 @@ class TPEStrategy(Strategy):
         out: list[Arch] = []
         taken: set[Hashable] = set()
         for _ in range(n):
-            if self.startup == "space" and len(self.archs) + len(out) < self.n_startup_trials:
-                # the shared random start (module doc); told to the study as finished trials
-                start = self.sample_unseen(1, exclude=taken)
-                if not start:
-                    break
-                taken.add(self.space.canonical(start[0]))
-                out.append(start[0])
-                continue
-            arch = self._propose(taken)
+            # the shared random start (module doc) is drawn like a fill, not proposed by TPE
+            starting = (self.startup == "space"
+                        and len(self.archs) + len(out) < self.n_startup_trials)
+            arch = None if starting else self._propose(taken)
             if arch is None:
                 fill = self.sample_unseen(1, exclude=taken)
-                self.n_random_fill += len(fill)
+                if not starting:
+                    self.n_random_fill += len(fill)
                 if not fill:
                     break
                 arch = fill[0]
