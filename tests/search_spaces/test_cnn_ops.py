@@ -26,6 +26,39 @@ def test_pools_match_reference_values_and_gradients(shape, k):
         assert torch.allclose(g_got, g_want, atol=1e-5)
 
 
+def _box_average_through_autograd(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The average pool as shifted slices that autograd differentiates (what AvgPool computed
+    before its backward was written out): the reference for the floats."""
+    pad, (h, w) = k // 2, x.shape[-2:]
+    padded = F.pad(x, (pad, pad, pad, pad))
+    rows = sum(padded[..., :, j:j + w] for j in range(k))
+    total = sum(rows[..., i:i + h, :] for i in range(k))
+    inside = [(torch.arange(n) + pad).clamp(max=n - 1) - (torch.arange(n) - pad).clamp(min=0) + 1
+              for n in (h, w)]
+    return total / (inside[0][:, None] * inside[1][None, :]).to(x.dtype)
+
+
+@pytest.mark.parametrize("shape", [(4, 16, 28, 28), (3, 5, 7, 9), (2, 3, 1, 2)])
+@pytest.mark.parametrize("k", [3, 5])
+def test_average_pool_gives_autograds_floats_bit_for_bit_in_its_layout(shape, k):
+    torch.manual_seed(0)
+    x = torch.randn(*shape).contiguous(memory_format=torch.channels_last)
+    upstream = torch.randn(*shape).contiguous(memory_format=torch.channels_last)  # as a net's
+    x.requires_grad_()
+    got, want = AvgPool(k)(x), _box_average_through_autograd(x, k)
+    # autograd.grad hands over the gradient as computed (a leaf's .grad is restrided to it)
+    (g_got,), (g_want,) = (torch.autograd.grad(y, x, upstream) for y in (got, want))
+    assert torch.equal(got, want) and torch.equal(g_got, g_want)
+    # the gradient leaves in the layout autograd's slices gave it (a convolution's backward
+    # computes other floats on another layout, so the search would change)
+    assert g_got.stride() == g_want.stride()
+
+
+def test_average_pool_backward_is_the_adjoint_of_its_forward():
+    x = torch.randn(2, 3, 6, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(AvgPool(3), (x,))
+
+
 def test_factorized_reduce_halves_odd_sizes_rounding_up():
     assert FactorizedReduce(4, 6)(torch.randn(2, 4, 7, 7)).shape == (2, 6, 4, 4)
     assert SepConv(4, 5)(torch.randn(2, 4, 7, 7)).shape == (2, 4, 7, 7)
