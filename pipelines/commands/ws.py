@@ -9,13 +9,9 @@ from search_spaces import get_space
 
 from ..oneshot.lm_weight_sharing import LMWeightSharingSearch
 from ..oneshot.methods import IMAGE, POOL, RELAXED, TEXT, method_for, names
+from ..oneshot.one_shot_search import WHAT
 from ..oneshot.relaxed_search import LMRelaxedSearch, RelaxedSearch
-from ..oneshot.weight_sharing import (
-    NETWORK,
-    POOL_SIZE,
-    WHAT,
-    WeightSharingSearch,
-)
+from ..oneshot.weight_sharing import NETWORK, POOL_SIZE, WeightSharingSearch
 from ..training.network_options import NetworkOptions
 from . import text_runs
 from .common import parse_settings

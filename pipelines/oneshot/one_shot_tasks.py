@@ -281,12 +281,13 @@ class TextOneShot:
     def load_state(state: dict, device: torch.device) -> None:
         set_global_rng_state(state, device)
 
-    @classmethod
-    def scorer_state(cls, generator: torch.Generator, device: torch.device) -> dict:
-        """The scorer draws nothing (the first segments); the dropout masks' global state."""
-        return cls.state(device)
+    @staticmethod
+    def scorer_state(generator: torch.Generator, device: torch.device) -> dict:
+        """Nothing: the scorer draws nothing (the first segments); the dropout masks' global
+        state is :meth:`state`'s, which every one-shot checkpoint holds."""
+        return {}
 
-    @classmethod
-    def load_scorer_state(cls, generator: torch.Generator, state: dict,
+    @staticmethod
+    def load_scorer_state(generator: torch.Generator, state: dict,
                           device: torch.device) -> None:
-        cls.load_state(state, device)
+        return None

@@ -34,13 +34,11 @@ from nao.errors import ConfigError
 from nao.validation import check_float, check_int, check_options
 from search_spaces.base import Arch, SearchSpace
 
-from ..training.epochs import EpochLoop, RunRecord, progress_bar
 from ..training.lm_train import GRAD_CLIP as LM_GRAD_CLIP
 from ..training.lm_train import LR as LM_LR
 from ..training.lm_train import LR_MIN as LM_LR_MIN
 from ..training.lm_train import WEIGHT_DECAY as LM_WEIGHT_DECAY
 from ..training.lm_train import LMOptions
-from ..training.network_options import NetworkOptions
 from ..training.run_dir import check_resume
 from ..training.runtime import Runtime
 from ..training.task import BPTT
@@ -49,6 +47,7 @@ from .gradient_estimators import Estimator
 from .lm_weight_sharing import BATCH_SIZE as LM_BATCH_SIZE
 from .lm_weight_sharing import HIDDEN as LM_HIDDEN
 from .methods import METHODS, RELAXED, method_for, names
+from .one_shot_search import Bar, OneShotRun, OneShotSearch
 from .one_shot_tasks import GLOBAL_RNG, ImageOneShot, TextOneShot
 from .shared_training import SharedWeights
 from .supernet_evaluator import EVAL_BATCHES, batch_statistics
@@ -59,7 +58,6 @@ from .weight_sharing import (
     MOMENTUM,
     NETWORK,
     WEIGHT_DECAY,
-    WHAT,
 )
 
 RELAXED_CONTROLLERS = names(RELAXED)  # darts, snas, sf, relax, ram: one estimator each
@@ -169,7 +167,7 @@ class SupernetObjective:
         return d_alpha - xi * (hessian[0] - hessian[1]) / (2 * eps), float(val.detach())
 
 
-class RelaxedSearch:
+class RelaxedSearch(OneShotSearch):
     """``nao ws --controller darts|snas|sf|relax|ram``; scikit-learn style: parameters in
     ``__init__``, :meth:`fit` learns ``alpha`` and the shared weights, then ``best_arch_``,
     ``best_valid_``, ``history_``, ``params_`` (the :class:`ArchParams`). ``controller_options``
@@ -208,18 +206,6 @@ class RelaxedSearch:
         self.progress = progress
 
     # ----- set-up ------------------------------------------------------------------------------
-    def network(self) -> NetworkOptions:
-        return NetworkOptions(self.channels, self.layers, self.stem_stride, self.batch_size)
-
-    def kit(self) -> ImageOneShot | TextOneShot:
-        """What the task changes (:mod:`.one_shot_tasks`)."""
-        return ImageOneShot(self.network(), self.eval_batches)
-
-    def _hyper(self) -> dict:
-        """The shared weights' optimizer settings, as the kit's ``shared_weights`` takes them."""
-        return {"lr_max": self.lr_max, "lr_min": self.lr_min, "momentum": self.momentum,
-                "weight_decay": self.weight_decay, "grad_clip": self.grad_clip}
-
     def check(self) -> tuple[dict, Estimator]:
         """The shared options and the method, or a one-line :class:`ConfigError` for a bad
         option, before any data is loaded."""
@@ -249,161 +235,131 @@ class RelaxedSearch:
             else {}
         return cls(**method, **extra)
 
-    def _seed(self) -> int:
-        return 0 if self.random_state is None else int(self.random_state)
-
-    def _config(self, data, shared: dict, method: dict) -> dict:
+    def _config(self, data, plan: tuple[dict, Estimator]) -> dict:
+        shared, _ = plan
+        _, method = split_options(self.controller, self.controller_options)
         return {"space": self.space.name, "controller": self.controller, "data": data.name,
                 "seed": self.random_state, "epochs": self.epochs, **self.network().to_dict(),
                 "eval_batches": self.eval_batches, "lr_max": self.lr_max, "lr_min": self.lr_min,
                 "momentum": self.momentum, "weight_decay": self.weight_decay,
                 "grad_clip": self.grad_clip, "controller_options": {**shared, **method}}
 
-    # ----- the loop ----------------------------------------------------------------------------
-    def fit(self, data) -> RelaxedSearch:
-        shared_opts, estimator = self.check()
-        _, method_opts = split_options(self.controller, self.controller_options)
-        kit = self.kit()
-        task = kit.task(data, valid_batch=True)
-        record = RunRecord.open(self.out_dir, self._config(data, shared_opts, method_opts),
-                                self.resume, WHAT, self.checkpoint_keys)
-        seed = self._seed()
-        runtime = Runtime(self.device, self.threads)
-        with kit.seeded(seed, runtime.device):
-            self._fit(data, kit, task, record, runtime, seed, shared_opts, estimator)
-        self.options_ = {**shared_opts, **method_opts}
-        return self
+    valid_batches = True  # each alpha step reads a validation minibatch
 
-    def _fit(self, data, kit, task, record: RunRecord, runtime: Runtime, seed: int,
-             shared_opts: dict, estimator: Estimator) -> None:
-        shared = kit.shared_weights(self.space, task, runtime, seed, self.epochs, self._hyper())
-        supernet = shared.supernet
-        n_batches = task.n_train_batches(shared.batch_size)
-        # alpha stays on the CPU on every device: a table of a few hundred numbers, sampled with
-        # CPU generators (the same draws on a GPU); its op weights move to the supernet's device
-        params = ArchParams(self.space)
-        relaxation = self.space.relaxation(params) if estimator.needs_relaxation else None
-        estimator.bind(params)
-        arch_optimizer = torch.optim.Adam([params.alpha], lr=shared_opts["arch_lr"],
-                                          betas=ARCH_BETAS,
-                                          weight_decay=shared_opts["arch_weight_decay"])
-        gens = {name: torch.Generator().manual_seed(seed + k) for k, name in
-                enumerate(("sample_gen", "valid_gen", "eval_gen", "log_gen"), start=1)}
-        evaluator = kit.scorer(shared, data, gens["eval_gen"])
-        key = kit.score_key
+    # ----- the run -------------------------------------------------------------------------
+    def _start(self, plan: tuple[dict, Estimator], data, kit: ImageOneShot | TextOneShot,
+               shared: SharedWeights, seed: int) -> RelaxedRun:
+        return RelaxedRun(self, plan, data, kit, shared, seed)
 
-        def load(state: dict) -> None:
-            shared.load_state_dict(state)
-            with torch.no_grad():
-                params.alpha.copy_(state["alpha"])
-            arch_optimizer.load_state_dict(state["arch_optimizer"])
-            estimator.load_state_dict(state["estimator"])
-            for name, gen in gens.items():
-                gen.set_state(state[name])
-            kit.load_state(state, runtime.device)
+    def _fitted(self, run: RelaxedRun) -> None:
+        _, method = split_options(self.controller, self.controller_options)
+        self.options_ = {**run.options, **method}
+        self.params_ = run.params
+        self.estimator_ = run.estimator
 
-        def one_epoch(epoch: int) -> tuple[dict, dict]:
-            lr = shared.lr
-            estimator.new_epoch(epoch, self.epochs)
-            search_alpha = epoch >= shared_opts["warmup_epochs"]
-            with progress_bar(self.progress, total=n_batches, unit="batch", leave=False,
-                              desc=f"epoch {epoch + 1}/{self.epochs}") as bar:
-                loss, acc, info = self._epoch(shared, params, relaxation, estimator,
-                                              arch_optimizer, kit, gens, search_alpha, bar)
-            derived = self._derive(params, relaxation, estimator)
-            score_derived = kit.reported(evaluator.evaluate_many([derived])[0])
-            samples = [params.to_arch(params.sample(gens["log_gen"]))
-                       for _ in range(LOG_SAMPLES)]
-            score_sampled = float(np.mean([kit.reported(e)
-                                           for e in evaluator.evaluate_many(samples)]))
-            entropy = float(params.entropy().detach())
-            row = {"lr": lr, "train_loss": loss, **kit.train_row(loss, acc), "entropy": entropy,
-                   f"{key}_derived": score_derived, f"{key}_sampled": score_sampled,
-                   "alpha_steps": search_alpha, **info,
-                   "derived_arch": self.space.to_string(derived)}
-            return row, {"loss": f"{loss:.3f}", "entropy": f"{entropy:.1f}",
-                         key: f"{score_derived:.3f}"}
+    def _result_extra(self) -> dict:
+        """The final entropy and the options used (there is no pool: ``pool_size`` is
+        ``None``)."""
+        return {"entropy": float(self.params_.entropy().detach()), "options": self.options_}
 
-        def state() -> dict:
-            return {**shared.state_dict(), "alpha": params.alpha.detach().clone(),
-                    "arch_optimizer": arch_optimizer.state_dict(),
-                    "estimator": estimator.state_dict(),
-                    **{name: gen.get_state() for name, gen in gens.items()},
-                    **kit.state(runtime.device)}
 
-        loop = EpochLoop.with_epoch_bar(record, self.epochs, self.progress,
-                                        f"ws {self.controller} on {data.name}")
-        loop.restore(load)
-        history = loop.run(one_epoch, state)
-        derived = self._derive(params, relaxation, estimator)
-        self.candidates_ = kit.final_pick(evaluator, [derived])
-        self.best_arch_, self.best_valid_ = self.candidates_[0]
-        self.history_ = history
-        self.params_ = params
-        self.estimator_ = estimator
-        self.supernet_ = supernet
-        self.runtime_ = runtime
-        self.wall_s_ = loop.wall_s
+class RelaxedRun(OneShotRun):
+    """The relaxed family's state across epochs: ``alpha`` (:class:`ArchParams`, on the CPU on
+    every device: a table of a few hundred numbers sampled with CPU generators, so a GPU makes
+    the same draws; its op weights move to the supernet's device), its Adam, the method's
+    estimator and four generators (samples, validation minibatches, scoring, the log's
+    samples)."""
 
-    @staticmethod
-    def _derive(params: ArchParams, relaxation, estimator: Estimator) -> Arch:
+    def __init__(self, search: RelaxedSearch, plan: tuple[dict, Estimator], data,
+                 kit: ImageOneShot | TextOneShot, shared: SharedWeights, seed: int):
+        self.options, self.estimator = plan
+        self.search, self.kit, self.shared = search, kit, shared
+        self.space = search.space
+        self.params = ArchParams(self.space)
+        self.relaxation = (self.space.relaxation(self.params)
+                           if self.estimator.needs_relaxation else None)
+        self.estimator.bind(self.params)
+        self.arch_optimizer = torch.optim.Adam(
+            [self.params.alpha], lr=self.options["arch_lr"], betas=ARCH_BETAS,
+            weight_decay=self.options["arch_weight_decay"])
+        self.gens = {name: torch.Generator().manual_seed(seed + k) for k, name in
+                     enumerate(("sample_gen", "valid_gen", "eval_gen", "log_gen"), start=1)}
+        self.evaluator = kit.scorer(shared, data, self.gens["eval_gen"])
+
+    def epoch(self, epoch: int, bar: Bar) -> tuple[dict, dict]:
+        params, kit, key = self.params, self.kit, self.kit.score_key
+        lr = self.shared.lr
+        self.estimator.new_epoch(epoch, self.search.epochs)
+        search_alpha = epoch >= self.options["warmup_epochs"]
+        with bar() as minibatches:
+            loss, acc, info = self._train(search_alpha, minibatches)
+        derived = self.derive()
+        score_derived = kit.reported(self.evaluator.evaluate_many([derived])[0])
+        samples = [params.to_arch(params.sample(self.gens["log_gen"]))
+                   for _ in range(LOG_SAMPLES)]
+        score_sampled = float(np.mean([kit.reported(e)
+                                       for e in self.evaluator.evaluate_many(samples)]))
+        entropy = float(params.entropy().detach())
+        row = {"lr": lr, "train_loss": loss, **kit.train_row(loss, acc), "entropy": entropy,
+               f"{key}_derived": score_derived, f"{key}_sampled": score_sampled,
+               "alpha_steps": search_alpha, **info,
+               "derived_arch": self.space.to_string(derived)}
+        return row, {"loss": f"{loss:.3f}", "entropy": f"{entropy:.1f}",
+                     key: f"{score_derived:.3f}"}
+
+    def derive(self) -> Arch:
         """The pick: the space's top-2 inputs rule for a method that declares it (DARTS),
         else the mode of ``p_alpha``."""
-        if estimator.derives_top2 and relaxation is not None:
-            return relaxation.derive_top2()
-        return params.derive()
+        if self.estimator.derives_top2 and self.relaxation is not None:
+            return self.relaxation.derive_top2()
+        return self.params.derive()
 
-    def _epoch(self, shared: SharedWeights, params: ArchParams,
-               relaxation, estimator: Estimator,
-               arch_optimizer: torch.optim.Optimizer, kit, gens: dict,
-               search_alpha: bool, bar) -> tuple[float, float, dict]:
+    def _train(self, search_alpha: bool, bar) -> tuple[float, float, dict]:
         """One epoch of the shared weights' training (:meth:`SharedWeights.train_epoch`), each
         minibatch's weight step after an alpha step on a validation minibatch; mean training
         loss and accuracy, and the mean of what the alpha steps report."""
+        shared, params, kit, gens = self.shared, self.params, self.kit, self.gens
         valid = kit.valid_batches(shared.task, gens["valid_gen"], shared.runtime)
         reports: dict[str, list[float]] = {}
 
         def alpha_step(x: torch.Tensor, y: torch.Tensor) -> None:
             if not search_alpha:
                 return
-            objective = SupernetObjective(shared.supernet, params, relaxation, shared.task,
-                                          shared.runtime, next(valid), (x, y), shared.lr,
-                                          self.weight_decay, kit.forward)
-            grad, info = estimator.gradient(params, objective, gens["sample_gen"])
+            objective = SupernetObjective(shared.supernet, params, self.relaxation,
+                                          shared.task, shared.runtime, next(valid), (x, y),
+                                          shared.lr, self.search.weight_decay, kit.forward)
+            grad, info = self.estimator.gradient(params, objective, gens["sample_gen"])
             params.alpha.grad = grad.to(params.alpha.dtype)
-            arch_optimizer.step()
+            self.arch_optimizer.step()
             for key, value in info.items():
                 reports.setdefault(key, []).append(float(value))
 
         def choose():
-            kind, choice = estimator.weight_choice(params, gens["sample_gen"])
-            return relaxation.op_weights(choice) if kind == "relaxed" else \
+            kind, choice = self.estimator.weight_choice(params, gens["sample_gen"])
+            return self.relaxation.op_weights(choice) if kind == "relaxed" else \
                 params.to_arch(choice)
 
         kit.start_epoch(shared.supernet)
         loss, acc = shared.train_epoch(choose, bar, before=alpha_step)
         return loss, acc, {k: float(np.mean(v)) for k, v in reports.items()}
 
-    # ----- report ------------------------------------------------------------------------------
-    def result(self, data) -> dict:
-        """The ``nao ws --json`` object: the pool-based controllers' keys (``pool_size`` is
-        ``None``: there is no pool) plus the final entropy and the options used; scores under
-        the task's key (``valid`` accuracy, or ``valid_ppl`` with ``metric`` perplexity)."""
-        key = self.kit().score_key
-        out = {
-            "space": self.space.name, "controller": self.controller, "data": data.summary(),
-            "seed": self.random_state, "epochs": self.epochs, **self.network().to_dict(),
-            "pool_size": None, "device": str(self.runtime_.device),
-            "best": {"arch": self.space.to_string(self.best_arch_), key: self.best_valid_},
-            "candidates": [{"arch": self.space.to_string(a), key: v}
-                           for a, v in self.candidates_],
-            "entropy": float(self.params_.entropy().detach()), "options": self.options_,
-            "history": self.history_, "wall_s": round(self.wall_s_, 3),
-            "out": None if self.out_dir is None else str(self.out_dir),
-        }
-        if key != "valid":
-            out["metric"] = "perplexity"
-        return out
+    def pick(self) -> list[tuple[Arch, float]]:
+        return self.kit.final_pick(self.evaluator, [self.derive()])
+
+    def state_dict(self) -> dict:
+        return {**self.shared.state_dict(), "alpha": self.params.alpha.detach().clone(),
+                "arch_optimizer": self.arch_optimizer.state_dict(),
+                "estimator": self.estimator.state_dict(),
+                **{name: gen.get_state() for name, gen in self.gens.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.shared.load_state_dict(state)
+        with torch.no_grad():
+            self.params.alpha.copy_(state["alpha"])
+        self.arch_optimizer.load_state_dict(state["arch_optimizer"])
+        self.estimator.load_state_dict(state["estimator"])
+        for name, gen in self.gens.items():
+            gen.set_state(state[name])
 
 
 class LMRelaxedSearch(RelaxedSearch):
@@ -438,7 +394,7 @@ class LMRelaxedSearch(RelaxedSearch):
     def kit(self) -> TextOneShot:
         return TextOneShot(self.network(), self.eval_batches)
 
-    def _config(self, data, shared: dict, method: dict) -> dict:
-        config = super()._config(data, shared, method)
+    def _config(self, data, plan: tuple[dict, Estimator]) -> dict:
+        config = super()._config(data, plan)
         config.pop("momentum")
         return {**config, "train_tokens": len(data.train)}

@@ -30,9 +30,10 @@ whole validation split, and the best of those is the pick. A checkpoint (superne
 controller, pool, random states, history) is written at every epoch end, so ``resume`` continues
 exactly where the run stopped.
 
-This module is the ENAS / NAO-WS driver only: the epoch of shared-weight training, the scoring
-and the final pick are :mod:`pipelines.oneshot.shared_training`'s, the checkpoint, resume and log
-:class:`pipelines.training.epochs.RunRecord`'s, which the next one-shot methods use as well.
+This module is the ENAS / NAO-WS family only (:class:`PoolRun`, one epoch of it): the epoch of
+shared-weight training, the scoring and the final pick are
+:mod:`pipelines.oneshot.shared_training`'s, and the run itself (checks, epochs, checkpoint,
+resume, log) is :class:`.one_shot_search.OneShotSearch`'s, which every one-shot family shares.
 """
 
 from __future__ import annotations
@@ -54,12 +55,10 @@ from ..search.evaluators import Evaluator
 from ..strategies import STRATEGIES, check_option_names, make_strategy, option_names
 from ..strategies.nao_strategy import LEVERS_OFF
 from ..training.data import ImageData
-from ..training.epochs import EpochLoop, RunRecord, progress_bar
 from ..training.network_options import NetworkOptions
 from ..training.run_dir import check_resume
-from ..training.runtime import Runtime
-from ..training.task import Task
 from ..training.text_data import TextData
+from .one_shot_search import Bar, OneShotRun, OneShotSearch
 from .one_shot_tasks import ImageOneShot, TextOneShot
 from .shared_training import SharedWeights, score, uniform_choice
 from .supernet_evaluator import EVAL_BATCHES
@@ -84,7 +83,6 @@ FINAL_CANDIDATES = 5
 # What a ``nao ws`` checkpoint holds besides its config (a resume refuses a file without them).
 CHECKPOINT_KEYS = ("epoch", "supernet", "optimizer", "scheduler", "scaler", "strategy", "pool",
                    "history", "rng", "train_gen", "eval_gen", "wall_s")
-WHAT = "nao ws"
 
 
 @dataclass(frozen=True)
@@ -168,7 +166,7 @@ def strategy_defaults(controller: str, pool_size: int, keep: int) -> dict:
     return controller_row(controller).options(controller, pool_size, keep)
 
 
-class WeightSharingSearch:
+class WeightSharingSearch(OneShotSearch):
     """ENAS / NAO-WS search over ``space`` (which must offer ``build_supernet``).
 
     Parameters are stored as given (scikit-learn convention); after :meth:`fit` the pick is in
@@ -219,14 +217,10 @@ class WeightSharingSearch:
         self.progress = progress
 
     # ----- set-up ------------------------------------------------------------------------
-    def network(self) -> NetworkOptions:
-        return NetworkOptions(self.channels, self.layers, self.stem_stride, self.batch_size)
-
-    def check(self) -> WeightSharingSearch:
+    def check(self) -> PoolPolicy:
         """Every option checked before any data loads (:meth:`policy`, the controller's
-        ``--set`` options included)."""
-        self.policy()
-        return self
+        ``--set`` options included); the pool policy they give."""
+        return self.policy()
 
     def policy(self) -> PoolPolicy:
         """The pool policy these parameters give; bad parameters are a :class:`ConfigError`."""
@@ -271,89 +265,13 @@ class WeightSharingSearch:
                 "momentum": self.momentum, "weight_decay": self.weight_decay,
                 "grad_clip": self.grad_clip, "controller_options": self.controller_options or {}}
 
-    # ----- the loop ----------------------------------------------------------------------
-    def kit(self) -> ImageOneShot | TextOneShot:
-        """What the task changes (:mod:`.one_shot_tasks`)."""
-        return ImageOneShot(self.network(), self.eval_batches)
+    # ----- the run -----------------------------------------------------------------------
+    def _start(self, policy: PoolPolicy, data: ImageData | TextData,
+               kit: ImageOneShot | TextOneShot, shared: SharedWeights, seed: int) -> PoolRun:
+        return PoolRun(self, policy, data, kit, shared, seed)
 
-    def _hyper(self) -> dict:
-        """The shared weights' optimizer settings, as the kit's ``shared_weights`` takes them."""
-        return {"lr_max": self.lr_max, "lr_min": self.lr_min, "momentum": self.momentum,
-                "weight_decay": self.weight_decay, "grad_clip": self.grad_clip}
-
-    def fit(self, data: ImageData | TextData) -> WeightSharingSearch:
-        policy = self.policy()
-        kit = self.kit()
-        task = kit.task(data)
-        record = RunRecord.open(self.out_dir, self._config(data, policy), self.resume, WHAT,
-                                self.checkpoint_keys)
-        seed = 0 if self.random_state is None else int(self.random_state)
-        runtime = Runtime(self.device, self.threads)
-        with kit.seeded(seed, runtime.device):
-            shared = kit.shared_weights(self.space, task, runtime, seed, self.epochs,
-                                        self._hyper())
-            self._loop(data, kit, task, policy, record, shared, seed)
-        self.supernet_ = shared.supernet
-        self.runtime_ = runtime
-        return self
-
-    def _loop(self, data: ImageData | TextData, kit: ImageOneShot | TextOneShot, task: Task,
-              policy: PoolPolicy, record: RunRecord, shared: SharedWeights, seed: int) -> None:
-        """The epochs from the checkpoint's (or the first) to the last, then the final pick; one
-        loop for images and text, which differ only in ``kit``."""
-        strategy = self._make_controller(policy, seed)
-        rng = np.random.default_rng(seed)  # which pool member trains on each minibatch
-        eval_gen = torch.Generator().manual_seed(seed + 1)  # the scorer's minibatch draws
-        scorer = kit.scorer(shared, data, eval_gen)
-        key = kit.score_key
-        n_batches = task.n_train_batches(shared.batch_size)
-        pool: list[Arch] = []
-
-        def load(state: dict) -> None:
-            nonlocal pool
-            shared.load_state_dict(state)
-            strategy.load_state_dict(state["strategy"])
-            pool = [self.space.from_string(s) for s in state["pool"]]
-            rng.bit_generator.state = state["rng"]
-            kit.load_scorer_state(eval_gen, state, shared.runtime.device)
-
-        def one_epoch(epoch: int) -> tuple[dict, dict]:
-            nonlocal pool
-            lr = shared.lr
-            kit.start_epoch(shared.supernet)
-            with progress_bar(self.progress, total=n_batches, unit="batch", leave=False,
-                              desc=f"epoch {epoch + 1}/{self.epochs}") as bar:
-                loss, metric = shared.train_epoch(uniform_choice(pool, rng), bar)
-            scored = pool
-            evaluations = scorer.evaluate_many(pool)
-            scores = [e.valid for e in evaluations]  # higher is better (the task's utility)
-            measured = [kit.reported(e) for e in evaluations]  # what the log shows
-            turn = (epoch + 1) % policy.every == 0 or epoch + 1 == self.epochs
-            if turn:
-                pool = self._controller_steps(strategy, scorer, pool, scores, policy)
-            i = int(best_first(scores)[0])
-            row = {"lr": lr, "train_loss": loss, **kit.train_row(loss, metric),
-                   f"{key}_mean": float(np.mean(measured)), f"{key}_best": float(measured[i]),
-                   "best_arch": self.space.to_string(scored[i]), "pool": len(scored),
-                   "controller_step": turn}
-            return row, {"loss": f"{loss:.3f}", f"{key}_best": f"{measured[i]:.3f}"}
-
-        def state() -> dict:
-            return {**shared.state_dict(), "strategy": strategy.state_dict(),
-                    "pool": [self.space.to_string(a) for a in pool],
-                    "rng": rng.bit_generator.state,
-                    **kit.scorer_state(eval_gen, shared.runtime.device)}
-
-        loop = EpochLoop.with_epoch_bar(record, self.epochs, self.progress,
-                                        f"ws {self.controller} on {data.name}")
-        if not loop.restore(load):
-            pool = strategy.ask(self.pool_size)
-        history = loop.run(one_epoch, state)
-        self.candidates_ = kit.final_pick(scorer, pool, self.final_candidates)
-        self.best_arch_, self.best_valid_ = self.candidates_[0]
-        self.history_ = history
-        self.strategy_ = strategy
-        self.wall_s_ = loop.wall_s
+    def _fitted(self, run: PoolRun) -> None:
+        self.strategy_ = run.strategy
 
     def _controller_steps(self, strategy, evaluator: Evaluator, pool: list[Arch],
                           scores: list[float], policy: PoolPolicy) -> list[Arch]:
@@ -367,22 +285,59 @@ class WeightSharingSearch:
             pool = survivors + strategy.ask(self.pool_size - len(survivors))
         return pool
 
-    # ----- report ------------------------------------------------------------------------
-    def result(self, data: ImageData | TextData) -> dict:
-        """The ``nao ws --json`` object; scores under the task's key (``valid`` accuracy, or
-        ``valid_ppl`` with ``metric`` perplexity)."""
-        key = self.kit().score_key
-        out = {
-            "space": self.space.name, "controller": self.controller, "data": data.summary(),
-            "seed": self.random_state, "epochs": self.epochs, **self.network().to_dict(),
-            "pool_size": self.pool_size,
-            "device": str(self.runtime_.device),
-            "best": {"arch": self.space.to_string(self.best_arch_), key: self.best_valid_},
-            "candidates": [{"arch": self.space.to_string(a), key: v}
-                           for a, v in self.candidates_],
-            "history": self.history_, "wall_s": round(self.wall_s_, 3),
-            "out": None if self.out_dir is None else str(self.out_dir),
-        }
-        if key != "valid":
-            out["metric"] = "perplexity"
-        return out
+
+class PoolRun(OneShotRun):
+    """The pool family's state across epochs: the controller strategy, the pool, which member
+    trains each minibatch (``rng``) and the scorer's minibatch draws; one loop for images and
+    text, which differ only in ``kit``."""
+
+    def __init__(self, search: WeightSharingSearch, policy: PoolPolicy,
+                 data: ImageData | TextData, kit: ImageOneShot | TextOneShot,
+                 shared: SharedWeights, seed: int):
+        self.search, self.policy, self.kit, self.shared = search, policy, kit, shared
+        self.space = search.space
+        self.strategy = search._make_controller(policy, seed)
+        self.rng = np.random.default_rng(seed)  # which pool member trains on each minibatch
+        self.eval_gen = torch.Generator().manual_seed(seed + 1)  # the scorer's minibatch draws
+        self.scorer = kit.scorer(shared, data, self.eval_gen)
+        self.pool: list[Arch] = []
+
+    def begin(self) -> None:
+        self.pool = self.strategy.ask(self.search.pool_size)
+
+    def epoch(self, epoch: int, bar: Bar) -> tuple[dict, dict]:
+        shared, kit, key = self.shared, self.kit, self.kit.score_key
+        lr = shared.lr
+        kit.start_epoch(shared.supernet)
+        with bar() as minibatches:
+            loss, metric = shared.train_epoch(uniform_choice(self.pool, self.rng), minibatches)
+        scored = self.pool
+        evaluations = self.scorer.evaluate_many(scored)
+        scores = [e.valid for e in evaluations]  # higher is better (the task's utility)
+        measured = [kit.reported(e) for e in evaluations]  # what the log shows
+        turn = (epoch + 1) % self.policy.every == 0 or epoch + 1 == self.search.epochs
+        if turn:
+            self.pool = self.search._controller_steps(self.strategy, self.scorer, scored,
+                                                      scores, self.policy)
+        i = int(best_first(scores)[0])
+        row = {"lr": lr, "train_loss": loss, **kit.train_row(loss, metric),
+               f"{key}_mean": float(np.mean(measured)), f"{key}_best": float(measured[i]),
+               "best_arch": self.space.to_string(scored[i]), "pool": len(scored),
+               "controller_step": turn}
+        return row, {"loss": f"{loss:.3f}", f"{key}_best": f"{measured[i]:.3f}"}
+
+    def pick(self) -> list[tuple[Arch, float]]:
+        return self.kit.final_pick(self.scorer, self.pool, self.search.final_candidates)
+
+    def state_dict(self) -> dict:
+        return {**self.shared.state_dict(), "strategy": self.strategy.state_dict(),
+                "pool": [self.space.to_string(a) for a in self.pool],
+                "rng": self.rng.bit_generator.state,
+                **self.kit.scorer_state(self.eval_gen, self.shared.runtime.device)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.shared.load_state_dict(state)
+        self.strategy.load_state_dict(state["strategy"])
+        self.pool = [self.space.from_string(s) for s in state["pool"]]
+        self.rng.bit_generator.state = state["rng"]
+        self.kit.load_scorer_state(self.eval_gen, state, self.shared.runtime.device)
