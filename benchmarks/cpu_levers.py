@@ -6,9 +6,13 @@ prints, for the ops a cell spends its time in (depthwise 3x3 / 5x5 and pointwise
 BatchNorm in training mode, 3x3 max pooling), forward + backward milliseconds in the default
 (``cf``) and channels-last (``cl``) layouts at the first two stages' sizes, then a supernet step
 (a random child per step, as the search trains) at batch sizes 32-256. One torch thread count
-for all (``--threads``); medians of ``--repeats`` timings.
+for all (``--threads``); medians of ``--repeats`` timings. ``--profile`` prints instead where a
+supernet step's time goes, op by op (torch's profiler); ``--compile`` times the cell ops eager
+against ``torch.compile``.
 
     python benchmarks/cpu_levers.py --threads 2 --json
+    python benchmarks/cpu_levers.py --threads 1 --profile
+    python benchmarks/cpu_levers.py --threads 1 --compile
 """
 
 from __future__ import annotations
@@ -29,18 +33,22 @@ from search_spaces.enas_micro import EnasMicroSpace
 BATCH = 64
 SIZES = ((16, 28), (32, 14))  # (channels, height = width) of the first two stages
 BATCHES = (32, 64, 128, 256)
+COMPILED_OPS = ("sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3")
 
 
 def fwd_bwd_ms(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, steps: int,
                repeats: int) -> float:
-    """Median milliseconds of ``fn(x).sum().backward()``."""
+    """Median milliseconds of ``fn(x)`` and its backward from a dense gradient in the output's
+    layout, as a network hands back (``sum()``'s broadcast gradient takes other, slower
+    kernels: batch norm's channels-last backward 5x)."""
+    grad = torch.randn_like(fn(x))
     for _ in range(2):
-        fn(x).sum().backward()
+        fn(x).backward(grad)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         for _ in range(steps):
-            fn(x).sum().backward()
+            fn(x).backward(grad)
         times.append((time.perf_counter() - start) / steps * 1000)
     return statistics.median(times)
 
@@ -100,14 +108,87 @@ def batch_table(steps: int, repeats: int) -> list[dict]:
     return rows
 
 
+def compile_table(steps: int, repeats: int, ops: tuple[str, ...] = COMPILED_OPS) -> list[dict]:
+    """The cell ops as the supernet runs them (channels-last, 16 channels, 28x28, training
+    mode, a dense gradient), eager against ``torch.compile`` (inductor's C++ on the CPU), with the seconds the
+    first compiled call took."""
+    from search_spaces.cnn_ops import make_op
+
+    rows = []
+    for name in ops:
+        torch.manual_seed(0)
+        module = make_op(name, 16, False).to(memory_format=torch.channels_last).train()
+        x = torch.randn(BATCH, 16, 28, 28).contiguous(memory_format=torch.channels_last)
+        x.requires_grad_(True)
+        eager = fwd_bwd_ms(module, x, steps, repeats)
+        compiled = torch.compile(module)
+        start = time.perf_counter()
+        compiled(x).backward(torch.randn_like(x))
+        compile_s = time.perf_counter() - start
+        rows.append({"op": name, "eager_ms": round(eager, 2),
+                     "compiled_ms": round(fwd_bwd_ms(compiled, x, steps, repeats), 2),
+                     "compile_s": round(compile_s, 1)})
+    return rows
+
+
+def step_profile(steps: int, top: int = 12) -> list[dict]:
+    """Where a supernet step's time goes: the share of each aten op's own CPU time over
+    ``steps`` steps (batch 64, a random child per step), largest first."""
+    from torch.profiler import ProfilerActivity, profile
+
+    space = EnasMicroSpace()
+    torch.manual_seed(0)
+    supernet = space.build_supernet(16, 10, 2, 1).train()
+    optimizer = torch.optim.SGD(supernet.parameters(), lr=0.05, momentum=0.9)
+    rng = np.random.default_rng(0)
+    x, y = torch.randn(BATCH, 1, 28, 28), torch.randint(0, 10, (BATCH,))
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(supernet(x, space.sample(rng)), y).backward()
+        optimizer.step()
+
+    for _ in range(2):
+        step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    events = [e for e in prof.key_averages() if e.key.startswith("aten::")]
+    total = sum(e.self_cpu_time_total for e in events)
+    events.sort(key=lambda e: -e.self_cpu_time_total)
+    return [{"op": e.key, "share": round(e.self_cpu_time_total / total, 3),
+             "calls_per_step": round(e.count / steps, 1)} for e in events[:top]]
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=10, help="timed calls per repeat (10)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--profile", action="store_true",
+                   help="only the supernet step's time per aten op (its own CPU time's share)")
+    p.add_argument("--compile", action="store_true",
+                   help="only the cell ops eager against torch.compile (minutes: it compiles)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.compile:
+        out = {"torch": torch.__version__, "threads": args.threads,
+               "compile": compile_table(args.steps, args.repeats)}
+        print(json.dumps(out, indent=1) if args.json else "\n".join(
+            f"{r['op']:>14}: eager {r['eager_ms']:7.2f} ms, compiled {r['compiled_ms']:7.2f} "
+            f"ms (first call {r['compile_s']} s)" for r in out["compile"]))
+        return out
+    if args.profile:
+        out = {"torch": torch.__version__, "threads": args.threads,
+               "profile": step_profile(args.steps)}
+        if args.json:
+            print(json.dumps(out, indent=1))
+        else:
+            for row in out["profile"]:
+                print(f"{row['op']:>42} {100 * row['share']:5.1f} %  "
+                      f"{row['calls_per_step']:6.1f} calls a step")
+        return out
     out = {"torch": torch.__version__, "threads": args.threads,
            "ops": op_table(args.steps, args.repeats),
            "supernet": batch_table(args.steps, args.repeats)}
