@@ -172,36 +172,25 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    out: dict = {"torch": torch.__version__, "threads": args.threads}
     if args.compile:
-        out = {"torch": torch.__version__, "threads": args.threads,
-               "compile": compile_table(args.steps, args.repeats)}
-        print(json.dumps(out, indent=1) if args.json else "\n".join(
-            f"{r['op']:>14}: eager {r['eager_ms']:7.2f} ms, compiled {r['compiled_ms']:7.2f} "
-            f"ms (first call {r['compile_s']} s)" for r in out["compile"]))
-        return out
-    if args.profile:
-        out = {"torch": torch.__version__, "threads": args.threads,
-               "profile": step_profile(args.steps)}
-        if args.json:
-            print(json.dumps(out, indent=1))
-        else:
-            for row in out["profile"]:
-                print(f"{row['op']:>42} {100 * row['share']:5.1f} %  "
-                      f"{row['calls_per_step']:6.1f} calls a step")
-        return out
-    out = {"torch": torch.__version__, "threads": args.threads,
-           "ops": op_table(args.steps, args.repeats),
-           "supernet": batch_table(args.steps, args.repeats)}
-    if args.json:
-        print(json.dumps(out, indent=1))
+        out["compile"] = compile_table(args.steps, args.repeats)
+        lines = [f"{r['op']:>14}: eager {r['eager_ms']:7.2f} ms, compiled "
+                 f"{r['compiled_ms']:7.2f} ms (first call {r['compile_s']} s)"
+                 for r in out["compile"]]
+    elif args.profile:
+        out["profile"] = step_profile(args.steps)
+        lines = [f"{r['op']:>42} {100 * r['share']:5.1f} %  {r['calls_per_step']:6.1f} calls "
+                 "a step" for r in out["profile"]]
     else:
-        for row in out["ops"]:
-            print(f"{row['op']:>14} {row['channels']:>3}x{row['size']:<3} {row['layout']} "
-                  f"{row['ms']:8.2f} ms")
-        for row in out["supernet"]:
-            print(f"supernet batch {row['batch']:>4}: {row['images_per_s']:8.1f} images/s")
+        out["ops"] = op_table(args.steps, args.repeats)
+        out["supernet"] = batch_table(args.steps, args.repeats)
+        lines = [f"{r['op']:>14} {r['channels']:>3}x{r['size']:<3} {r['layout']} "
+                 f"{r['ms']:8.2f} ms" for r in out["ops"]]
+        lines += [f"supernet batch {r['batch']:>4}: {r['images_per_s']:8.1f} images/s"
+                  for r in out["supernet"]]
+    print(json.dumps(out, indent=1) if args.json else "\n".join(lines))
     return out
-
 
 if __name__ == "__main__":
     main()
