@@ -93,6 +93,13 @@ class TextFixedChildSearch(FixedChildSearch):
         return TextOneShot(self.network(), self.eval_batches)
 
 
+@pytest.fixture()
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def image():
     return get_space("enas-micro"), load_data("standin:1x8x8", seed=0, train_size=60)
@@ -140,3 +147,57 @@ def test_its_checks_run_before_anything_is_built(image, monkeypatch):
     with pytest.raises(ConfigError, match="supernet"):
         FixedChildSearch(get_space("nas-rl"), epochs=1).fit(data)
     assert built == []
+
+
+def test_the_report_has_the_tasks_keys_and_where_it_ran(image, text, tmp_path):
+    space, data = image
+    s = FixedChildSearch(space, epochs=1, out_dir=tmp_path / "image").fit(data)
+    out = s.result(data)
+    assert out["device"] == "cpu" and out["out"] == str(tmp_path / "image")
+    assert out["candidates"] == [{"arch": space.to_string(s.run_.arch), "valid": s.best_valid_}]
+    assert "metric" not in out and out["wall_s"] == round(s.wall_s_, 3)
+    assert FixedChildSearch(space, epochs=1).fit(data).result(data)["out"] is None
+    space, data = text
+    s = TextFixedChildSearch(space, epochs=1, batch_size=8).fit(data)
+    out = s.result(data)
+    assert out["metric"] == "perplexity" and out["best"]["valid_ppl"] == s.best_valid_ > 1
+
+
+class PoolSized(FixedChildSearch):
+    pool_size = 7
+
+
+def test_a_family_with_a_pool_reports_its_size_and_one_without_reports_none(image):
+    space, data = image
+    assert PoolSized(space, epochs=1).fit(data).result(data)["pool_size"] == 7
+
+
+class ReadsValidation(FixedChildSearch):
+    valid_batches = True
+
+
+def test_a_family_that_reads_validation_minibatches_is_refused_a_split_too_small(image):
+    space, _ = image
+    data = load_data("standin:1x8x8", seed=0, train_size=300)
+    assert len(data.train) >= 250 > len(data.valid)  # a training minibatch, no validation one
+    assert FixedChildSearch(space, epochs=1, batch_size=250).fit(data).best_arch_ is not None
+    with pytest.raises(ConfigError, match="validation images; lower --batch-size"):
+        ReadsValidation(space, epochs=1, batch_size=250).fit(data)
+
+
+def test_no_seed_is_seed_0_and_threads_are_set(image, restore_threads):
+    space, data = image
+    unseeded = FixedChildSearch(space, epochs=1, random_state=None, threads=1).fit(data)
+    seeded = FixedChildSearch(space, epochs=1, random_state=0).fit(data)
+    assert unseeded.best_arch_ == seeded.best_arch_
+    assert untimed(unseeded.history_) == untimed(seeded.history_)
+    assert torch.get_num_threads() == 1
+    FixedChildSearch(space, epochs=1, threads=2).fit(data)
+    assert torch.get_num_threads() == 2
+
+
+def test_a_checkpoint_that_does_not_fit_is_refused_naming_nao_ws(image, tmp_path):
+    space, data = image
+    FixedChildSearch(space, epochs=1, out_dir=tmp_path).fit(data)
+    with pytest.raises(ConfigError, match="nao ws"):  # another network's weights
+        FixedChildSearch(space, epochs=1, channels=6, out_dir=tmp_path, resume=True).fit(data)
