@@ -4,11 +4,12 @@
     python benchmarks/behaviour_check.py check behaviour.json    # after it: exit 1 on a change
 
 Cases: every registered search strategy on ``nasbench-graph:cora`` for seeds 0-2 at budget 60
-(the whole history: architecture, validation and test accuracy per query, and the pick), and
+(the whole history: architecture, validation and test accuracy per query, and the pick);
 ``nao ws`` on digits for 2 epochs with the controllers nao, rl, random, sf and darts (the pick,
-its candidates and the per-epoch log); ``--only TEXT`` runs the cases whose name holds it
-(``--only ws``: the weight-sharing ones). Timings and
-paths are dropped. Floating-point results differ between machines, so record and check on the
+its candidates and the per-epoch log); every bundled ``nao ws`` controller on every
+weight-sharing space (enas-micro, enas-macro, enas-rnn), 2 epochs at the contract test's tiny
+sizes (``ws matrix ...``). ``--only TEXT`` runs the cases whose name holds it (``--only ws``:
+the weight-sharing ones). Timings and paths are dropped. Floating-point results differ between machines, so record and check on the
 same machine with the same torch; the cases run through the installed ``nao`` command, the
 interface that a refactor must keep.
 """
@@ -23,6 +24,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from pipelines.oneshot.methods import BUNDLED, METHODS, POOL
+
 SPACE = "nasbench-graph:cora"
 STRATEGIES = ("nao", "nao-paper", "random", "rl", "evolution", "tpe")
 SEEDS = (0, 1, 2)
@@ -30,6 +33,12 @@ BUDGET = 60
 WS_EPOCHS = 2
 WS_CONTROLLERS = ("nao", "rl", "random", "sf", "darts")
 DROPPED = ("wall_s", "epoch_s", "out")  # what may differ between two identical runs
+# every bundled controller on every weight-sharing space at the contract test's tiny sizes
+MATRIX_SPACES = ("enas-micro", "enas-macro:layers=3", "enas-rnn:nodes=3")
+MATRIX_IMAGE = ["--data", "standin:1x8x8", "--train-size", "60", "--channels", "4", "--layers",
+                "1", "--batch-size", "20"]
+MATRIX_TEXT = ["--data", "standin-text", "--train-size", "2000", "--hidden", "8",
+               "--batch-size", "8", "--bptt", "10"]
 
 
 def nao_command() -> list[str]:
@@ -70,9 +79,21 @@ def ws_case(controller: str) -> dict:
     return out
 
 
+def ws_matrix_case(space: str, controller: str) -> dict:
+    data = MATRIX_TEXT if space.startswith("enas-rnn") else MATRIX_IMAGE
+    extra = [] if METHODS[controller].family != POOL else ["--pool-size", "3"]
+    if controller == "nao":  # a short NAO fit: the case checks the loop, not NAO's quality
+        extra += ["--set", "nao_params.epochs=3", "--set", "pretrain_archs=0"]
+    return strip(run(["ws", "--space", space, "--controller", controller, *data, "--epochs",
+                      str(WS_EPOCHS), "--device", "cpu", "--threads", "1", "--seed", "3",
+                      "--json", "--quiet", *extra]))
+
+
 def record_all(jobs: int, only: str = "") -> dict:
     cases = {f"search {s} seed {k}": (search_case, (s, k)) for s in STRATEGIES for k in SEEDS}
     cases |= {f"ws {c} digits {WS_EPOCHS} epochs": (ws_case, (c,)) for c in WS_CONTROLLERS}
+    cases |= {f"ws matrix {c} on {s}": (ws_matrix_case, (s, c))
+              for s in MATRIX_SPACES for c in BUNDLED}
     cases = {name: case for name, case in cases.items() if only in name}
     with ThreadPoolExecutor(jobs) as pool:  # each case is its own process
         futures = {name: pool.submit(fn, *args) for name, (fn, args) in cases.items()}

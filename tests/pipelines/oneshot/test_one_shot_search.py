@@ -192,3 +192,11 @@ def test_a_checkpoint_that_does_not_fit_is_refused_naming_nao_ws(image, tmp_path
     FixedChildSearch(space, epochs=1, out_dir=tmp_path).fit(data)
     with pytest.raises(ConfigError, match="nao ws"):  # another network's weights
         FixedChildSearch(space, epochs=1, channels=6, out_dir=tmp_path, resume=True).fit(data)
+
+
+def test_the_run_takes_torchs_threads_it_was_given(image, monkeypatch):
+    space, data = image
+    calls: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)  # nothing re-made for real
+    FixedChildSearch(space, epochs=1, threads=3).fit(data)
+    assert calls == [3]
