@@ -24,10 +24,10 @@ from pathlib import Path
 
 from search_spaces.base import SearchSpace
 
-from ..training.lm_train import GRAD_CLIP, LR, LR_MIN, WEIGHT_DECAY, LMOptions
+from ..training.lm_train import GRAD_CLIP, LR, LR_MIN, WEIGHT_DECAY
 from ..training.task import BPTT
-from ..training.text_data import TextData
-from .one_shot_tasks import LMPoolScorer, TextOneShot, lm_final_pick
+from .one_shot_search import TextSearch
+from .one_shot_tasks import LMPoolScorer, lm_final_pick
 from .weight_sharing import EVAL_BATCHES, FINAL_CANDIDATES, POOL_SIZE, WeightSharingSearch
 
 __all__ = ["LMPoolScorer", "LMWeightSharingSearch", "lm_final_pick"]
@@ -38,7 +38,7 @@ CHECKPOINT_KEYS = ("epoch", "supernet", "optimizer", "scheduler", "scaler", "str
                    "history", "rng", "train_gen", "torch_rng", "wall_s")
 
 
-class LMWeightSharingSearch(WeightSharingSearch):
+class LMWeightSharingSearch(TextSearch, WeightSharingSearch):
     """ENAS / NAO-WS search of a recurrent cell (``space`` must offer ``build_lm_supernet``).
 
     The pool parameters, controllers and checkpoint/resume are :class:`WeightSharingSearch`'s;
@@ -70,18 +70,6 @@ class LMWeightSharingSearch(WeightSharingSearch):
         self.hidden = hidden
         self.bptt = bptt
         self.dropouts = dropouts
-
-    def network(self) -> LMOptions:
-        return LMOptions(self.hidden, self.batch_size, self.bptt, dict(self.dropouts or {}))
-
-    def _config(self, data: TextData, policy) -> dict:
-        config = super()._config(data, policy)
-        for key in ("channels", "layers", "stem_stride", "momentum"):
-            config.pop(key, None)
-        return {**config, "train_tokens": len(data.train)}
-
-    def kit(self) -> TextOneShot:
-        return TextOneShot(self.network(), self.eval_batches)
 
     @property
     def best_valid_ppl_(self) -> float:

@@ -21,6 +21,7 @@ from typing import Any
 from search_spaces.base import Arch
 
 from ..training.epochs import EpochLoop, RunRecord, progress_bar
+from ..training.lm_train import LMOptions
 from ..training.network_options import NetworkOptions
 from ..training.runtime import Runtime
 from .one_shot_tasks import ImageOneShot, TextOneShot
@@ -111,6 +112,20 @@ class OneShotSearch(ABC):
     def _seed(self) -> int:
         return 0 if self.random_state is None else int(self.random_state)
 
+    def _common_config(self, data) -> dict:
+        """The part of :meth:`_config` every family shares: space, controller, data, seed,
+        epochs, the network and the shared weights' optimizer (the task's part from
+        :meth:`_task_config`)."""
+        return {"space": self.space.name, "controller": self.controller, "data": data.name,
+                "seed": self.random_state, "epochs": self.epochs, **self.network().to_dict(),
+                "eval_batches": self.eval_batches, "lr_max": self.lr_max, "lr_min": self.lr_min,
+                **self._task_config(data), "weight_decay": self.weight_decay,
+                "grad_clip": self.grad_clip}
+
+    def _task_config(self, data) -> dict:
+        """What only the image task's run must share with its checkpoint: SGD's momentum."""
+        return {"momentum": self.momentum}
+
     def fit(self, data) -> OneShotSearch:
         """Check, train the shared weights with the family's method epoch by epoch (resuming
         from ``out_dir`` when asked), then pick."""
@@ -172,3 +187,19 @@ class OneShotSearch(ABC):
         if key != "valid":
             out["metric"] = "perplexity"
         return out
+
+
+class TextSearch:
+    """The text task's side of a search, mixed in before its family's class (``class
+    LMRelaxedSearch(TextSearch, RelaxedSearch)``): the language model's network options
+    (``hidden``, ``batch_size``, ``bptt``, ``dropouts``), the text kit, and what its run must
+    share with a checkpoint (the training words; its optimizer has no momentum)."""
+
+    def network(self) -> LMOptions:
+        return LMOptions(self.hidden, self.batch_size, self.bptt, dict(self.dropouts or {}))
+
+    def kit(self) -> TextOneShot:
+        return TextOneShot(self.network(), self.eval_batches)
+
+    def _task_config(self, data) -> dict:
+        return {"train_tokens": len(data.train)}

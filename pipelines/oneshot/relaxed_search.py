@@ -38,7 +38,6 @@ from ..training.lm_train import GRAD_CLIP as LM_GRAD_CLIP
 from ..training.lm_train import LR as LM_LR
 from ..training.lm_train import LR_MIN as LM_LR_MIN
 from ..training.lm_train import WEIGHT_DECAY as LM_WEIGHT_DECAY
-from ..training.lm_train import LMOptions
 from ..training.run_dir import check_resume
 from ..training.runtime import Runtime
 from ..training.task import BPTT
@@ -47,7 +46,7 @@ from .gradient_estimators import Estimator
 from .lm_weight_sharing import BATCH_SIZE as LM_BATCH_SIZE
 from .lm_weight_sharing import HIDDEN as LM_HIDDEN
 from .methods import METHODS, RELAXED, method_for, names
-from .one_shot_search import Bar, OneShotRun, OneShotSearch
+from .one_shot_search import Bar, OneShotRun, OneShotSearch, TextSearch
 from .one_shot_tasks import GLOBAL_RNG, ImageOneShot, TextOneShot
 from .shared_training import SharedWeights
 from .supernet_evaluator import EVAL_BATCHES, batch_statistics
@@ -238,11 +237,7 @@ class RelaxedSearch(OneShotSearch):
     def _config(self, data, plan: tuple[dict, Estimator]) -> dict:
         shared, _ = plan
         _, method = split_options(self.controller, self.controller_options)
-        return {"space": self.space.name, "controller": self.controller, "data": data.name,
-                "seed": self.random_state, "epochs": self.epochs, **self.network().to_dict(),
-                "eval_batches": self.eval_batches, "lr_max": self.lr_max, "lr_min": self.lr_min,
-                "momentum": self.momentum, "weight_decay": self.weight_decay,
-                "grad_clip": self.grad_clip, "controller_options": {**shared, **method}}
+        return {**self._common_config(data), "controller_options": {**shared, **method}}
 
     valid_batches = True  # each alpha step reads a validation minibatch
 
@@ -362,7 +357,7 @@ class RelaxedRun(OneShotRun):
             gen.set_state(state[name])
 
 
-class LMRelaxedSearch(RelaxedSearch):
+class LMRelaxedSearch(TextSearch, RelaxedSearch):
     """The relaxed controllers on a recurrent cell for language modelling (enas-rnn): the same
     loop (:class:`RelaxedSearch`) with the text task's network, optimizer (ENAS's recurrent
     SGD: lr 20, clipping 0.25) and perplexity (:class:`.one_shot_tasks.TextOneShot`).
@@ -388,13 +383,3 @@ class LMRelaxedSearch(RelaxedSearch):
         self.bptt = bptt
         self.dropouts = dropouts
 
-    def network(self) -> LMOptions:
-        return LMOptions(self.hidden, self.batch_size, self.bptt, dict(self.dropouts or {}))
-
-    def kit(self) -> TextOneShot:
-        return TextOneShot(self.network(), self.eval_batches)
-
-    def _config(self, data, plan: tuple[dict, Estimator]) -> dict:
-        config = super()._config(data, plan)
-        config.pop("momentum")
-        return {**config, "train_tokens": len(data.train)}

@@ -257,13 +257,9 @@ class WeightSharingSearch(OneShotSearch):
 
     def _config(self, data: ImageData, policy: PoolPolicy) -> dict:
         """What a resumed run must share with the checkpoint (the device may differ)."""
-        return {"space": self.space.name, "controller": self.controller, "data": data.name,
-                "seed": self.random_state, "epochs": self.epochs, **self.network().to_dict(),
-                "pool_size": self.pool_size, "keep": policy.keep, "steps": policy.steps,
-                "every": policy.every,
-                "eval_batches": self.eval_batches, "lr_max": self.lr_max, "lr_min": self.lr_min,
-                "momentum": self.momentum, "weight_decay": self.weight_decay,
-                "grad_clip": self.grad_clip, "controller_options": self.controller_options or {}}
+        return {**self._common_config(data), "pool_size": self.pool_size, "keep": policy.keep,
+                "steps": policy.steps, "every": policy.every,
+                "controller_options": self.controller_options or {}}
 
     # ----- the run -----------------------------------------------------------------------
     def _start(self, policy: PoolPolicy, data: ImageData | TextData,
