@@ -9,9 +9,9 @@ Cases: every registered search strategy on ``nasbench-graph:cora`` for seeds 0-2
 its candidates and the per-epoch log); every bundled ``nao ws`` controller on every
 weight-sharing space (enas-micro, enas-macro, enas-rnn), 2 epochs at the contract test's tiny
 sizes (``ws matrix ...``). ``--only TEXT`` runs the cases whose name holds it (``--only ws``:
-the weight-sharing ones). Timings and paths are dropped. Floating-point results differ between machines, so record and check on the
-same machine with the same torch; the cases run through the installed ``nao`` command, the
-interface that a refactor must keep.
+the weight-sharing ones). Timings and paths are dropped. Floating-point results differ between
+machines, so record and check on the same machine with the same torch; the cases run through
+the installed ``nao`` command, the interface that a refactor must keep.
 """
 
 from __future__ import annotations

@@ -110,8 +110,8 @@ def batch_table(steps: int, repeats: int) -> list[dict]:
 
 def compile_table(steps: int, repeats: int, ops: tuple[str, ...] = COMPILED_OPS) -> list[dict]:
     """The cell ops as the supernet runs them (channels-last, 16 channels, 28x28, training
-    mode, a dense gradient), eager against ``torch.compile`` (inductor's C++ on the CPU), with the seconds the
-    first compiled call took."""
+    mode, a dense gradient), eager against ``torch.compile`` (inductor's C++ on the CPU), with
+    the seconds the first compiled call took."""
     from search_spaces.cnn_ops import make_op
 
     rows = []
@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
                   for r in out["supernet"]]
     print(json.dumps(out, indent=1) if args.json else "\n".join(lines))
     return out
+
 
 if __name__ == "__main__":
     main()

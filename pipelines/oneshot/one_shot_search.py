@@ -72,6 +72,7 @@ class OneShotSearch(ABC):
 
     checkpoint_keys: tuple[str, ...] = ()
     valid_batches = False  # whether its epochs draw validation minibatches (the alpha steps)
+    pool_size: int | None = None  # a family with a pool stores its size; reported as given
 
     # ----- what a subclass gives ---------------------------------------------------------------
     @abstractmethod
@@ -175,7 +176,7 @@ class OneShotSearch(ABC):
         out = {
             "space": self.space.name, "controller": self.controller, "data": data.summary(),
             "seed": self.random_state, "epochs": self.epochs, **self.network().to_dict(),
-            "pool_size": getattr(self, "pool_size", None),
+            "pool_size": self.pool_size,
             "device": str(self.runtime_.device),
             "best": {"arch": self.space.to_string(self.best_arch_), key: self.best_valid_},
             "candidates": [{"arch": self.space.to_string(a), key: v}

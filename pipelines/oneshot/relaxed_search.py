@@ -173,6 +173,7 @@ class RelaxedSearch(OneShotSearch):
     are the ``--set`` options (:func:`split_options`)."""
 
     checkpoint_keys = CHECKPOINT_KEYS
+    valid_batches = True  # each alpha step reads a validation minibatch
 
     def __init__(self, space: SearchSpace, controller: str = "darts", *, epochs: int = 20,
                  channels: int = NETWORK.channels, layers: int = NETWORK.layers,
@@ -234,12 +235,14 @@ class RelaxedSearch(OneShotSearch):
             else {}
         return cls(**method, **extra)
 
-    def _config(self, data, plan: tuple[dict, Estimator]) -> dict:
-        shared, _ = plan
+    def _options(self, shared: dict) -> dict:
+        """Every option the run uses: ``shared`` (:meth:`check`'s, defaults filled in) and the
+        method's own."""
         _, method = split_options(self.controller, self.controller_options)
-        return {**self._common_config(data), "controller_options": {**shared, **method}}
+        return {**shared, **method}
 
-    valid_batches = True  # each alpha step reads a validation minibatch
+    def _config(self, data, plan: tuple[dict, Estimator]) -> dict:
+        return {**self._common_config(data), "controller_options": self._options(plan[0])}
 
     # ----- the run -------------------------------------------------------------------------
     def _start(self, plan: tuple[dict, Estimator], data, kit: ImageOneShot | TextOneShot,
@@ -247,8 +250,7 @@ class RelaxedSearch(OneShotSearch):
         return RelaxedRun(self, plan, data, kit, shared, seed)
 
     def _fitted(self, run: RelaxedRun) -> None:
-        _, method = split_options(self.controller, self.controller_options)
-        self.options_ = {**run.options, **method}
+        self.options_ = self._options(run.options)
         self.params_ = run.params
         self.estimator_ = run.estimator
 
