@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from nao.estimator import resolve_device
+from pipelines.training.runtime import sgd
 from search_spaces.enas_micro import EnasMicroSpace
 
 CHANNELS = 16
@@ -84,7 +85,7 @@ def images_per_second(model: nn.Module, step_input: Callable[[int], tuple], step
     """Mean training throughput over ``steps`` steps after ``warmup`` untimed ones; ``amp``: the
     forward and loss under ``torch.autocast`` to that dtype (the weights stay float32)."""
     model.to(device).train()
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
+    opt = sgd(model.parameters(), lr=LR, momentum=0.9)  # as the searches build it
     x = torch.randn(batch, *IMAGE, device=device)
     y = torch.randint(CLASSES, (batch,), device=device)
     start = 0.0

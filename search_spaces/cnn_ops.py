@@ -8,6 +8,7 @@ lets a child start exactly where the supernet is.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 POOL_SIZE = 3
+COUNTS_CACHED = 64  # window-count maps kept (one per map size, device and dtype)
 
 
 def batch_norm(channels: int, affine: bool) -> nn.BatchNorm2d:
@@ -93,21 +95,25 @@ class MaxPool(nn.Module):
 class AvgPool(nn.Module):
     """k x k average over the pixels inside the image (``count_include_pad=False``), stride 1.
 
-    A separable box sum of shifted slices divided by the per-pixel count, with its backward
-    written out (:class:`_BoxAverage`): on the CPU about 2x faster forward+backward than
-    autograd through the slices (which allocated and zero-filled a padded gradient per slice)
-    and than ``avg_pool2d``'s kernel; the floats are autograd's, bit for bit.
+    On the CPU a separable box sum of shifted slices divided by the per-pixel count, with its
+    backward written out (:class:`_BoxAverage`): about 2x faster forward+backward than autograd
+    through the slices (which allocated and zero-filled a padded gradient per slice) and than
+    ``avg_pool2d``'s kernel; the floats are autograd's, bit for bit. On a GPU, where a cell's
+    step is bound by kernel launches, ``avg_pool2d``: a kernel forward and one backward instead
+    of thirteen. ``box_sum`` forces one or the other (``None``: by the input's device).
     """
 
-    def __init__(self, kernel_size: int = POOL_SIZE):
+    def __init__(self, kernel_size: int = POOL_SIZE, box_sum: bool | None = None):
         super().__init__()
         self.kernel_size = kernel_size
+        self.box_sum = box_sum
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k = self.kernel_size
+        if not (x.device.type == "cpu" if self.box_sum is None else self.box_sum):
+            return F.avg_pool2d(x, k, 1, k // 2, count_include_pad=False)
         h, w = x.shape[-2:]
-        counts = _inside_count(h, k, x)[:, None] * _inside_count(w, k, x)[None, :]
-        return _BoxAverage.apply(x, k, counts)
+        return _BoxAverage.apply(x, k, _window_counts(h, w, k, x.device, x.dtype))
 
 
 class _BoxAverage(torch.autograd.Function):
@@ -145,12 +151,25 @@ def _shifted_sum(t: torch.Tensor, k: int, dim: int, n: int) -> torch.Tensor:
     return total
 
 
-def _inside_count(size: int, k: int, like: torch.Tensor) -> torch.Tensor:
+@functools.lru_cache(maxsize=COUNTS_CACHED)
+def _window_counts(h: int, w: int, k: int, device: torch.device,
+                   dtype: torch.dtype) -> torch.Tensor:
+    """``(h, w)``: how many pixels of the k x k window around each pixel lie inside the image.
+
+    Made once per map size, device and dtype: built per call it was ~15 tiny ops (arange,
+    clamps, a product) in every pooling op, a sixth of a supernet step's ops and, on a GPU,
+    as many kernel launches. Made without autograd (never saved as an inference tensor or with
+    a graph); the pooling only reads it."""
+    with torch.inference_mode(False), torch.no_grad():
+        return _inside_count(h, k, device, dtype)[:, None] * _inside_count(w, k, device, dtype)
+
+
+def _inside_count(size: int, k: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """How many of the k window positions around each index fall inside ``0..size-1``."""
-    idx = torch.arange(size, device=like.device)
+    idx = torch.arange(size, device=device)
     low = torch.clamp(idx - k // 2, min=0)
     high = torch.clamp(idx + k // 2, max=size - 1)
-    return (high - low + 1).to(like.dtype)
+    return (high - low + 1).to(dtype)
 
 
 class FactorizedConv(nn.Sequential):

@@ -37,6 +37,7 @@ from .cnn_ops import (
     drop_path,
 )
 from .enas_macro_arch import OPS, MacroArch, inputs_of, read_after, reduction_points, stage_of
+from .sums import add_all
 
 STEM_KERNEL = 3
 STEM_STRIDES = (1, 2)
@@ -109,7 +110,7 @@ class MacroLayer(nn.Module):
         path weighted by its ``skip_weights``; and the layer's two forms (its op's output alone
         when no skip is taken, the combined and normalised sum otherwise) mixed by the weight
         of taking none, the product of ``1 - skip_weights``."""
-        out = sum(w * op(x) for w, op in zip(op_weights, self.ops.values(), strict=True))
+        out = add_all(w * op(x) for w, op in zip(op_weights, self.ops.values(), strict=True))
         if not self.combine:
             return out
         total = self.combine[OP_SOURCE](F.relu(out))

@@ -46,6 +46,7 @@ from .enas_micro_arch import (
     unused_nodes,
     used_cell_inputs,
 )
+from .sums import add_all
 
 if _unbuilt := [op for op in OPS if op not in OP_BUILDERS]:  # checked once, on import
     raise ImportError(f"enas-micro ops without a builder in search_spaces.cnn_ops.OPS: {_unbuilt}")
@@ -111,7 +112,7 @@ def mixed_op(ops: nn.ModuleDict, x: torch.Tensor, weights: torch.Tensor) -> torc
     if weights.shape != (len(ops),):
         raise ConfigError(f"a branch holds {len(ops)} ops, got {tuple(weights.shape)} weights; "
                           "give one weight per op (only the supernet holds every op)")
-    return sum(w * op(x) for w, op in zip(weights, ops.values(), strict=True))
+    return add_all(w * op(x) for w, op in zip(weights, ops.values(), strict=True))
 
 
 def mixed_input(states: Sequence[torch.Tensor | None], weights: torch.Tensor,
@@ -130,7 +131,7 @@ def mixed_input(states: Sequence[torch.Tensor | None], weights: torch.Tensor,
     terms = [weights[j] * states[j] for j in range(readable) if values[j] != 0]
     if not terms:
         raise ConfigError(f"node {node}: every input weight is 0; give the branch an input")
-    return sum(terms[1:], terms[0])
+    return add_all(terms)
 
 
 def output_weights(cell_inputs: torch.Tensor) -> torch.Tensor:
@@ -188,13 +189,13 @@ class Cell(nn.Module):
                 input_weights: torch.Tensor | None = None) -> torch.Tensor:
         states = self.node_states(s0, s1, cell, drop_prob, weights, input_weights)
         if input_weights is None:
-            out = sum(self.out_convs[str(i)](states[N_CELL_INPUTS + i])
-                      for i in unused_nodes(cell))
+            out = add_all(self.out_convs[str(i)](states[N_CELL_INPUTS + i])
+                          for i in unused_nodes(cell))
         else:
             scales = output_weights(input_weights)
             terms = [scales[i] * self.out_convs[str(i)](states[N_CELL_INPUTS + i])
                      for i, value in enumerate(scales.detach().tolist()) if value != 0]
-            out = sum(terms[1:], terms[0])
+            out = add_all(terms)
         return self.out_bn(out)
 
     def node_states(self, s0: torch.Tensor, s1: torch.Tensor, cell: tuple[Node, ...],

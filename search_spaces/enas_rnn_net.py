@@ -41,6 +41,7 @@ from nao.validation import shown
 
 from .enas_rnn_arch import ACTIVATIONS as ACTIVATION_NAMES
 from .enas_rnn_arch import RnnArch, edges, loose_ends
+from .sums import add_all
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "tanh": torch.tanh,
@@ -136,7 +137,7 @@ class RnnWeights(NamedTuple):
 def mixed_activation(weights: Sequence[torch.Tensor], v: torch.Tensor) -> torch.Tensor:
     """``sum_o weights[o] * o(v)`` over :data:`ACTIVATIONS` in order (one-hot: ``o(v)``
     exactly)."""
-    return sum(w * act(v) for w, act in zip(weights, ACTIVATIONS.values(), strict=True))
+    return add_all(w * act(v) for w, act in zip(weights, ACTIVATIONS.values(), strict=True))
 
 
 class HighwayCell(nn.Module):
@@ -251,7 +252,7 @@ class SupernetCell(HighwayCell):
                                        + (1 - c) * states[j - 1])
                 states.append(node)
                 masked.append(node if mask_h is None else node * mask_h)
-            h = bound_state(sum(u * s for u, s in zip(unread, states, strict=True)) / total)
+            h = bound_state(add_all(u * s for u, s in zip(unread, states, strict=True)) / total)
             outputs.append(h)
         return torch.stack(outputs), h
 

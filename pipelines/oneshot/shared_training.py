@@ -26,7 +26,7 @@ from search_spaces.base import Arch, Buildable
 
 from ..training.epochs import train_epoch
 from ..training.network_options import NetworkOptions
-from ..training.runtime import Runtime
+from ..training.runtime import Runtime, sgd
 from ..training.task import ImageClassification
 from .supernet_evaluator import SupernetEvaluator
 
@@ -63,8 +63,8 @@ class SharedWeights:
             epochs: int, batch_size: int, lr_max: float, lr_min: float, momentum: float,
             weight_decay: float, grad_clip: float | None, seed: int) -> SharedWeights:
         """SGD with Nesterov momentum on a cosine schedule over ``epochs`` (ENAS, NAO-WS)."""
-        optimizer = torch.optim.SGD(supernet.parameters(), lr=lr_max, momentum=momentum,
-                                    nesterov=True, weight_decay=weight_decay)
+        optimizer = sgd(supernet.parameters(), lr=lr_max, momentum=momentum, nesterov=True,
+                        weight_decay=weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs,
                                                                eta_min=lr_min)
         return cls(supernet, optimizer, scheduler, runtime, task, batch_size, grad_clip,

@@ -27,7 +27,7 @@ from search_spaces.base import Arch, SearchSpace
 from ..training.data import ImageData, check_data_options, load_data
 from ..training.epochs import train_epoch
 from ..training.final import accuracy
-from ..training.runtime import Runtime
+from ..training.runtime import Runtime, sgd
 from ..training.task import ImageClassification
 from .evaluators import Evaluation, Evaluator
 from .store import key_text
@@ -132,9 +132,8 @@ def train_child(job: ChildJob) -> Evaluation:
     with seeded_torch(job.seed, runtime.device):
         model = runtime.prepare(space.build(arch, space.child_channels, data.num_classes,
                                             space.child_layers, data.in_channels))
-        optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-                                    weight_decay=recipe.weight_decay,
-                                    nesterov=recipe.momentum > 0)
+        optimizer = sgd(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                        weight_decay=recipe.weight_decay, nesterov=recipe.momentum > 0)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=recipe.epochs)
         generator = torch.Generator().manual_seed(job.seed)
         for _ in range(recipe.epochs):

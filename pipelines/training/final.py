@@ -23,7 +23,7 @@ from search_spaces.base import Arch, SearchSpace
 from .data import ImageData, Split, batches
 from .epochs import EpochLoop, RunRecord, progress_bar, train_epoch
 from .network_options import NetworkOptions
-from .runtime import Runtime
+from .runtime import Runtime, sgd
 from .task import ImageClassification, Task
 
 # NAO / DARTS final-training settings.
@@ -124,8 +124,7 @@ def train_architecture(space: SearchSpace, arch: Arch, data: ImageData, *, epoch
                             auxiliary=auxiliary_weight > 0, drop_path=0.0,
                             stem_stride=stem_stride)
         model = runtime.prepare(model)
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
-                                    weight_decay=weight_decay)
+        optimizer = sgd(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs,
                                                                eta_min=lr_min)
         generator = torch.Generator().manual_seed(random_state)

@@ -31,7 +31,7 @@ from search_spaces.base import Arch, BuildableLM, SearchSpace
 
 from .epochs import EpochLoop, RunRecord, train_epoch
 from .lm_eval import evaluate_lm
-from .runtime import Runtime
+from .runtime import Runtime, sgd
 from .task import BPTT, LanguageModeling, perplexity
 from .text_data import TextData
 
@@ -82,7 +82,7 @@ def trim_train(data: TextData, train_size: int | None) -> TextData:
 def lm_optimizer(model: nn.Module, epochs: int, lr: float = LR, lr_min: float = LR_MIN,
                  weight_decay: float = WEIGHT_DECAY):
     """Plain SGD and a cosine from ``lr`` to ``min(lr_min, lr)`` over ``epochs``."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = sgd(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs,
                                                            eta_min=min(lr_min, lr))
     return optimizer, scheduler

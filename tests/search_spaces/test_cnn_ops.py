@@ -7,7 +7,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from search_spaces.cnn_ops import OPS, AvgPool, FactorizedReduce, MaxPool, SepConv, make_op
+from search_spaces.cnn_ops import (
+    OPS,
+    AvgPool,
+    FactorizedReduce,
+    MaxPool,
+    SepConv,
+    _window_counts,
+    make_op,
+)
 from search_spaces.enas_micro_arch import OPS as ENAS_OPS
 
 
@@ -96,3 +104,45 @@ def test_every_enas_micro_op_has_a_builder_and_an_unknown_op_is_named():
     assert set(ENAS_OPS) <= set(OPS)
     with pytest.raises(ValueError, match="unknown op 'conv_9x9'; known ops: sep_conv_3x3, "):
         make_op("conv_9x9", 4, True)
+
+
+def test_average_pool_makes_its_window_counts_once_per_map_size_device_and_dtype():
+    _window_counts.cache_clear()
+    pool = AvgPool(3)
+    for shape, dtype in (((2, 3, 8, 8), torch.float32), ((1, 3, 8, 8), torch.float32),
+                         ((2, 3, 7, 8), torch.float32), ((2, 3, 8, 8), torch.float64)):
+        pool(torch.randn(*shape, dtype=dtype))
+    info = _window_counts.cache_info()
+    assert (info.misses, info.hits) == (3, 1)  # the batch size is not part of the key
+
+
+def test_window_counts_made_under_inference_mode_serve_a_training_step_later():
+    _window_counts.cache_clear()
+    with torch.inference_mode():
+        AvgPool(3)(torch.randn(2, 3, 6, 6))
+    x = torch.randn(2, 3, 6, 6, requires_grad=True)
+    (grad,) = torch.autograd.grad(AvgPool(3)(x).sum(), x)  # saves the cached counts
+    want = F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+    (want_grad,) = torch.autograd.grad(want.sum(), x)
+    assert torch.allclose(grad, want_grad, atol=1e-6)
+
+
+@pytest.mark.parametrize("device, box_sum, kernel", [
+    ("cpu", None, False), ("meta", None, True),  # meta: any device that is not the CPU
+    ("cpu", False, True), ("meta", True, False),
+])
+def test_average_pool_takes_torchs_kernel_off_the_cpu_or_when_told(device, box_sum, kernel,
+                                                                    monkeypatch):
+    calls = []
+    real = F.avg_pool2d
+    monkeypatch.setattr(F, "avg_pool2d", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
+    out = AvgPool(3, box_sum=box_sum)(torch.randn(2, 3, 6, 6, device=device))
+    assert out.shape == (2, 3, 6, 6) and out.device.type == device
+    assert calls == ([{"count_include_pad": False}] if kernel else [])
+
+
+def test_average_pool_with_torchs_kernel_matches_the_box_sum():
+    x = torch.randn(2, 4, 7, 5, requires_grad=True)
+    fast, box = AvgPool(3, box_sum=False)(x), AvgPool(3, box_sum=True)(x)
+    (g_fast,), (g_box,) = (torch.autograd.grad(y.square().sum(), x) for y in (fast, box))
+    assert torch.allclose(fast, box, atol=1e-6) and torch.allclose(g_fast, g_box, atol=1e-5)
