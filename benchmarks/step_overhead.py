@@ -11,9 +11,12 @@ issued the next. This measures that cost on any machine, the CPU included:
 - **ms per step** on a batch of 2 images of 8x8, where the arithmetic is negligible and what is
   left is Python, dispatch and autograd, the work a GPU step waits on.
 
-Each step runs a new random child (``--fixed``: the same child every step).
+Each step runs a new random child (``--fixed``: the same child every step). ``--gpu-ops`` runs
+the ops a GPU runs where they differ from the CPU's (the average pool as torch's kernel), so
+that the count is what a GPU step launches (before autocast's casts).
 
     python benchmarks/step_overhead.py --json
+    python benchmarks/step_overhead.py --gpu-ops --json
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 from pipelines.training.runtime import sgd
+from search_spaces.cnn_ops import AvgPool
 from search_spaces.enas_micro import EnasMicroSpace
 
 CHANNELS = 16
@@ -65,6 +69,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=STEPS, help=f"timed steps ({STEPS})")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1)")
     parser.add_argument("--fixed", action="store_true", help="the same child every step")
+    parser.add_argument("--gpu-ops", action="store_true",
+                        help="the GPU's choice of ops (the average pool as torch's kernel)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = parser.parse_args(argv)
@@ -76,6 +82,10 @@ def main(argv: list[str] | None = None) -> dict:
     n = WARMUP + args.steps + PROFILED
     archs = [space.sample(rng) for _ in range(1 if args.fixed else n)] * (n if args.fixed else 1)
     supernet = space.build_supernet(CHANNELS, CLASSES, LAYERS, 1).train()
+    if args.gpu_ops:
+        for module in supernet.modules():
+            if isinstance(module, AvgPool):
+                module.box_sum = False
     optimizer = sgd(supernet.parameters(), lr=0.05, momentum=0.9, nesterov=True,
                     weight_decay=3e-4)
     x = torch.randn(BATCH, 1, SIZE, SIZE)
@@ -99,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
     kernels = Counter({k: v for k, v in ops.items() if k not in VIEWS})
     result = {
         "config": {"channels": CHANNELS, "layers": LAYERS, "batch": BATCH,
-                   "image": [1, SIZE, SIZE], "steps": args.steps, "fixed": args.fixed,
+                   "image": [1, SIZE, SIZE], "steps": args.steps, "fixed": args.fixed, "gpu_ops": args.gpu_ops,
                    "threads": torch.get_num_threads(), "torch": torch.__version__},
         "ms_per_step": round(ms, 2),
         "ops_per_step": round(sum(ops.values()) / PROFILED, 1),

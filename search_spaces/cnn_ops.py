@@ -20,7 +20,25 @@ COUNTS_CACHED = 64  # window-count maps kept (one per map size, device and dtype
 
 
 def batch_norm(channels: int, affine: bool) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(channels, affine=affine)
+    return UncountedBatchNorm2d(channels, affine=affine)
+
+
+class UncountedBatchNorm2d(nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` without its count of training batches.
+
+    The count is read only by a cumulative average (``momentum=None``), never by the cells'
+    fixed momentum, and counting cost an op per BatchNorm per step: on a GPU, where a cell's
+    step is bound by kernel launches, one launch in twelve. A state dict that holds the count
+    (a checkpoint written before) still loads; the count is dropped."""
+
+    def __init__(self, num_features: int, affine: bool = True):
+        super().__init__(num_features, affine=affine)
+        self.register_buffer("num_batches_tracked", None)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        state_dict.pop(prefix + "num_batches_tracked", None)
+        # nn.Module's, not _NormBase's: that one adds a count to a state dict without one
+        nn.Module._load_from_state_dict(self, state_dict, prefix, *args, **kwargs)
 
 
 class ReLUConvBN(nn.Sequential):

@@ -13,6 +13,7 @@ from search_spaces.cnn_ops import (
     FactorizedReduce,
     MaxPool,
     SepConv,
+    UncountedBatchNorm2d,
     _window_counts,
     make_op,
 )
@@ -146,3 +147,30 @@ def test_average_pool_with_torchs_kernel_matches_the_box_sum():
     fast, box = AvgPool(3, box_sum=False)(x), AvgPool(3, box_sum=True)(x)
     (g_fast,), (g_box,) = (torch.autograd.grad(y.square().sum(), x) for y in (fast, box))
     assert torch.allclose(fast, box, atol=1e-6) and torch.allclose(g_fast, g_box, atol=1e-5)
+
+
+def test_uncounted_batch_norm_normalizes_and_tracks_as_torchs_without_the_count():
+    torch.manual_seed(0)
+    ours, theirs = UncountedBatchNorm2d(4, affine=False), torch.nn.BatchNorm2d(4, affine=False)
+    for _ in range(3):
+        x = torch.randn(5, 4, 3, 3)
+        assert torch.equal(ours(x), theirs(x))
+    assert torch.equal(ours.running_mean, theirs.running_mean)
+    assert torch.equal(ours.running_var, theirs.running_var)
+    assert "num_batches_tracked" not in ours.state_dict()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        ours(torch.randn(5, 4, 3, 3))
+    assert not [e for e in prof.events() if e.name == "aten::add_"]  # no count kept
+
+
+@pytest.mark.parametrize("metadata", [True, False])
+def test_uncounted_batch_norm_loads_a_state_dict_that_holds_the_count(metadata):
+    theirs = torch.nn.BatchNorm2d(4)
+    theirs(torch.randn(5, 4, 3, 3))
+    state = theirs.state_dict()
+    if not metadata:  # a plain dict: BatchNorm's loader would add a count of its own
+        state = dict(state)
+    ours = UncountedBatchNorm2d(4)
+    ours.load_state_dict(state)  # strict
+    assert torch.equal(ours.running_mean, theirs.running_mean)
+    assert "num_batches_tracked" in state  # the caller's dict is left whole

@@ -119,3 +119,24 @@ def test_nao_ws_runs_darts_on_the_recurrent_cell_and_refuses_pool_options(capsys
     assert result["pool_size"] is None and result["options"]["arch_lr"] > 0
     code, _, err = run_cli(capsys, *argv, "--pool-size", "4")
     assert code == 2 and "--controller darts has no pool" in err
+
+
+def test_every_parameter_is_kept_as_given_and_the_defaults_are_the_text_tasks(space, tmp_path):
+    from pipelines.oneshot import relaxed_search as rs
+
+    given = {"epochs": 3, "hidden": 9, "batch_size": 7, "bptt": 11, "dropouts": {"x": 0.1},
+             "eval_batches": 2, "lr_max": 3.0, "lr_min": 0.5, "weight_decay": 1e-3,
+             "grad_clip": 0.5, "controller_options": {"tau": 2.0}, "device": "cpu",
+             "threads": 1, "random_state": 5, "out_dir": tmp_path, "resume": True,
+             "progress": False}
+    kept = LMRelaxedSearch(space, "sf", **given)
+    assert kept.controller == "sf" and kept.space is space and kept.momentum == 0.0
+    assert {name: getattr(kept, name) for name in given} == given
+    default = LMRelaxedSearch(space)
+    assert (default.controller, default.lr_max, default.lr_min, default.batch_size) == (
+        "darts", rs.LM_LR, rs.LM_LR_MIN, rs.LM_BATCH_SIZE)
+    assert (default.device, default.threads, default.random_state, default.out_dir,
+            default.resume, default.progress, default.dropouts) == (
+        "auto", None, 0, None, False, True, None)
+    assert (default.weight_decay, default.grad_clip, default.hidden, default.bptt) == (
+        rs.LM_WEIGHT_DECAY, rs.LM_GRAD_CLIP, rs.LM_HIDDEN, rs.BPTT)
