@@ -140,3 +140,18 @@ def test_every_parameter_is_kept_as_given_and_the_defaults_are_the_text_tasks(sp
         "auto", None, 0, None, False, True, None)
     assert (default.weight_decay, default.grad_clip, default.hidden, default.bptt) == (
         rs.LM_WEIGHT_DECAY, rs.LM_GRAD_CLIP, rs.LM_HIDDEN, rs.BPTT)
+
+
+@pytest.mark.parametrize("controller", ["darts", "sf"])
+def test_the_search_scores_alpha_through_the_text_kits_forward(space, data, controller,
+                                                               monkeypatch):
+    calls = []
+    kits_forward = TextOneShot.forward
+
+    def recorded(supernet, x, choice):
+        calls.append(x.shape)
+        return kits_forward(supernet, x, choice)
+
+    monkeypatch.setattr(TextOneShot, "forward", staticmethod(recorded))
+    search(space, controller).fit(data)
+    assert calls  # the alpha steps' validation segments, from a zero state, carry untouched
