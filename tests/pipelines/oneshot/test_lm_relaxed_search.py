@@ -133,8 +133,8 @@ def test_every_parameter_is_kept_as_given_and_the_defaults_are_the_text_tasks(sp
     assert kept.controller == "sf" and kept.space is space and kept.momentum == 0.0
     assert {name: getattr(kept, name) for name in given} == given
     default = LMRelaxedSearch(space)
-    assert (default.controller, default.lr_max, default.lr_min, default.batch_size) == (
-        "darts", rs.LM_LR, rs.LM_LR_MIN, rs.LM_BATCH_SIZE)
+    assert (default.controller, default.epochs, default.lr_max, default.lr_min,
+            default.batch_size) == ("darts", 10, rs.LM_LR, rs.LM_LR_MIN, rs.LM_BATCH_SIZE)
     assert (default.device, default.threads, default.random_state, default.out_dir,
             default.resume, default.progress, default.dropouts) == (
         "auto", None, 0, None, False, True, None)
