@@ -4,7 +4,6 @@ but the wall times, and both models see the same corpus."""
 from __future__ import annotations
 
 import pytest
-import torch
 from support import load_script
 
 TINY = ["--data", "standin-text", "--nodes", "3", "--hidden", "8", "--batch-size", "32",
@@ -14,13 +13,6 @@ TINY = ["--data", "standin-text", "--nodes", "3", "--hidden", "8", "--batch-size
 @pytest.fixture(scope="module")
 def bench():
     return load_script("lm_cell_vs_lstm")
-
-
-@pytest.fixture()
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
 
 
 def figures(out: dict) -> dict:

@@ -8,7 +8,6 @@ import statistics
 
 import numpy as np
 import pytest
-import torch
 from support import load_script
 
 from nao.errors import ConfigError
@@ -20,13 +19,6 @@ TINY = ["--quick", "--data", "standin:1x8x8", "--layers", "2", "--sets", "3",
 @pytest.fixture(scope="module")
 def bench():
     return load_script("poisoning")
-
-
-@pytest.fixture()
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
 
 
 def test_each_set_gets_a_row_per_controller_and_one_of_random_architectures_of_that_set(

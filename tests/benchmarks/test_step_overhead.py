@@ -13,13 +13,6 @@ def bench():
     return load_script("step_overhead")
 
 
-@pytest.fixture()
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
 def test_top_level_ops_leave_out_the_ops_called_inside_them(bench):
     conv, x = torch.nn.Conv2d(2, 2, 3), torch.randn(1, 2, 5, 5)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:

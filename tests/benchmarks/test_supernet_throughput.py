@@ -16,13 +16,6 @@ def bench():
     return load_script("supernet_throughput")
 
 
-@pytest.fixture()
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
 def test_reports_every_network_and_the_ratios(bench, restore_threads, capsys):
     out = bench.main(["--channels", "4", "--layers", "1", "--batch", "2", "--steps", "1",
                       "--warmup", "0", "--device", "cpu", "--json"])
