@@ -28,7 +28,7 @@ class UncountedBatchNorm2d(nn.BatchNorm2d):
 
     The count is read only by a cumulative average (``momentum=None``), never by the cells'
     fixed momentum, and counting cost an op per BatchNorm per step: on a GPU, where a cell's
-    step is bound by kernel launches, one launch in twelve. A state dict that holds the count
+    step is bound by kernel launches, about one launch in eleven. A state dict that holds the count
     (a checkpoint written before) still loads; the count is dropped."""
 
     def __init__(self, num_features: int, affine: bool = True):
@@ -175,7 +175,7 @@ def _window_counts(h: int, w: int, k: int, device: torch.device,
     """``(h, w)``: how many pixels of the k x k window around each pixel lie inside the image.
 
     Made once per map size, device and dtype: built per call it was ~15 tiny ops (arange,
-    clamps, a product) in every pooling op, a sixth of a supernet step's ops and, on a GPU,
+    clamps, a product) in every pooling op, about a seventh of a supernet step's ops and, on a GPU,
     as many kernel launches. Made without autograd (never saved as an inference tensor or with
     a graph); the pooling only reads it."""
     with torch.inference_mode(False), torch.no_grad():
