@@ -244,12 +244,13 @@ class SupernetCell(HighwayCell):
             states = [c * mixed_activation(acts[0], v) + (1 - c) * h]
             masked = [states[0] if mask_h is None else states[0] * mask_h]
             for k in range(2, self.nodes + 1):
-                node = 0
+                terms = []
                 for j, (w, p) in enumerate(zip(links[k - 2], reads[k - 2], strict=True), 1):
                     c, v = w(masked[j - 1]).chunk(2, -1)
                     c = torch.sigmoid(c)
-                    node = node + p * (c * mixed_activation(acts[k - 1], v)
-                                       + (1 - c) * states[j - 1])
+                    terms.append(p * (c * mixed_activation(acts[k - 1], v)
+                                      + (1 - c) * states[j - 1]))
+                node = add_all(terms)
                 states.append(node)
                 masked.append(node if mask_h is None else node * mask_h)
             h = bound_state(add_all(u * s for u, s in zip(unread, states, strict=True)) / total)
