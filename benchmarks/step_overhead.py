@@ -44,7 +44,7 @@ SIZE = 8
 STEPS = 50
 WARMUP = 5
 PROFILED = 5
-# ops that return a view or metadata: no kernel on any device
+# ops that launch no kernel on any device: views, metadata, uninitialised allocations
 VIEWS = frozenset({"aten::narrow", "aten::slice", "aten::detach", "aten::unsqueeze",
                    "aten::squeeze", "aten::t", "aten::view", "aten::reshape", "aten::flatten",
                    "aten::as_strided", "aten::expand", "aten::permute", "aten::transpose",
@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> dict:
     space = EnasMicroSpace()
     rng = np.random.default_rng(args.seed)
     n = WARMUP + args.steps + PROFILED
-    archs = [space.sample(rng) for _ in range(1 if args.fixed else n)] * (n if args.fixed else 1)
+    archs = [space.sample(rng) for _ in range(n)]
+    if args.fixed:
+        archs = archs[:1] * n
     supernet = space.build_supernet(CHANNELS, CLASSES, LAYERS, 1).train()
     if args.gpu_ops:
         for module in supernet.modules():
