@@ -142,9 +142,10 @@ def test_average_pool_takes_torchs_kernel_off_the_cpu_or_when_told(device, box_s
     assert calls == ([{"count_include_pad": False}] if kernel else [])
 
 
-def test_average_pool_with_torchs_kernel_matches_the_box_sum():
+@pytest.mark.parametrize("k", [3, 5])
+def test_average_pool_with_torchs_kernel_matches_the_box_sum(k):
     x = torch.randn(2, 4, 7, 5, requires_grad=True)
-    fast, box = AvgPool(3, box_sum=False)(x), AvgPool(3, box_sum=True)(x)
+    fast, box = AvgPool(k, box_sum=False)(x), AvgPool(k, box_sum=True)(x)
     (g_fast,), (g_box,) = (torch.autograd.grad(y.square().sum(), x) for y in (fast, box))
     assert torch.allclose(fast, box, atol=1e-6) and torch.allclose(g_fast, g_box, atol=1e-5)
 
@@ -174,3 +175,12 @@ def test_uncounted_batch_norm_loads_a_state_dict_that_holds_the_count(metadata):
     ours.load_state_dict(state)  # strict
     assert torch.equal(ours.running_mean, theirs.running_mean)
     assert "num_batches_tracked" in state  # the caller's dict is left whole
+
+
+def test_uncounted_batch_norm_loads_its_own_state_dict():
+    """A checkpoint written now (no count in it) resumes."""
+    trained = UncountedBatchNorm2d(4)
+    trained(torch.randn(5, 4, 3, 3))
+    fresh = UncountedBatchNorm2d(4)
+    fresh.load_state_dict(trained.state_dict())  # strict
+    assert torch.equal(fresh.running_var, trained.running_var)
